@@ -1,0 +1,170 @@
+"""Input checks, in one place (DESIGN §3).
+
+Bad input never gives a silent wrong number, a NaN or a traceback from deep inside an
+array library: every check raises ``ValueError`` or ``TypeError`` with a message that
+names the argument, shows what was given and says what is allowed.
+
+Shape and dtype checks always run. Checks that need concrete values (ranges, NaN) are
+skipped while JAX traces a function (``jax.jit``, ``jax.grad``), where values are abstract.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ._array import array_namespace, as_array, is_numpy, is_tracing, to_numpy
+from .traits import Interval
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: Any) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; got {reduction!r}")
+    return reduction
+
+
+def check_floating_or_integer(xp: Any, x: Any, name: str) -> None:
+    if not (xp.isdtype(x.dtype, "numeric") or xp.isdtype(x.dtype, "bool")):
+        raise TypeError(f"{name} must be a numeric array; got dtype {x.dtype}")
+    if xp.isdtype(x.dtype, "complex floating"):
+        raise TypeError(f"{name} must be real; got complex dtype {x.dtype}")
+
+
+def check_same_shape(a: Any, b: Any, name_a: str, name_b: str) -> None:
+    """Equal shapes, with the (n,) against (n, 1) case called out: it would broadcast to (n, n)."""
+    shape_a, shape_b = tuple(a.shape), tuple(b.shape)
+    if shape_a == shape_b:
+        return
+    hint = ""
+    if len(shape_a) + len(shape_b) == 3 and sorted((len(shape_a), len(shape_b))) == [1, 2]:
+        hint = (
+            " A shape (n,) against (n, 1) would broadcast to (n, n) and give a wrong number;"
+            " reshape one of them (e.g. y.reshape(-1))."
+        )
+    raise ValueError(f"{name_a} and {name_b} must have the same shape; got {shape_a} and {shape_b}.{hint}")
+
+
+def _first_bad_index(bad: np.ndarray) -> tuple[int, ...]:
+    idx = np.argwhere(bad)[0]
+    return tuple(int(i) for i in idx)
+
+
+def check_finite(xp: Any, x: Any, name: str, *, allow_neg_inf: bool = False) -> None:
+    """No NaN anywhere; no ±inf (a −inf is allowed where ``allow_neg_inf``, for masked logits)."""
+    if is_tracing(x) or not xp.isdtype(x.dtype, "real floating"):
+        return
+    if is_numpy(xp) and math.isfinite(float(np.add.reduce(x, axis=None))):
+        # Fast path: a sum is finite only if every term is; one read, no temporary. A sum
+        # that is not finite (a bad value, or finite values overflowing) gets the full check.
+        return
+    values = to_numpy(x)
+    nan = np.isnan(values)
+    if nan.any():
+        raise ValueError(
+            f"{name} must not contain NaN; found {int(nan.sum())} NaN value(s), the first at index"
+            f" {_first_bad_index(nan)}."
+        )
+    bad = np.isposinf(values) if allow_neg_inf else np.isinf(values)
+    if bad.any():
+        what = "+inf" if allow_neg_inf else "±inf"
+        allowed = " (−inf is allowed for a masked logit)" if allow_neg_inf else ""
+        raise ValueError(
+            f"{name} must be finite{allowed}; found {int(bad.sum())} {what} value(s), the first at index"
+            f" {_first_bad_index(bad)}."
+        )
+
+
+def check_in(xp: Any, x: Any, name: str, interval: Interval, *, what: str = "values", hint: str = "") -> None:
+    """Every element of ``x`` lies in ``interval``; the message shows the offending extreme."""
+    if is_tracing(x) or x.size == 0:
+        return
+    lo = float(xp.min(x))
+    hi = float(xp.max(x))
+    if not interval.contains(lo):
+        raise ValueError(f"{name} must hold {what} in {interval}; got min {lo:g}.{(' ' + hint) if hint else ''}")
+    if not interval.contains(hi):
+        raise ValueError(f"{name} must hold {what} in {interval}; got max {hi:g}.{(' ' + hint) if hint else ''}")
+
+
+def check_nonempty(x: Any, name: str) -> None:
+    if x.ndim and x.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); reduction='mean' of no samples is undefined.")
+
+
+def check_sample_weight(xp: Any, sample_weight: Any, n_samples: int, dtype: Any, device: Any) -> Any:
+    """A 1-D array of ``n_samples`` finite, non-negative weights, in the computation's dtype."""
+    if sample_weight is None:
+        return None
+    w = as_array(sample_weight, "sample_weight")
+    if not same_namespace(xp, w):
+        w = xp.asarray(to_numpy(w), device=device)
+    check_floating_or_integer(xp, w, "sample_weight")
+    if tuple(w.shape) != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), one weight per sample; got shape {tuple(w.shape)}"
+        )
+    w = xp.astype(w, dtype)
+    check_finite(xp, w, "sample_weight")
+    if not is_tracing(w) and n_samples and float(xp.min(w)) < 0:
+        raise ValueError(f"sample_weight must be non-negative; got min {float(xp.min(w)):g}")
+    return w
+
+
+def same_namespace(xp: Any, w: Any) -> bool:
+    try:
+        return array_namespace(w) is xp
+    except TypeError:
+        return False
+
+
+# ---------------------------------------------------------------------------- parameters
+@dataclass(frozen=True)
+class Rule:
+    """A rule for a loss parameter: ``check(value)`` is True when allowed; ``text`` says what is."""
+
+    check: Callable[[Any], bool]
+    text: str
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+REAL_NUMBER = Rule(lambda v: _is_real(v) and not math.isnan(v), "a real number")
+FINITE = Rule(lambda v: _is_real(v) and math.isfinite(v), "a finite real number")
+POSITIVE = Rule(lambda v: _is_real(v) and math.isfinite(v) and v > 0, "a finite number > 0")
+NONNEGATIVE = Rule(lambda v: _is_real(v) and math.isfinite(v) and v >= 0, "a finite number >= 0")
+OPEN_UNIT = Rule(lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)")
+HALF_OPEN_UNIT = Rule(lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)")
+CLOSED_UNIT = Rule(lambda v: _is_real(v) and 0 <= v <= 1, "a number in [0, 1]")
+BOOLEAN = Rule(lambda v: isinstance(v, (bool, np.bool_)), "True or False")
+
+
+def one_of(*choices: Any) -> Rule:
+    return Rule(lambda v: v in choices, "one of " + ", ".join(map(repr, choices)))
+
+
+def optional(rule: Rule) -> Rule:
+    return Rule(lambda v: v is None or rule.check(v), f"None or {rule.text}")
+
+
+def interval_rule(low: float, high: float, low_inclusive: bool = True, high_inclusive: bool = True) -> Rule:
+    interval = Interval(low, high, low_inclusive, high_inclusive)
+    return Rule(lambda v: _is_real(v) and not math.isnan(v) and interval.contains(v), f"a number in {interval}")
+
+
+def check_param(loss_name: str, name: str, value: Any, rule: Rule) -> None:
+    if not rule.check(value):
+        raise ValueError(f"{loss_name}: {name} must be {rule.text}; got {value!r}")
+
+
+def suggest(name: str, candidates: Iterable[str], n: int = 3) -> str:
+    """' Did you mean 'a', 'b'?' or '' (for unknown names)."""
+    close = difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.5)
+    return f" Did you mean {', '.join(map(repr, close))}?" if close else ""

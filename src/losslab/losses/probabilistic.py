@@ -1,0 +1,428 @@
+"""Probabilistic losses: negative log-likelihoods, deviances and divergences.
+
+Each docstring gives, in order: the formula, the domains, the gradient and Hessian with
+respect to y_pred, the statistic the minimiser estimates, the relation to the peers'
+conventions, a reference, and an example the tests run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .. import _stable as S
+from .. import _validate as V
+from array_api_compat import device
+
+from .._array import as_array, float_dtype, is_tracing, to_numpy
+from ..core import Loss, Param, functional, register
+from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Traits
+from ._base import check_probabilities, check_rows_sum_to_one, clip_probabilities
+from ._classes import check_class_indices, check_distribution, is_index_target, one_hot
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@register
+class Poisson(Loss):
+    r"""Poisson negative log-likelihood (without the log y! term, which does not depend on y_pred).
+
+    - Formula: rate input: :math:`\ell = \hat\mu - y\log\hat\mu`; with ``log_input=True``
+      y_pred is the log-rate x: :math:`\ell = e^{x} - y\,x`.
+    - Domains: y_true >= 0 (counts); y_pred > 0 (a rate), or real with log_input.
+    - Gradient 1 − y/μ̂ (log_input: eˣ − y); Hessian y/μ̂² (log_input: eˣ).
+    - Estimates the mean (E[y] minimises E[μ − y log μ]).
+    - Relations: PyTorch ``poisson_nll_loss(log_input=...)`` with full=False (PyTorch's
+      default is log_input=True; ours is the rate, as Keras ``Poisson``, which adds 1e-7
+      inside the log: losslab requires μ̂ > 0 instead). scikit-learn's ``HalfPoissonLoss``
+      and ``mean_poisson_deviance`` differ by terms free of y_pred (deviance = 2(ℓ − ℓ(y))).
+
+    >>> import losslab as ll
+    >>> print(ll.poisson([2.0, 0.0], [1.0, 0.5]))
+    0.75
+    """
+
+    name = "poisson"
+    family = "probabilistic"
+    aliases = ("poisson_nll", "PoissonNLLLoss", "Poisson")
+    description = "Poisson negative log-likelihood for counts; estimates the mean rate."
+    formula = r"\hat\mu - y\log\hat\mu"
+    parameters = (Param("log_input", False, V.BOOLEAN, "y_pred is the log of the rate"),)
+
+    def _traits(self) -> Traits:
+        return Traits(
+            task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=REAL if self.log_input else POSITIVE,
+            convex=True, strictly_convex=bool(self.log_input), estimates="mean",
+        )
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        V.check_in(xp, arrays[0], "y_true", NONNEGATIVE, what="counts")
+        if not self.log_input:
+            V.check_in(xp, arrays[1], "y_pred", POSITIVE, what="rates",
+                       hint="Pass log_input=True if y_pred holds log-rates.")
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self.log_input:
+            return xp.exp(y_pred) - y_true * y_pred
+        return y_pred - S.xlogy(xp, y_true, y_pred)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self.log_input:
+            return xp.exp(y_pred) - y_true
+        return 1.0 - y_true / y_pred
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self.log_input:
+            return xp.exp(y_pred)
+        return y_true / (y_pred * y_pred)
+
+
+@register
+class GammaDeviance(Loss):
+    r"""Gamma deviance: for positive targets whose spread grows with their mean.
+
+    - Formula: :math:`\ell = 2\big(\log(\hat\mu / y) + y/\hat\mu - 1\big)`.
+    - Domains: y_true > 0, y_pred > 0.
+    - Gradient 2(1/μ̂ − y/μ̂²); Hessian 2(2y/μ̂³ − 1/μ̂²) (negative where μ̂ > 2y: not convex).
+    - Estimates the mean.
+    - Relations: scikit-learn's ``mean_gamma_deviance`` (the same) and ``tweedie(power=2)``.
+
+    >>> import losslab as ll
+    >>> print(ll.gamma_deviance([1.0], [2.0]))
+    0.3862943611198906
+    """
+
+    name = "gamma_deviance"
+    family = "probabilistic"
+    aliases = ("gamma", "mean_gamma_deviance")
+    description = "Gamma deviance for positive, right-skewed targets; scale-free errors."
+    formula = r"2\big(\log(\hat\mu/y) + y/\hat\mu - 1\big)"
+    TRAITS = Traits(task="regression", y_true_domain=POSITIVE, y_pred_domain=POSITIVE, estimates="mean")
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        V.check_in(xp, arrays[0], "y_true", POSITIVE)
+        V.check_in(xp, arrays[1], "y_pred", POSITIVE)
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        ratio = y_true / y_pred
+        return 2.0 * (ratio - xp.log(ratio) - 1.0)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return 2.0 * (1.0 / y_pred - y_true / (y_pred * y_pred))
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return 2.0 * (2.0 * y_true / y_pred**3 - 1.0 / (y_pred * y_pred))
+
+
+@register
+class Tweedie(Loss):
+    r"""Tweedie deviance with power p: one family from Gaussian to Poisson to gamma.
+
+    - Formula (p ∉ {0, 1, 2}): :math:`\ell = 2\Big(\frac{\max(y,0)^{2-p}}{(1-p)(2-p)} - \frac{y\,\hat\mu^{1-p}}{1-p} + \frac{\hat\mu^{2-p}}{2-p}\Big)`;
+      p = 0 is (y − μ̂)², p = 1 the Poisson deviance 2(y log(y/μ̂) − y + μ̂), p = 2 the gamma deviance.
+    - Domains: power ≤ 0 or ≥ 1 (no Tweedie distribution has 0 < p < 1); p = 0: real y and μ̂;
+      p < 0: real y, μ̂ > 0; 1 ≤ p < 2: y ≥ 0, μ̂ > 0; p ≥ 2: y > 0, μ̂ > 0.
+    - Gradient 2μ̂^{−p}(μ̂ − y); Hessian 2μ̂^{−p−1}(p·y + (1 − p)μ̂).
+    - Estimates the mean.
+    - Relations: scikit-learn's ``mean_tweedie_deviance(power=p)`` (the same) and
+      ``HalfTweedieLoss`` (half, with a log link). 1 < p < 2: compound Poisson–gamma, for
+      counts with many exact zeros (insurance claims).
+
+    >>> import losslab as ll
+    >>> print(ll.tweedie([0.0, 2.0], [1.0, 2.0], power=1.5))
+    2.0
+    """
+
+    name = "tweedie"
+    family = "probabilistic"
+    aliases = ("tweedie_deviance", "mean_tweedie_deviance")
+    description = "Tweedie deviance: p=0 Gaussian, 1 Poisson, 1<p<2 zero-inflated, 2 gamma."
+    formula = r"2\Big(\tfrac{y^{2-p}}{(1-p)(2-p)} - \tfrac{y\hat\mu^{1-p}}{1-p} + \tfrac{\hat\mu^{2-p}}{2-p}\Big)"
+    parameters = (
+        Param("power", 1.5, V.Rule(lambda v: V.FINITE.check(v) and (v <= 0 or v >= 1),
+                                   "a finite number <= 0 or >= 1 (none exists for 0 < power < 1)"),
+              "variance power: Var[y] ∝ μ^p"),
+    )
+
+    def _traits(self) -> Traits:
+        p = self.power
+        return Traits(
+            task="regression",
+            y_true_domain=REAL if p <= 0 else (NONNEGATIVE if p < 2 else POSITIVE),
+            y_pred_domain=REAL if p == 0 else POSITIVE,
+            convex=1 <= p <= 2 or p == 0, strictly_convex=p == 0, estimates="mean",
+        )
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        traits = self.traits
+        V.check_in(xp, arrays[0], "y_true", traits.y_true_domain, hint=f"(tweedie power={self.power:g})")
+        V.check_in(xp, arrays[1], "y_pred", traits.y_pred_domain, hint=f"(tweedie power={self.power:g})")
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p = self.power
+        if p == 0:
+            return (y_pred - y_true) ** 2
+        if p == 1:
+            return 2.0 * (S.xlogy(xp, y_true, y_true / y_pred) - y_true + y_pred)
+        if p == 2:
+            ratio = y_true / y_pred
+            return 2.0 * (ratio - xp.log(ratio) - 1.0)
+        y_pos = xp.maximum(y_true, 0.0)
+        return 2.0 * (
+            y_pos ** (2 - p) / ((1 - p) * (2 - p)) - y_true * y_pred ** (1 - p) / (1 - p) + y_pred ** (2 - p) / (2 - p)
+        )
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self.power == 0:
+            return 2.0 * (y_pred - y_true)
+        return 2.0 * y_pred ** (-self.power) * (y_pred - y_true)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p = self.power
+        if p == 0:
+            return xp.full_like(y_pred, 2.0)
+        return 2.0 * y_pred ** (-p - 1) * (p * y_true + (1 - p) * y_pred)
+
+
+@register
+class GaussianNLL(Loss):
+    r"""Gaussian negative log-likelihood with a variance given per call (``var=``).
+
+    - Formula: :math:`\ell = \tfrac12\big(\log\sigma^2 + (\hat y - y)^2/\sigma^2\big)` [+ ½ log 2π with full=True].
+    - Domains: y_true, y_pred real; var > 0, the shape of y_pred or broadcastable to it.
+    - Gradient (ŷ − y)/σ²; Hessian 1/σ² (with respect to y_pred; var is an input, not a
+      parameter, and autograd differentiates it too).
+    - Estimates the mean.
+    - Relations: PyTorch ``gaussian_nll_loss(input, target, var, full)``, which clamps var
+      at 1e-6 silently; losslab rejects var <= 0.
+
+    >>> import losslab as ll
+    >>> print(ll.gaussian_nll([0.0, 0.0], [1.0, 2.0], var=[1.0, 4.0]))
+    0.8465735902799727
+    """
+
+    name = "gaussian_nll"
+    family = "probabilistic"
+    aliases = ("gaussian_nll_loss", "GaussianNLLLoss", "normal_nll")
+    description = "Gaussian negative log-likelihood with a predicted variance (heteroscedastic)."
+    formula = r"\tfrac12\Big(\log\sigma^2 + \frac{(\hat y-y)^2}{\sigma^2}\Big)"
+    parameters = (Param("full", False, V.BOOLEAN, "add the constant ½ log 2π"),)
+    call_options = ("var",)
+    TRAITS = Traits(task="regression", convex=True, strictly_convex=True, distance_based=True, estimates="mean")
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        (y_true, y_pred), options = super()._prepare(xp, arrays, options)
+        if "var" not in options:
+            raise TypeError("gaussian_nll needs the variance: pass var=... (an array of the shape of y_pred, or a number)")
+        var = as_array(options["var"], "var")
+        if not V.same_namespace(xp, var):
+            var = xp.asarray(to_numpy(var), device=device(y_pred))
+        var = xp.astype(var, y_pred.dtype)
+        try:
+            var = xp.broadcast_to(var, y_pred.shape)
+        except (ValueError, RuntimeError):
+            raise ValueError(
+                f"var must have the shape of y_pred {tuple(y_pred.shape)} or broadcast to it; got {tuple(var.shape)}"
+            ) from None
+        return (y_true, y_pred), {"var": var}
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        V.check_finite(xp, options["var"], "var")
+        V.check_in(xp, options["var"], "var", POSITIVE, what="variances")
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any, var: Any) -> Any:
+        r = y_pred - y_true
+        out = 0.5 * (xp.log(var) + r * r / var)
+        return out + 0.5 * _LOG_2PI if self.full else out
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any, var: Any) -> Any:
+        return (y_pred - y_true) / var
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any, var: Any) -> Any:
+        return 1.0 / var
+
+
+class _DistributionLoss(Loss):
+    """Rows of probabilities over the last axis: targets (N, C) distributions, predictions (N, C)."""
+
+    event_ndim = 1
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        dtype = float_dtype(xp, y_true, y_pred)
+        if y_pred.ndim != 2:
+            raise ValueError(f"y_pred must be probability rows of shape (n_samples, n_classes); got shape {tuple(y_pred.shape)}")
+        V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
+        return (xp.astype(y_true, dtype), xp.astype(y_pred, dtype)), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        y_true, y_pred = arrays
+        check_distribution(xp, y_true)
+        check_probabilities(xp, y_pred, "y_pred")
+        check_rows_sum_to_one(xp, y_pred, "y_pred")
+
+
+@register
+class KLDivergence(_DistributionLoss):
+    r"""Kullback–Leibler divergence KL(y_true ‖ y_pred) of each row.
+
+    - Formula: :math:`\ell = \sum_c p_c \log(p_c / q_c)` with p = y_true, q = y_pred, 0·log 0 = 0.
+    - Domains: rows of probabilities (N, C) that sum to 1; y_pred is clipped to [ε, 1] with
+      ε = finfo(dtype).eps, so that q = 0 gives a large finite loss.
+    - Gradient −p/q; Hessian p/q².
+    - Estimates the probability (q = p is the minimiser): a proper scoring rule, equal to
+      cross-entropy minus the entropy of p.
+    - Relations: PyTorch's ``kl_div(log q, p)`` takes log-probabilities, and its
+      reduction='mean' divides by N·C (not KL): use 'batchmean', which equals losslab's
+      'mean'. Keras ``KLDivergence`` clips both rows to [1e-7, 1].
+
+    >>> import losslab as ll
+    >>> print(ll.kl_divergence([[0.5, 0.5]], [[0.9, 0.1]]))
+    0.5108256237659907
+    """
+
+    name = "kl_divergence"
+    family = "probabilistic"
+    aliases = ("kld", "kullback_leibler_divergence", "KLDivergence", "kl_div")
+    description = "KL(p‖q) between target and predicted distributions; per row, summed over classes."
+    formula = r"\sum_c p_c \log\frac{p_c}{q_c}"
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=UNIT, y_pred_domain=UNIT, convex=True, proper=True,
+        classification_calibrated=True, estimates="probability",
+    )
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        q = clip_probabilities(xp, y_pred)
+        return xp.sum(S.xlogy(xp, y_true, y_true) - S.xlogy(xp, y_true, q), axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return -y_true / clip_probabilities(xp, y_pred)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        q = clip_probabilities(xp, y_pred)
+        return y_true / (q * q)
+
+
+@register
+class JSDivergence(_DistributionLoss):
+    r"""Jensen–Shannon divergence: the symmetric, bounded average of two KLs to the midpoint.
+
+    - Formula: :math:`\ell = \tfrac12\mathrm{KL}(p\,\|\,m) + \tfrac12\mathrm{KL}(q\,\|\,m)`, m = (p + q)/2,
+      natural logarithm, so 0 ≤ ℓ ≤ log 2.
+    - Domains: rows of probabilities (N, C) that sum to 1.
+    - Gradient ½·log(q/m); Hessian ½·p / (q(p + q)) (q clipped to [ε, 1]).
+    - Estimates the probability when the target is a distribution (q = p minimises it), but
+      it is not a proper scoring rule for one-hot outcomes ("other" there).
+    - Relations: scipy.spatial.distance.jensenshannon returns its square root (base e).
+
+    >>> import losslab as ll
+    >>> print(ll.js_divergence([[1.0, 0.0]], [[0.0, 1.0]]))
+    0.6931471805599...
+    """
+
+    name = "js_divergence"
+    family = "probabilistic"
+    aliases = ("jensen_shannon", "jsd")
+    description = "Jensen–Shannon divergence: symmetric, bounded by log 2."
+    formula = r"\tfrac12\sum_c p_c\log\frac{2p_c}{p_c+q_c} + \tfrac12\sum_c q_c\log\frac{2q_c}{p_c+q_c}"
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=UNIT, y_pred_domain=UNIT, convex=True, bounded=True, lipschitz=False,
+        proper=False, estimates="other",
+    )
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        m = 0.5 * (y_true + y_pred)
+        return 0.5 * xp.sum(S.xlogy(xp, y_true, y_true / xp.where(m > 0, m, 1.0))
+                            + S.xlogy(xp, y_pred, y_pred / xp.where(m > 0, m, 1.0)), axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        q = clip_probabilities(xp, y_pred)
+        return 0.5 * xp.log(2.0 * q / (y_true + q))
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        q = clip_probabilities(xp, y_pred)
+        return 0.5 * y_true / (q * (y_true + q))
+
+
+@register
+class Brier(Loss):
+    r"""Brier score: squared error of predicted probabilities.
+
+    - Formula: binary (y_pred of shape (N,), the probability of class 1):
+      :math:`\ell = (q - y)^2`; multiclass (y_pred (N, C) rows):
+      :math:`\ell = \sum_c (q_c - t_c)^2` with t the one-hot or soft target.
+    - Domains: y_true in [0, 1] (binary) or class indices / distributions (multiclass);
+      y_pred probabilities (rows summing to 1 in the multiclass case).
+    - Gradient 2(q − t); Hessian 2.
+    - Estimates the probability: a strictly proper scoring rule, bounded (unlike log loss).
+    - Relations: scikit-learn's ``brier_score_loss`` (binary: the same). Multiclass values
+      are Brier's (1950) original sum over classes, which is twice the binary value on
+      two-class rows.
+    - Reference: Brier (1950), Verification of forecasts expressed in terms of probability.
+
+    >>> import losslab as ll
+    >>> print(ll.brier([1, 0, 1], [0.9, 0.2, 0.6]))
+    0.07
+    """
+
+    name = "brier"
+    family = "probabilistic"
+    aliases = ("brier_score", "brier_score_loss")
+    description = "Squared error of probabilities; a proper, bounded scoring rule."
+    formula = r"\sum_c (q_c - t_c)^2"
+    TRAITS = Traits(
+        task="classification", y_true_domain=UNIT, y_pred_domain=UNIT, convex=True, strictly_convex=True,
+        lipschitz=True, bounded=True, proper=True, classification_calibrated=True, estimates="probability",
+    )
+
+    def _loss_shape(self, arrays: tuple) -> tuple[int, ...]:
+        return tuple(arrays[1].shape[:1]) if arrays[1].ndim == 2 else tuple(arrays[1].shape)
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        dtype = float_dtype(xp, y_pred)
+        y_pred = xp.astype(y_pred, dtype)
+        if y_pred.ndim == 1:
+            V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
+            return (xp.astype(y_true, dtype), y_pred), options
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"y_pred must be probabilities of shape (n,) or rows (n, n_classes); got shape {tuple(y_pred.shape)}"
+            )
+        if is_index_target(y_true, y_pred):
+            if not is_tracing(y_true):
+                check_class_indices(xp, y_true, y_pred.shape[1])
+            y_true = one_hot(xp, y_true, y_pred.shape[1], dtype)
+        return (xp.astype(y_true, dtype), y_pred), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        y_true, y_pred = arrays
+        check_probabilities(xp, y_pred, "y_pred")
+        if y_pred.ndim == 2:
+            check_distribution(xp, y_true)
+            check_rows_sum_to_one(xp, y_pred, "y_pred")
+        else:
+            check_probabilities(xp, y_true, "y_true")
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        d = (y_pred - y_true) ** 2
+        return xp.sum(d, axis=-1) if y_pred.ndim == 2 else d
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return 2.0 * (y_pred - y_true)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return xp.full_like(y_pred, 2.0)
+
+
+poisson = functional(Poisson)
+gamma_deviance = functional(GammaDeviance)
+tweedie = functional(Tweedie)
+gaussian_nll = functional(GaussianNLL)
+kl_divergence = functional(KLDivergence)
+js_divergence = functional(JSDivergence)
+brier = functional(Brier)
