@@ -50,6 +50,15 @@ def check_same_shape(a: Any, b: Any, name_a: str, name_b: str) -> None:
     raise ValueError(f"{name_a} and {name_b} must have the same shape; got {shape_a} and {shape_b}.{hint}")
 
 
+def concrete(value: Any) -> float | None:
+    """A Python float of a 0-d array, or None while tracing (the value is abstract)."""
+    if is_tracing(value):
+        return None
+    if hasattr(value, "detach"):  # a torch tensor that may require grad
+        value = value.detach()
+    return float(value)
+
+
 def _first_bad_index(bad: np.ndarray) -> tuple[int, ...]:
     idx = np.argwhere(bad)[0]
     return tuple(int(i) for i in idx)
@@ -84,8 +93,9 @@ def check_in(xp: Any, x: Any, name: str, interval: Interval, *, what: str = "val
     """Every element of ``x`` lies in ``interval``; the message shows the offending extreme."""
     if is_tracing(x) or x.size == 0:
         return
-    lo = float(xp.min(x))
-    hi = float(xp.max(x))
+    lo, hi = concrete(xp.min(x)), concrete(xp.max(x))
+    if lo is None or hi is None:  # inside jax.jit even a constant's min is abstract
+        return
     if not interval.contains(lo):
         raise ValueError(f"{name} must hold {what} in {interval}; got min {lo:g}.{(' ' + hint) if hint else ''}")
     if not interval.contains(hi):
@@ -111,8 +121,9 @@ def check_sample_weight(xp: Any, sample_weight: Any, n_samples: int, dtype: Any,
         )
     w = xp.astype(w, dtype)
     check_finite(xp, w, "sample_weight")
-    if not is_tracing(w) and n_samples and float(xp.min(w)) < 0:
-        raise ValueError(f"sample_weight must be non-negative; got min {float(xp.min(w)):g}")
+    lowest = concrete(xp.min(w)) if n_samples and not is_tracing(w) else None
+    if lowest is not None and lowest < 0:
+        raise ValueError(f"sample_weight must be non-negative; got min {lowest:g}")
     return w
 
 

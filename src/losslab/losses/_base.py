@@ -48,15 +48,17 @@ class DistanceLoss(Loss):
 def signed_labels(xp: Any, y_true: Any, name: str = "y_true") -> Any:
     """Labels in {−1, +1}; {0, 1} is mapped to {−1, +1}; anything else is an error."""
     if not is_tracing(y_true) and y_true.size:
-        neg_one = xp.sum(xp.astype(y_true == -1, xp.int32))
-        zero = xp.sum(xp.astype(y_true == 0, xp.int32))
-        one = xp.sum(xp.astype(y_true == 1, xp.int32))
-        if int(neg_one) + int(zero) + int(one) != y_true.size:
+        neg_one = V.concrete(xp.sum(xp.astype(y_true == -1, xp.int32)))
+        zero = V.concrete(xp.sum(xp.astype(y_true == 0, xp.int32)))
+        one = V.concrete(xp.sum(xp.astype(y_true == 1, xp.int32)))
+        if neg_one is None:  # abstract under jax.jit: nothing to check
+            return xp.where(y_true == 0, -xp.ones_like(y_true), y_true)
+        if neg_one + zero + one != y_true.size:
             bad = y_true[(y_true != -1) & (y_true != 0) & (y_true != 1)]
             raise ValueError(
                 f"{name} must hold binary labels in {{-1, +1}} or {{0, 1}}; got {float(bad[0]):g}"
             )
-        if int(neg_one) and int(zero):
+        if neg_one and zero:
             raise ValueError(
                 f"{name} mixes the label conventions {{-1, +1}} and {{0, 1}} (it holds both -1 and 0);"
                 " use one of them."
@@ -110,8 +112,8 @@ def check_rows_sum_to_one(xp: Any, p: Any, name: str) -> None:
         return
     tol = float(xp.finfo(p.dtype).eps) ** 0.5
     sums = xp.sum(p, axis=-1)
-    worst = float(xp.max(xp.abs(sums - 1.0)))
-    if worst > tol:
+    worst = V.concrete(xp.max(xp.abs(sums - 1.0)))
+    if worst is not None and worst > tol:
         raise ValueError(
             f"{name} rows must sum to 1 (probability distributions over the last axis); the worst row sums"
             f" to 1 {'+' if worst > 0 else ''}{worst:.3g}. losslab never renormalises silently: normalise"

@@ -31,10 +31,13 @@ def check_class_indices(xp: Any, y_true: Any, n_classes: int, ignore_index: Any 
     labels = y_true if ignore_index is None else y_true[y_true != ignore_index]
     if labels.size == 0:
         return
-    if not xp.isdtype(labels.dtype, "integral") and bool(xp.any(labels != xp.round(labels))):
+    fractional = V.concrete(xp.any(labels != xp.round(labels))) if not xp.isdtype(labels.dtype, "integral") else 0
+    if fractional is None:
+        return
+    if fractional:
         bad = labels[labels != xp.round(labels)]
         raise ValueError(f"y_true class indices must be whole numbers; got {float(bad[0]):g}")
-    lo, hi = float(xp.min(labels)), float(xp.max(labels))
+    lo, hi = V.concrete(xp.min(labels)), V.concrete(xp.max(labels))
     if lo < 0 or hi >= n_classes:
         bad = lo if lo < 0 else hi
         raise ValueError(

@@ -393,7 +393,7 @@ class MAPE(Loss):
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         super()._check_values(xp, arrays, options)
         y_true = arrays[0]
-        if not is_tracing(y_true) and bool(xp.any(y_true == 0)):
+        if not is_tracing(y_true) and V.concrete(xp.any(y_true == 0)):
             raise ValueError(
                 "y_true must be non-zero for mape (a percentage of 0 is undefined); got 0. Use mae, or"
                 " msle for non-negative targets."
