@@ -65,6 +65,23 @@ def log_cosh(xp: Any, x: Any) -> Any:
     return xp.where(a < 1.0, near_zero, far)
 
 
+def log1p_square(xp: Any, t: Any) -> Any:
+    """log(1 + t²) without overflow: 2·log|t| + log1p(1/t²) once |t| > 1 (t² overflows at 1e154)."""
+    a = xp.abs(t)
+    small = xp.minimum(a, 1.0)
+    large = xp.maximum(a, 1.0)
+    inv = 1.0 / large
+    return xp.where(a < 1.0, xp.log1p(small * small), 2.0 * xp.log(large) + xp.log1p(inv * inv))
+
+
+def ratio_over_one_plus_square(xp: Any, t: Any) -> Any:
+    """t / (1 + t²) without overflow: 1 / (t + 1/t) once |t| > 1."""
+    a = xp.abs(t)
+    inner = xp.clip(t, -1.0, 1.0)
+    outer = xp.where(a > 1.0, t, xp.ones_like(t))
+    return xp.where(a > 1.0, 1.0 / (outer + 1.0 / outer), inner / (1.0 + inner * inner))
+
+
 def xlogy(xp: Any, x: Any, y: Any) -> Any:
     """x·log(y) with the convention 0·log(0) = 0 (entropy terms of one-hot targets)."""
     zero = x == 0

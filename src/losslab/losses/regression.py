@@ -34,7 +34,7 @@ class MSE(DistanceLoss):
 
     >>> import losslab as ll
     >>> print(ll.mse([100, 160, 250], [100, 160, 240]))
-    33.333333333333336
+    33.333333
     """
 
     name = "mse"
@@ -67,7 +67,7 @@ class MAE(DistanceLoss):
 
     >>> import losslab as ll
     >>> print(ll.mae([100, 160, 250], [100, 160, 240]))
-    3.3333333333333335
+    3.333333
     """
 
     name = "mae"
@@ -334,7 +334,7 @@ class MSLE(Loss):
 
     >>> import losslab as ll
     >>> print(ll.msle([0.0, 3.0], [1.0, 3.0]))
-    0.2402265069591007
+    0.2402265
     """
 
     name = "msle"
@@ -418,12 +418,12 @@ class Cauchy(DistanceLoss):
     - Gradient r / (1 + (r/c)²) (largest, c/2, at |r| = c, then back toward 0);
       Hessian (1 − (r/c)²) / (1 + (r/c)²)².
     - Estimates a robust location, close to the mode ("other"); not convex.
-    - Relations: barron(alpha=0, scale=c) = cauchy(c) / c².
+    - Relations: barron(alpha=0, scale=c) = cauchy(scale=√2·c) / c².
     - Reference: Black & Anandan (1996); Barron (2019).
 
     >>> import losslab as ll
     >>> print(ll.cauchy([0.0], [1.0], scale=1.0))
-    0.34657359027997264
+    0.3465736
     """
 
     name = "cauchy"
@@ -435,16 +435,17 @@ class Cauchy(DistanceLoss):
     TRAITS = Traits(lipschitz=True, robust=True, estimates="other", **_REGRESSION)
 
     def _rho(self, xp: Any, r: Any) -> Any:
-        u = r / self.scale
-        return 0.5 * self.scale**2 * xp.log1p(u * u)
+        return 0.5 * self.scale**2 * S.log1p_square(xp, r / self.scale)
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
-        u = r / self.scale
-        return r / (1.0 + u * u)
+        return self.scale * S.ratio_over_one_plus_square(xp, r / self.scale)
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
-        u2 = (r / self.scale) ** 2
-        return (1.0 - u2) / (1.0 + u2) ** 2
+        # (1 − u²)/(1 + u²)², written in v = min(u², 1/u²) so that no square overflows.
+        u = xp.abs(r / self.scale)
+        inside = u <= 1.0
+        v = xp.where(inside, xp.minimum(u, 1.0) ** 2, 1.0 / xp.maximum(u, 1.0) ** 2)
+        return xp.where(inside, (1.0 - v) / (1.0 + v) ** 2, v * (v - 1.0) / (v + 1.0) ** 2)
 
 
 @register
@@ -461,7 +462,7 @@ class Tukey(DistanceLoss):
 
     >>> import losslab as ll
     >>> print(ll.tukey([0.0, 0.0], [1.0, 100.0], c=4.685, reduction="none"))
-    [0.49094935 3.65820417]
+    [0.4775661  3.65820417]
     """
 
     name = "tukey"
@@ -472,19 +473,21 @@ class Tukey(DistanceLoss):
     parameters = (Param("c", 4.685, V.POSITIVE, "residual beyond which the loss is flat"),)
     TRAITS = Traits(lipschitz=True, bounded=True, robust=True, estimates="other", **_REGRESSION)
 
+    # u = r/c is clipped to [−1, 1] first: outside the loss is flat, and r² never overflows.
     def _rho(self, xp: Any, r: Any) -> Any:
-        u2 = xp.minimum((r / self.c) ** 2, 1.0)
-        w = 1.0 - u2
+        u = xp.clip(r / self.c, -1.0, 1.0)
+        w = 1.0 - u * u
         return self.c**2 / 6.0 * (1.0 - w * w * w)
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
-        w = xp.maximum(1.0 - (r / self.c) ** 2, 0.0)
-        return r * w * w
+        u = xp.clip(r / self.c, -1.0, 1.0)
+        w = 1.0 - u * u
+        return self.c * u * w * w
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
-        u2 = (r / self.c) ** 2
-        inside = xp.astype(u2 < 1.0, r.dtype)
-        return inside * (1.0 - u2) * (1.0 - 5.0 * u2)
+        u = xp.clip(r / self.c, -1.0, 1.0)
+        u2 = u * u
+        return (1.0 - u2) * (1.0 - 5.0 * u2)
 
 
 @register
@@ -505,7 +508,7 @@ class Barron(DistanceLoss):
 
     >>> import losslab as ll
     >>> print(ll.barron([0.0], [2.0], alpha=1.0, scale=1.0))
-    1.2360679774997898
+    1.236068
     """
 
     name = "barron"
@@ -526,42 +529,53 @@ class Barron(DistanceLoss):
             estimates="mean" if a == 2 else "other", **_REGRESSION,
         )
 
+    # Every branch works with log(1 + t²)-type terms through S.log1p_square, so that no
+    # square of a residual overflows: the loss grows like |x|^α and stays finite for any
+    # finite x when α ≤ 1 (the robust members).
+    def _log_base(self, xp: Any, r: Any) -> Any:
+        """log(z/b + 1) with z = (r/c)², b = |α − 2|."""
+        return S.log1p_square(xp, r / (self.scale * math.sqrt(abs(self.alpha - 2.0))))
+
+    def _welsch_arg(self, xp: Any, r: Any) -> Any:
+        u = xp.clip(r / self.scale, -40.0, 40.0)  # exp(−800) is 0 already: clip before squaring
+        return 0.5 * u * u
+
     def _rho(self, xp: Any, r: Any) -> Any:
         a, c = self.alpha, self.scale
-        z = (r / c) ** 2
         if a == 2:
-            return 0.5 * z
+            return 0.5 * (r / c) ** 2
         if a == 0:
-            return xp.log1p(0.5 * z)
+            return S.log1p_square(xp, r / (c * math.sqrt(2.0)))
         if a == -math.inf:
-            return -xp.expm1(-0.5 * z)
+            return -xp.expm1(-self._welsch_arg(xp, r))
         b = abs(a - 2)
-        return (b / a) * xp.expm1(0.5 * a * xp.log1p(z / b))
+        return (b / a) * xp.expm1(0.5 * a * self._log_base(xp, r))
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
         a, c = self.alpha, self.scale
-        z = (r / c) ** 2
         if a == 2:
             return r / c**2
         if a == 0:
-            return 2.0 * r / (r * r + 2.0 * c**2)
+            # 2r/(r² + 2c²) = (√2/c)·t/(1 + t²) with t = r/(√2c)
+            return math.sqrt(2.0) / c * S.ratio_over_one_plus_square(xp, r / (c * math.sqrt(2.0)))
         if a == -math.inf:
-            return r / c**2 * xp.exp(-0.5 * z)
-        b = abs(a - 2)
-        return r / c**2 * xp.exp((0.5 * a - 1.0) * xp.log1p(z / b))
+            u = xp.clip(r / c, -40.0, 40.0)
+            return u / c * xp.exp(-0.5 * u * u)
+        return r / c**2 * xp.exp((0.5 * a - 1.0) * self._log_base(xp, r))
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
         a, c = self.alpha, self.scale
-        z = (r / c) ** 2
         if a == 2:
             return xp.full_like(r, 1.0 / c**2)
-        if a == 0:
-            return (1.0 - 0.5 * z) / (c**2 * (1.0 + 0.5 * z) ** 2)
         if a == -math.inf:
-            return xp.exp(-0.5 * z) * (1.0 - z) / c**2
-        b = abs(a - 2)
-        base = z / b + 1.0
-        return xp.exp((0.5 * a - 2.0) * xp.log(base)) * (base + (a - 2.0) * z / b) / c**2
+            u = xp.clip(r / c, -40.0, 40.0)
+            return xp.exp(-0.5 * u * u) * (1.0 - u * u) / c**2
+        # (1/c²)·base^{α/2−2}·(base + (α−2)·z/b), base = z/b + 1, z/b = base − 1; for large
+        # residuals base^{α/2−2}·base is formed in the log domain to avoid overflow.
+        b = 2.0 if a == 0 else abs(a - 2)
+        log_base = S.log1p_square(xp, r / (c * math.sqrt(b)))
+        z_over_b_frac = -xp.expm1(-log_base)  # (z/b)/base, in [0, 1)
+        return xp.exp((0.5 * a - 1.0) * log_base) * (1.0 + (a - 2.0) * z_over_b_frac) / c**2
 
 
 mse = functional(MSE)
