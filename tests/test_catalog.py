@@ -121,7 +121,7 @@ def test_blocked_path_equals_direct_path(case, rng, monkeypatch):
     direct_none = L(*arrays, reduction="none", **options)
     direct_hess = L.hessian(*arrays, **options) if case.has_hessian else None
     monkeypatch.setattr(core, "BLOCK_THRESHOLD", 64)
-    monkeypatch.setattr(core, "BLOCK_ELEMENTS", 256)
+    monkeypatch.setattr(core, "BLOCK_BYTES", 2048)
     blocked = L.value_and_gradient(*arrays, sample_weight=w, **options)
     assert blocked[0] == pytest.approx(direct[0], rel=1e-12)
     for a, b in zip(_as_tuple(blocked[1]), _as_tuple(direct[1])):

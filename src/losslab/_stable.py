@@ -49,20 +49,26 @@ def log_softmax(xp: Any, x: Any, axis: int = -1) -> Any:
     return x - logsumexp(xp, x, axis=axis, keepdims=True)
 
 
-def log_cosh(xp: Any, x: Any) -> Any:
-    """log(cosh x), accurate to a few ulp for every finite x.
+def log_cosh_and_tanh(xp: Any, x: Any) -> tuple[Any, Any]:
+    """(log cosh x, tanh x), accurate to a few ulp for every finite x, sharing one expm1.
 
-    For |x| < 1: log1p(2·sinh²(|x|/2)) (cosh a = 1 + 2 sinh²(a/2)); the common form
-    |x| + log1p(e^{−2|x|}) − log 2 loses every digit to cancellation there (relative
-    error of order 1 at |x| = 1e-8). For |x| ≥ 1 that common form is exact and, unlike
-    log(cosh x), never overflows. Each branch gets an argument clipped to its own range.
+    With m = expm1(|x|): cosh|x| − 1 = m²/(2(m + 1)), so log cosh x = log1p(m²/(2(m + 1)))
+    keeps every digit near 0, where the common form |x| + log1p(e^{−2|x|}) − log 2 has a
+    relative error of order 1 (at |x| = 1e-8), and log(cosh x) overflows (at |x| ≈ 710).
+    Beyond |x| = 30, log1p(e^{−2|x|}) is below an ulp of |x|, so log cosh x = |x| − log 2
+    exactly; |x| is clipped to 30 inside expm1 so no branch overflows.
+    tanh|x| = q/(q + 2) with q = m(m + 2) = e^{2|x|} − 1, and tanh x takes x's sign.
     """
     a = xp.abs(x)
-    small = xp.minimum(a, 1.0)
-    large = xp.maximum(a, 1.0)
-    near_zero = xp.log1p(2.0 * xp.sinh(0.5 * small) ** 2)
-    far = large + xp.log1p(xp.exp(-2.0 * large)) - LOG2
-    return xp.where(a < 1.0, near_zero, far)
+    m = xp.expm1(xp.minimum(a, 30.0))
+    value = xp.where(a < 30.0, xp.log1p(m * m / (2.0 * (m + 1.0))), a - LOG2)
+    q = m * (m + 2.0)
+    return value, xp.copysign(q / (q + 2.0), x)
+
+
+def log_cosh(xp: Any, x: Any) -> Any:
+    """log(cosh x), accurate to a few ulp for every finite x (see ``log_cosh_and_tanh``)."""
+    return log_cosh_and_tanh(xp, x)[0]
 
 
 def log1p_square(xp: Any, t: Any) -> Any:

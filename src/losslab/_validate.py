@@ -66,11 +66,12 @@ def _first_bad_index(bad: np.ndarray) -> tuple[int, ...]:
 
 def check_finite(xp: Any, x: Any, name: str, *, allow_neg_inf: bool = False) -> None:
     """No NaN anywhere; no ±inf (a −inf is allowed where ``allow_neg_inf``, for masked logits)."""
-    if is_tracing(x) or not xp.isdtype(x.dtype, "real floating"):
-        return
-    if is_numpy(xp) and math.isfinite(float(np.add.reduce(x, axis=None))):
+    if is_numpy(xp):
         # Fast path: a sum is finite only if every term is; one read, no temporary. A sum
         # that is not finite (a bad value, or finite values overflowing) gets the full check.
+        if x.dtype.kind != "f" or math.isfinite(np.add.reduce(x, axis=None)):
+            return
+    elif is_tracing(x) or not xp.isdtype(x.dtype, "real floating"):
         return
     values = to_numpy(x)
     nan = np.isnan(values)
@@ -119,7 +120,7 @@ def check_sample_weight(xp: Any, sample_weight: Any, n_samples: int, dtype: Any,
         raise ValueError(
             f"sample_weight must have shape ({n_samples},), one weight per sample; got shape {tuple(w.shape)}"
         )
-    w = xp.astype(w, dtype)
+    w = xp.astype(w, dtype, copy=False)
     check_finite(xp, w, "sample_weight")
     lowest = concrete(xp.min(w)) if n_samples and not is_tracing(w) else None
     if lowest is not None and lowest < 0:

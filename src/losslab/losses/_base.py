@@ -81,7 +81,7 @@ class MarginLoss(Loss):
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
         y_true, y_pred = arrays
         dtype = float_dtype(xp, y_pred)
-        y_true, y_pred = xp.astype(y_true, dtype), xp.astype(y_pred, dtype)
+        y_true, y_pred = xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)
         V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
         return (y_true, y_pred), options
 

@@ -220,7 +220,7 @@ class GaussianNLL(Loss):
         var = as_array(options["var"], "var")
         if not V.same_namespace(xp, var):
             var = xp.asarray(to_numpy(var), device=device(y_pred))
-        var = xp.astype(var, y_pred.dtype)
+        var = xp.astype(var, y_pred.dtype, copy=False)
         try:
             var = xp.broadcast_to(var, y_pred.shape)
         except (ValueError, RuntimeError):
@@ -257,7 +257,7 @@ class _DistributionLoss(Loss):
         if y_pred.ndim != 2:
             raise ValueError(f"y_pred must be probability rows of shape (n_samples, n_classes); got shape {tuple(y_pred.shape)}")
         V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
-        return (xp.astype(y_true, dtype), xp.astype(y_pred, dtype)), options
+        return (xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)), options
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         y_true, y_pred = arrays
@@ -385,10 +385,10 @@ class Brier(Loss):
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
         y_true, y_pred = arrays
         dtype = float_dtype(xp, y_pred)
-        y_pred = xp.astype(y_pred, dtype)
+        y_pred = xp.astype(y_pred, dtype, copy=False)
         if y_pred.ndim == 1:
             V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
-            return (xp.astype(y_true, dtype), y_pred), options
+            return (xp.astype(y_true, dtype, copy=False), y_pred), options
         if y_pred.ndim != 2:
             raise ValueError(
                 f"y_pred must be probabilities of shape (n,) or rows (n, n_classes); got shape {tuple(y_pred.shape)}"
@@ -397,7 +397,7 @@ class Brier(Loss):
             if not is_tracing(y_true):
                 check_class_indices(xp, y_true, y_pred.shape[1])
             y_true = one_hot(xp, y_true, y_pred.shape[1], dtype)
-        return (xp.astype(y_true, dtype), y_pred), options
+        return (xp.astype(y_true, dtype, copy=False), y_pred), options
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         y_true, y_pred = arrays

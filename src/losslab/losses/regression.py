@@ -53,6 +53,9 @@ class MSE(DistanceLoss):
     def _rho_second(self, xp: Any, r: Any) -> Any:
         return xp.full_like(r, 2.0)
 
+    def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
+        return r * r, r + r
+
 
 @register
 class MAE(DistanceLoss):
@@ -119,14 +122,17 @@ class Huber(DistanceLoss):
         convex=True, twice_differentiable=False, lipschitz=True, robust=True, estimates="other", **_REGRESSION
     )
 
+    # With c = clip(r, −δ, δ), ρ = c·(r − c/2) is both branches at once (c = r inside, δ·sign r
+    # outside), and c itself is the gradient: one clip serves value and gradient.
     def _rho(self, xp: Any, r: Any) -> Any:
-        a = xp.abs(r)
-        inner = xp.minimum(a, self.delta)
-        # ½·min(|r|, δ)² + δ·(|r| − min(|r|, δ)) is both branches at once, with no where().
-        return 0.5 * inner * inner + self.delta * (a - inner)
+        return self._rho_and_prime(xp, r)[0]
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
         return xp.clip(r, -self.delta, self.delta)
+
+    def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
+        clipped = xp.clip(r, -self.delta, self.delta)
+        return clipped * (r - 0.5 * clipped), clipped
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
         return xp.astype(xp.abs(r) < self.delta, r.dtype)
@@ -158,13 +164,16 @@ class SmoothL1(DistanceLoss):
     parameters = (Param("beta", 1.0, V.POSITIVE, "where the quadratic part turns linear"),)
     TRAITS = Huber.TRAITS
 
+    # c = clip(r/β, −1, 1): ρ = c·(r − βc/2) and ρ′ = c (see Huber).
     def _rho(self, xp: Any, r: Any) -> Any:
-        a = xp.abs(r)
-        inner = xp.minimum(a, self.beta)
-        return (0.5 * inner * inner + self.beta * (a - inner)) / self.beta
+        return self._rho_and_prime(xp, r)[0]
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
         return xp.clip(r / self.beta, -1.0, 1.0)
+
+    def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
+        clipped = xp.clip(r / self.beta, -1.0, 1.0)
+        return clipped * (r - 0.5 * self.beta * clipped), clipped
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
         return xp.astype(xp.abs(r) < self.beta, r.dtype) / self.beta
@@ -181,7 +190,7 @@ class LogCosh(DistanceLoss):
     - Relations: Keras ``LogCosh`` and Optax ``log_cosh``; computed accurately everywhere
       (log1p(2 sinh²(r/2)) for |r| < 1, |r| + log1p(e^{−2|r|}) − log 2 beyond), where the
       textbook log(cosh r) overflows at |r| ≈ 710 and the common stable form has a relative
-      error of order 1 at |r| = 1e-8.
+      error of order 1 at |r| = 1e-8 (see ``_stable.log_cosh_and_tanh``).
 
     >>> import losslab as ll
     >>> print(ll.log_cosh([0.0, 0.0], [1e-8, 1e6], reduction="none"))
@@ -202,6 +211,9 @@ class LogCosh(DistanceLoss):
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
         return xp.tanh(r)
+
+    def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
+        return S.log_cosh_and_tanh(xp, r)
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
         t = xp.tanh(r)
