@@ -96,6 +96,159 @@ def show(name: str = typer.Argument(..., help="A loss name or alias, e.g. huber 
         console.print(doc[0], highlight=False, markup=False)
 
 
+# ------------------------------------------------------------------------ experiments and report
+@app.command("experiments")
+@friendly_errors
+def list_experiments() -> None:
+    """The experiments: name and the claim each one measures."""
+    from losslab import experiments
+
+    table = Table(title="losslab experiments")
+    table.add_column("#")
+    table.add_column("name")
+    table.add_column("claim", overflow="fold")
+    for k, name in enumerate(experiments.names(), 1):
+        table.add_row(str(k), name, experiments.get_experiment(name).claim)
+    console.print(table)
+
+
+@app.command("experiment")
+@friendly_errors
+def run_experiment(
+    name: str = typer.Argument(..., help="An experiment name (`losslab experiments` lists them)."),
+    quick: bool = typer.Option(False, "--quick", help="Smaller, faster run (as the tests use)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    out: str = typer.Option(None, "--out", help="Also write the figures (PNG) into this folder."),
+) -> None:
+    """Run one experiment and print its claim, verdict and numbers."""
+    import json
+    from pathlib import Path
+
+    from losslab.experiments import get_experiment
+
+    result = get_experiment(name).run(quick=quick, seed=seed)
+    verdict = "[green]supported[/]" if result.supported else "[red]not supported[/]"
+    console.print(f"[bold]{result.title}[/]", highlight=False)
+    console.print(f"claim: {result.claim}", highlight=False, markup=False)
+    console.print(f"rule: {result.verdict_rule}", highlight=False, markup=False)
+    console.print(f"verdict: {verdict} ({result.seconds:.1f} s)")
+    if result.notes:
+        console.print(f"notes: {result.notes}", highlight=False, markup=False)
+    console.print_json(json.dumps(result.to_dict()["numbers"]))
+    if out:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for figure in result.figures:
+            path = folder / f"{result.name}-{figure.name}.png"
+            path.write_bytes(figure.png)
+            console.print(f"figure: {path}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def report(
+    out: str = typer.Option("report", "--out", help="Folder for report.html, results.json and figures/."),
+    quick: bool = typer.Option(False, "--quick", help="Quick mode (well under a minute)."),
+    only: str = typer.Option(None, "--only", help="Comma-separated experiment names."),
+    jobs: int = typer.Option(1, "--jobs", help="Experiments run in parallel processes."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Run the experiments and write one self-contained HTML report and a JSON of every number."""
+    from losslab.experiments.report import write_report
+
+    selected = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    html_path, json_path = write_report(out, quick=quick, only=selected, jobs=jobs, seed=seed)
+    import json
+
+    results = json.loads(json_path.read_text())["experiments"]
+    supported = sum(r["supported"] for r in results)
+    console.print(f"{supported}/{len(results)} claims supported. Report: {html_path}  Numbers: {json_path}",
+                  highlight=False)
+
+
+# ------------------------------------------------------------------------ training on a CSV
+def read_csv(path: str, target: str) -> tuple[Any, Any, list[str]]:
+    """Numeric columns of a CSV with a header: (X, y, feature names). Clear errors for bad files."""
+    import csv
+    from pathlib import Path
+
+    import numpy as np
+
+    from losslab._validate import suggest
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"DATA file {path!r} does not exist")
+    with file.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        raise ValueError(f"{path!r} needs a header row and at least one data row; got {len(rows)} row(s)")
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    if target not in header:
+        raise ValueError(f"--target {target!r} is not a column of {path!r}; columns: {', '.join(header)}."
+                         f"{suggest(target, header)}")
+    try:
+        data = np.array([[float(v) for v in row] for row in body if row], dtype=float)
+    except ValueError as exc:
+        raise ValueError(f"{path!r} must hold numbers only (a header, then numeric rows): {exc}") from None
+    if data.ndim != 2 or data.shape[1] != len(header):
+        raise ValueError(f"{path!r}: every row must have {len(header)} values, one per column")
+    k = header.index(target)
+    features = [h for i, h in enumerate(header) if i != k]
+    return np.delete(data, k, axis=1), data[:, k], features
+
+
+@app.command()
+@friendly_errors
+def fit(
+    data: str = typer.Argument(..., help="A CSV file with a header row and numeric columns."),
+    target: str = typer.Option(..., "--target", help="The column to predict."),
+    loss: str = typer.Option("mse", "--loss", help="A loss name from `losslab list`."),
+    penalty: str = typer.Option(None, "--penalty", help="l1, l2 or elastic_net."),
+    alpha: float = typer.Option(0.0, "--alpha", help="Penalty strength."),
+    model: str = typer.Option("linear", "--model", help="linear or mlp."),
+    epochs: int = typer.Option(200, "--epochs", help="Maximum epochs."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Train a model on a CSV with a loss; print the metrics on a held-out split and a diagnosis."""
+    import numpy as np
+
+    from losslab.sklearn import LossClassifier, LossRegressor
+    from losslab.train import diagnose
+
+    X, y, features = read_csv(data, target)
+    task = ll.get(loss).traits.task
+    estimator_cls = LossRegressor if task == "regression" else LossClassifier
+    estimator = estimator_cls(loss=loss, penalty=penalty, alpha=alpha, model=model, max_epochs=epochs,
+                              random_state=seed, early_stopping=False)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y))
+    cut = max(1, int(0.8 * len(y)))
+    train, test = order[:cut], order[cut:]
+    estimator.fit(X[train], y[train])
+    table = Table(title=f"{loss} on {data} ({len(train)} train / {len(test)} test rows)")
+    table.add_column("metric")
+    table.add_column("train")
+    table.add_column("test")
+    predictions = {"train": estimator.predict(X[train]), "test": estimator.predict(X[test]) if len(test) else None}
+    if task == "regression":
+        for name, fn in (("MSE", lambda a, b: np.mean((a - b) ** 2)), ("MAE", lambda a, b: np.mean(np.abs(a - b)))):
+            table.add_row(name, f"{fn(y[train], predictions['train']):.4g}",
+                          f"{fn(y[test], predictions['test']):.4g}" if len(test) else "—")
+    else:
+        table.add_row("accuracy", f"{np.mean(predictions['train'] == y[train]):.3f}",
+                      f"{np.mean(predictions['test'] == y[test]):.3f}" if len(test) else "—")
+    console.print(table)
+    coef = getattr(estimator, "coef_", None)
+    if coef is not None:
+        console.print("coefficients: " + ", ".join(f"{f}={c:.4g}" for f, c in zip(features, np.ravel(coef))),
+                      highlight=False)
+    diagnosis = diagnose(estimator.history_)
+    console.print(f"diagnosis: [bold]{diagnosis.kind}[/] — {diagnosis.evidence}", highlight=False)
+    if diagnosis.advice:
+        console.print(f"advice: {diagnosis.advice}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``losslab`` script."""
     app(args=argv if argv is not None else sys.argv[1:], prog_name="losslab")
