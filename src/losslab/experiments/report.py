@@ -34,11 +34,7 @@ def run_experiments(
     on_done: Callable[[Result], None] | None = None,
 ) -> list[Result]:
     """Run the experiments (all, or ``only``) in report order; ``jobs`` > 1 uses processes."""
-    selected = list(only) if only else names()
-    for name in selected:
-        get_experiment(name)  # unknown names fail before anything runs
-    if not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1; got {jobs!r}")
+    selected = _check_selection(only, jobs)
     results: dict[str, Result] = {}
     if jobs == 1:
         for name in selected:
@@ -54,6 +50,16 @@ def run_experiments(
                 if on_done:
                     on_done(result)
     return [results[name] for name in selected]
+
+
+def _check_selection(only: Iterable[str] | None, jobs: Any) -> list[str]:
+    """The experiments to run; unknown names and bad ``jobs`` fail before anything runs."""
+    selected = list(only) if only else names()
+    for name in selected:
+        get_experiment(name)
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1; got {jobs!r}")
+    return selected
 
 
 def _as_completed(futures: dict) -> Iterable[Any]:
@@ -79,10 +85,10 @@ def write_report(
     """Run the experiments and write report.html, results.json and figures/ under ``out_dir``."""
     import losslab
 
+    selected = _check_selection(only, jobs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
-    selected = list(only) if only else names()
     start = time.perf_counter()
     with _Progress(len(selected), enabled=progress) as bar:
         results = run_experiments(selected, quick=quick, seed=seed, jobs=jobs, on_done=bar.done)
