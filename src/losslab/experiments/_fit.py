@@ -34,3 +34,18 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def one_blas_thread() -> Any:
+    """A context that pins BLAS to one thread (threadpoolctl, when installed).
+
+    The experiments' matrices are small: with BLAS threads spinning beside other work on
+    two cores, their products measured 5-25x slower than on one thread.
+    """
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
