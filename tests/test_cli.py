@@ -12,9 +12,9 @@ pytest.importorskip("typer")
 pytest.importorskip("rich")
 
 
-def losslab(*args, timeout=300):
+def losslab(*args, timeout=300, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "losslab.cli", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "losslab.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd
     )
 
 
@@ -95,3 +95,27 @@ def test_fit_bad_file_column_and_content(tmp_path):
     assert content.returncode == 2 and "must hold numbers only" in content.stderr
     loss = losslab("fit", str(data), "--target", "price", "--loss", "nonsense")
     assert loss.returncode == 2 and "unknown loss 'nonsense'" in loss.stderr
+
+
+def test_plot_writes_an_image_and_rejects_unknown_names(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "gradients.png"
+    result = losslab("plot", "mse,mae,huber", "--gradient", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = losslab("plot", "mse,nope", "--out", str(tmp_path / "x.png"))
+    assert bad.returncode == 2 and "'nope'" in bad.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_profile_of_a_name_and_of_a_formula(tmp_path):
+    pytest.importorskip("sympy")
+    named = losslab("profile", "mae")
+    assert named.returncode == 0, named.stderr
+    assert "| estimates | median |" in named.stdout
+    formula = losslab("profile", "log(cosh(r))", "--json", "--out", str(tmp_path / "p.png"))
+    assert formula.returncode == 0, formula.stderr
+    assert json.loads(formula.stdout[: formula.stdout.rindex("}") + 1])["convex"] is True
+    assert (tmp_path / "p.png").exists()
+    hostile = losslab("profile", "__import__('os').system('touch pwned')", cwd=tmp_path)
+    assert hostile.returncode == 2 and "nor a valid expression" in hostile.stderr
+    assert not (tmp_path / "pwned").exists()  # the text was parsed and rejected, never run

@@ -266,7 +266,7 @@ def test_extreme_finite_inputs_give_finite_values_and_gradients(entry):
     value, grad = loss.value_and_gradient(y_true, y_pred)
     assert np.isfinite(value) and np.all(np.isfinite(grad))
     assert np.all(np.isfinite(loss.hessian(y_true, y_pred)))
-    if loss.traits.lipschitz and entry.name != "mape":
+    if loss.traits.lipschitz and entry.name != "mape" and loss.traits.y_pred_domain.low == -math.inf:
         value, grad = loss.value_and_gradient([0.0, 0.0], [1e300, -1e300])
         assert np.isfinite(value) and np.all(np.isfinite(grad))
 
@@ -396,3 +396,28 @@ def test_objective_adds_the_penalty():
     assert J.value([0.0, 0.0], [1.0, 3.0], weights=[np.array([2.0, -1.0])]) == pytest.approx(5.0 + 1.5)
     with pytest.raises(ValueError, match="needs a regularizer"):
         ll.Objective("mse", None, lam=0.1)
+
+
+# --------------------------------------------------------------------- properties (hypothesis)
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+_DISTANCE = [e.build() for e in ll.catalog() if e.build().traits.distance_based and e.cls.event_ndim == 0
+             and not e.cls.call_options]
+
+
+@pytest.mark.parametrize("loss", _DISTANCE, ids=repr)
+@settings(max_examples=60, deadline=None)
+@given(residual=arrays(np.float64, st.integers(1, 40), elements=st.floats(-1e6, 1e6)),
+       target=st.floats(-1e3, 1e3))
+def test_distance_losses_never_reward_moving_away(loss, residual, target):
+    """ρ ≥ 0, ρ(0) = 0 and r·ρ′(r) ≥ 0: the gradient never points away from the target."""
+    y_true = np.full_like(residual, target)
+    y_pred = y_true + residual
+    r = y_pred - y_true  # the residual as the loss sees it (after rounding)
+    values = loss(y_true, y_pred, reduction="none")
+    grads = loss.gradient(y_true, y_pred, reduction="none")
+    assert np.all(np.isfinite(values)) and np.all(values >= 0)
+    assert np.all(r * grads >= 0)
+    assert loss(y_true, y_true, reduction="sum") == 0.0

@@ -96,6 +96,44 @@ def show(name: str = typer.Argument(..., help="A loss name or alias, e.g. huber 
         console.print(doc[0], highlight=False, markup=False)
 
 
+# ------------------------------------------------------------------------ pictures and profiles
+@app.command()
+@friendly_errors
+def plot(
+    names: str = typer.Argument(..., help="Comma-separated loss names or formulas, e.g. mse,mae,huber."),
+    gradient: bool = typer.Option(False, "--gradient", help="Draw the gradient instead of the loss."),
+    out: str = typer.Option("losses.png", "--out", help="Image file to write (PNG, SVG or PDF)."),
+) -> None:
+    """Draw losses (or their gradients) over the variable of their task, into an image file."""
+    from losslab.plot import plot_losses
+
+    items = [n.strip() for n in names.split(",") if n.strip()]
+    if not items:
+        raise ValueError("NAMES must hold at least one loss name or formula, e.g. mse,mae")
+    plot_losses(items, gradient=gradient).savefig(out, dpi=120)
+    console.print(f"wrote {out}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def profile(
+    name: str = typer.Argument(..., help="A loss name, or a formula in r, m or p such as 'log(cosh(r))'."),
+    out: str = typer.Option(None, "--out", help="Also write the profile figure to this image file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the profile as JSON instead of a table."),
+) -> None:
+    """Measure what a loss does: the statistic it estimates, robustness, convexity, kinks, efficiency."""
+    import json
+
+    card = ll.profile(name)
+    if as_json:
+        console.print_json(json.dumps(card.to_dict()))
+    else:
+        console.print(card.to_markdown(), highlight=False, markup=False)
+    if out:
+        card.figure().savefig(out, dpi=110)
+        console.print(f"wrote {out}", highlight=False)
+
+
 # ------------------------------------------------------------------------ experiments and report
 @app.command("experiments")
 @friendly_errors
@@ -247,6 +285,51 @@ def fit(
     console.print(f"diagnosis: [bold]{diagnosis.kind}[/] — {diagnosis.evidence}", highlight=False)
     if diagnosis.advice:
         console.print(f"advice: {diagnosis.advice}", highlight=False)
+
+
+# ------------------------------------------------------------------------ choosing a loss (select.py)
+@app.command()
+@friendly_errors
+def recommend(
+    data: str = typer.Argument(..., help="A CSV file with a header row; numeric features, the target may hold labels."),
+    target: str = typer.Option(..., "--target", help="The column to predict."),
+    metric: str = typer.Option(None, "--metric", help="The metric you are judged on, e.g. mae, pinball_0.9, f1."),
+    task: str = typer.Option(None, "--task", help="regression, binary or multiclass (default: inferred)."),
+) -> None:
+    """Describe the target and rank losses for it, with the reasons."""
+    from losslab.select import read_csv as read_table
+    from losslab.select import recommend as advise
+
+    X, y, _ = read_table(data, target)
+    console.print(str(advise(y, task=task, X=X, metric=metric)), highlight=False, markup=False)
+
+
+@app.command()
+@friendly_errors
+def search(
+    data: str = typer.Argument(..., help="A CSV file with a header row; numeric features, the target may hold labels."),
+    target: str = typer.Option(..., "--target", help="The column to predict."),
+    losses: str = typer.Option(None, "--losses", help="Comma-separated loss names (default: recommend's top 3)."),
+    metric: str = typer.Option(None, "--metric", help="Default: mse (regression), balanced_accuracy (classes)."),
+    cv: int = typer.Option(5, "--cv", help="Number of folds."),
+    n_jobs: int = typer.Option(None, "--n-jobs", help="Parallel fits (default 1 locally, every worker on dask)."),
+    backend: str = typer.Option("loky", "--backend", help="loky, dask or ray."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (or DASK_SCHEDULER_ADDRESS)."),
+    max_epochs: int = typer.Option(None, "--max-epochs", help="Epochs per fit (the estimators' default: 200)."),
+    learning_rate: float = typer.Option(None, "--learning-rate", help="Start of the learning rate (default 0.01)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds and the models."),
+) -> None:
+    """Cross-validate losses on a CSV: mean score, 95% interval, best and runner-up."""
+    from losslab.select import read_csv as read_table
+    from losslab.select import search as cross_validate
+
+    X, y, _ = read_table(data, target)
+    names = None if losses is None else [name.strip() for name in losses.split(",") if name.strip()]
+    extra = {k: v for k, v in (("max_epochs", max_epochs), ("learning_rate", learning_rate)) if v is not None}
+    result = cross_validate(X, y, losses=names, metric=metric, cv=cv, n_jobs=n_jobs, backend=backend,
+                            scheduler=scheduler, estimator_params=extra, random_state=seed,
+                            progress=sys.stderr.isatty())
+    console.print(str(result), highlight=False, markup=False)
 
 
 def main(argv: list[str] | None = None) -> None:

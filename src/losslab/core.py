@@ -87,6 +87,9 @@ class Loss:
     #: Each sample's loss depends on its own row only: the Jacobian is block-diagonal, so
     #: reduction="none" has a per-sample gradient and large inputs may run in row blocks.
     separable: ClassVar[bool] = True
+    #: Row blocks of this loss hold ``block_scale × BLOCK_BYTES`` bytes of y_pred: losses that
+    #: make many NumPy calls per block (softmax over a class axis) amortise them on larger blocks.
+    block_scale: ClassVar[int] = 1
 
     def __init__(self, **params: Any) -> None:
         known = {p.name: p for p in self.parameters}
@@ -427,7 +430,7 @@ def _run_blocked(
     pred = arrays[loss.inputs.index(loss.differentiable_inputs[0])]
     n_rows = pred.shape[0]
     row_elems = max(1, math.prod(pred.shape[1:]))
-    rows_per_block = max(1, BLOCK_BYTES // (pred.dtype.itemsize * row_elems))
+    rows_per_block = max(1, BLOCK_BYTES * loss.block_scale // (pred.dtype.itemsize * row_elems))
     loss_shape = loss._loss_shape(arrays)
     per_sample_out = np.empty(loss_shape, dtype=pred.dtype) if value and reduction == "none" else None
     grad_out = None

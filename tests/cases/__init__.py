@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 import losslab as ll
 
-FAMILY_MODULES = ["regression", "probabilistic"]
+FAMILY_MODULES = ["regression", "probabilistic", "binary", "multiclass", "segmentation"]
+FAMILY_MODULES += ["ranking", "embedding", "sequence", "transport"]
 
 
 @dataclass

@@ -18,8 +18,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
-
 from . import get_experiment, names
 from ._base import Figure, Result
 from ._fit import pyplot
@@ -228,10 +226,13 @@ def _catalog_html() -> str:
 
 def loss_thumbnail(loss: Any) -> Figure | None:
     """A small figure of the loss and its gradient along its natural axis, or None."""
-    curve = _curve(loss)
-    if curve is None:
+    from ..plot import loss_curve
+
+    try:
+        x, value, xlabel = loss_curve(loss)
+        _, grad, _ = loss_curve(loss, gradient=True)
+    except ValueError:  # structured inputs (pairs, sets, hidden states): no curve of one variable
         return None
-    x, value, grad, xlabel = curve
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(3.2, 1.9))
     ax.plot(x, value, label="loss")
@@ -241,45 +242,3 @@ def loss_thumbnail(loss: Any) -> Figure | None:
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7, frameon=False)
     return Figure.from_matplotlib(fig, type(loss).name, type(loss).name, dpi=70)
-
-
-def _curve(loss: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
-    """Evaluate the per-sample loss and gradient along one axis, by the loss's declared task."""
-    traits = loss.traits
-    cls = type(loss)
-    if cls.inputs != ("y_true", "y_pred") or cls.call_options:
-        return None
-    try:
-        if traits.task == "regression" and traits.y_pred_domain.low == -np.inf and cls.event_ndim == 0:
-            x = np.linspace(-3, 3, 241)
-            y = np.zeros_like(x) if traits.y_true_domain.contains(0.0) else np.ones_like(x)
-            return x, loss(y, y + x, reduction="none"), loss.gradient(y, y + x, reduction="none"), "residual ŷ − y"
-        if traits.task == "regression" and cls.event_ndim == 0:
-            x = np.linspace(0.05, 4, 241)
-            y = np.ones_like(x)
-            return x, loss(y, x, reduction="none"), loss.gradient(y, x, reduction="none"), "prediction (target 1)"
-        if traits.task == "binary" and traits.margin_based:
-            x = np.linspace(-3, 3, 241)
-            y = np.ones_like(x)
-            return x, loss(y, x, reduction="none"), loss.gradient(y, x, reduction="none"), "margin y·f"
-        if traits.task in ("binary", "classification") and cls.event_ndim == 0:
-            p = np.linspace(0.02, 0.98, 241)
-            y = np.ones_like(p)
-            return p, loss(y, p, reduction="none"), loss.gradient(y, p, reduction="none"), "p of the true class"
-        if traits.task in ("multiclass", "classification"):
-            p = np.linspace(0.02, 0.98, 241)
-            rows = np.stack([p, 1 - p], axis=1)
-            target = np.zeros_like(p) if _takes_indices(loss) else np.stack([np.ones_like(p), np.zeros_like(p)], 1)
-            grad = loss.gradient(target, rows, reduction="none")
-            return p, loss(target, rows, reduction="none"), grad[:, 0], "p of the true class (2 classes)"
-    except (ValueError, TypeError):
-        return None
-    return None
-
-
-def _takes_indices(loss: Any) -> bool:
-    try:
-        loss(np.zeros(1), np.array([[0.5, 0.5]]))
-        return True
-    except (ValueError, TypeError):
-        return False

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import _validate as V
@@ -47,13 +48,14 @@ class DistanceLoss(Loss):
 
 def signed_labels(xp: Any, y_true: Any, name: str = "y_true") -> Any:
     """Labels in {−1, +1}; {0, 1} is mapped to {−1, +1}; anything else is an error."""
-    if not is_tracing(y_true) and y_true.size:
+    n_labels = math.prod(y_true.shape)  # not .size: a method on torch tensors
+    if not is_tracing(y_true) and n_labels:
         neg_one = V.concrete(xp.sum(xp.astype(y_true == -1, xp.int32)))
         zero = V.concrete(xp.sum(xp.astype(y_true == 0, xp.int32)))
         one = V.concrete(xp.sum(xp.astype(y_true == 1, xp.int32)))
         if neg_one is None:  # abstract under jax.jit: nothing to check
             return xp.where(y_true == 0, -xp.ones_like(y_true), y_true)
-        if neg_one + zero + one != y_true.size:
+        if neg_one + zero + one != n_labels:
             bad = y_true[(y_true != -1) & (y_true != 0) & (y_true != 1)]
             raise ValueError(
                 f"{name} must hold binary labels in {{-1, +1}} or {{0, 1}}; got {float(bad[0]):g}"

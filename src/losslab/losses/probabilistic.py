@@ -152,7 +152,9 @@ class Tweedie(Loss):
             task="regression",
             y_true_domain=REAL if p <= 0 else (NONNEGATIVE if p < 2 else POSITIVE),
             y_pred_domain=REAL if p == 0 else POSITIVE,
-            convex=1 <= p <= 2 or p == 0, strictly_convex=p == 0, estimates="mean",
+            # Convex in μ̂ only for p ∈ {0, 1}: the Hessian 2μ̂^{−p−1}(p·y + (1 − p)μ̂) turns negative for
+            # μ̂ > p·y/(p − 1) when p > 1, and for μ̂ < p·y/(p − 1) (y > 0) when p < 0.
+            convex=p in (0, 1), strictly_convex=p == 0, distance_based=p == 0, estimates="mean",
         )
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
@@ -376,7 +378,8 @@ class Brier(Loss):
     formula = r"\sum_c (q_c - t_c)^2"
     TRAITS = Traits(
         task="classification", y_true_domain=UNIT, y_pred_domain=UNIT, convex=True, strictly_convex=True,
-        lipschitz=True, bounded=True, proper=True, classification_calibrated=True, estimates="probability",
+        # robust: the gradient 2(q − t) stays bounded however wrong the prediction (log loss's −1/q does not).
+        lipschitz=True, bounded=True, robust=True, proper=True, classification_calibrated=True, estimates="probability",
     )
 
     def _loss_shape(self, arrays: tuple) -> tuple[int, ...]:

@@ -354,8 +354,9 @@ class MSLE(Loss):
     aliases = ("mean_squared_logarithmic_error", "MeanSquaredLogarithmicError")
     description = "Squared error of log(1 + y): relative errors for positive targets."
     formula = r"\big(\log(1+\hat y) - \log(1+y)\big)^2"
+    # lipschitz (for each target, as traits.py defines it): |gradient| ≤ max(2 log(1 + y), 2/e) on y_pred ≥ 0.
     TRAITS = Traits(
-        task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=NONNEGATIVE, estimates="other"
+        task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=NONNEGATIVE, lipschitz=True, estimates="other"
     )
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:

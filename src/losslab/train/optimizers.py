@@ -53,7 +53,8 @@ class Optimizer:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k not in ("t", "penalized", "state"))
+        hidden = ("t", "penalized", "state")
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_") and k not in hidden)
         return f"{type(self).__name__}({fields})"
 
 
@@ -61,6 +62,10 @@ class SGD(Optimizer):
     """Stochastic gradient descent with (Nesterov) momentum, PyTorch's form.
 
     v ← μv + g; w ← w − lr·v (Nesterov: w ← w − lr·(g + μv)).
+
+    The step returned is lr/(1 − μ): a steady gradient g moves w by lr·g/(1 − μ) per
+    step once the momentum has built up, so that is the step the L1 threshold must match
+    (with lr alone, momentum would carry zeroed weights straight back out of 0).
     """
 
     name = "sgd"
@@ -85,7 +90,7 @@ class SGD(Optimizer):
                 p -= lr * (g + self.momentum * v if self.nesterov else v)
             else:
                 p -= lr * g
-        return [lr] * len(params)
+        return [lr / (1.0 - self.momentum)] * len(params)
 
 
 class GD(SGD):

@@ -1,0 +1,442 @@
+"""User losses: decorated functions (custom_loss) and safe formulas (from_expression).
+
+Oracles: the analytic derivatives written in each test, the built-in twin of each formula
+(its own gradient and Hessian are checked against finite differences in test_catalog.py),
+and, for the injection corpus, a sentinel file and recorded calls to eval/exec/compile/
+__import__ that a successful injection would leave behind.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import losslab as ll
+from losslab.core import unregister
+from losslab.custom import MAX_LENGTH, custom_loss, from_expression, parse_expression
+
+
+def _registered(name: str) -> None:
+    try:
+        ll.core.resolve(name)
+    except ValueError:
+        pytest.skip(f"{name} is not registered yet (its family module is being written)")
+
+
+def _pseudo_huber(y_true, y_pred, xp):
+    r = y_pred - y_true
+    return xp.sqrt(1 + r * r) - 1
+
+
+def _pseudo_huber_derivatives(r):
+    # d/dr √(1 + r²) = r/√(1 + r²); d²/dr² = (1 + r²)^(−3/2).
+    return r / np.sqrt(1 + r * r), (1 + r * r) ** -1.5
+
+
+@pytest.fixture
+def data(rng):
+    y_true = rng.normal(0, 2, size=40)
+    return y_true, y_true + rng.normal(0, 2, size=40)
+
+
+# ----------------------------------------------------------------------------- decorated functions
+@pytest.mark.parametrize("derivatives, rtol", [("auto", 1e-12), ("torch", 1e-12), ("jax", 1e-12),
+                                               ("finite_differences", 1e-8), ("complex_step", 1e-9)])
+def test_decorated_function_equals_its_analytic_gradient_and_hessian(data, derivatives, rtol):
+    if derivatives in ("torch", "jax"):
+        pytest.importorskip(derivatives)
+    if derivatives == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    loss = custom_loss(_pseudo_huber, task="regression", name="pseudo_huber", derivatives=derivatives)
+    y_true, y_pred = data
+    grad, hess = _pseudo_huber_derivatives(y_pred - y_true)
+    np.testing.assert_allclose(loss.gradient(y_true, y_pred, reduction="sum"), grad, rtol=rtol, atol=1e-12)
+    # Hessians by differences of gradients lose a few digits more (documented accuracy ~1e-8).
+    np.testing.assert_allclose(loss.hessian(y_true, y_pred, reduction="sum"), hess, rtol=max(rtol, 1e-7), atol=1e-9)
+    # The reductions are the catalog's: the mean's gradient is divided by n.
+    np.testing.assert_allclose(loss.gradient(y_true, y_pred), grad / len(y_true), rtol=max(rtol, 1e-9))
+    assert loss(y_true, y_pred) == pytest.approx(np.mean(np.sqrt(1 + (y_pred - y_true) ** 2) - 1), rel=1e-14)
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "torch", "jax", "array_api_strict"])
+def test_decorated_function_runs_and_differentiates_on_every_backend(data, backend_name):
+    from conftest import Backend
+
+    backend = Backend(backend_name)
+    loss = custom_loss(_pseudo_huber, task="regression")
+    y_true, y_pred = data
+    t, p = backend.asarray(y_true), backend.asarray(y_pred)
+    grad, hess = _pseudo_huber_derivatives(y_pred - y_true)
+    np.testing.assert_allclose(backend.to_numpy(loss.gradient(t, p, reduction="sum")), grad, rtol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(loss.hessian(t, p, reduction="sum")), hess, rtol=1e-10)
+    f32 = loss.gradient(backend.asarray(y_true, np.float32), backend.asarray(y_pred, np.float32))
+    assert str(f32.dtype).endswith("float32")
+
+
+def test_torch_autograd_and_jax_jit_go_through_a_custom_loss(data):
+    torch = pytest.importorskip("torch")
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    loss = custom_loss(_pseudo_huber, task="regression")
+    y_true, y_pred = data
+    x = torch.tensor(y_pred, requires_grad=True)
+    loss(torch.tensor(y_true), x).backward()
+    np.testing.assert_allclose(x.grad.numpy(), loss.gradient(y_true, y_pred), rtol=1e-12)
+    grad = jax.jit(jax.grad(lambda a: loss(jax.numpy.asarray(y_true), a)))(jax.numpy.asarray(y_pred))
+    np.testing.assert_allclose(np.asarray(grad), loss.gradient(y_true, y_pred), rtol=1e-12)
+    jitted_gradient = jax.jit(lambda a: loss.gradient(jax.numpy.asarray(y_true), a))(jax.numpy.asarray(y_pred))
+    np.testing.assert_allclose(np.asarray(jitted_gradient), loss.gradient(y_true, y_pred), rtol=1e-12)
+
+
+@pytest.mark.parametrize("derivatives", ["auto", "finite_differences"])
+def test_multiclass_function_gradient_and_hessian_diagonal(rng, derivatives):
+    @custom_loss(task="multiclass", name="my_softmax_ce", derivatives=derivatives)
+    def softmax_ce(y_true, y_pred, xp):
+        z = y_pred - xp.max(y_pred, axis=-1, keepdims=True)
+        return -xp.sum(y_true * (z - xp.log(xp.sum(xp.exp(z), axis=-1, keepdims=True))), axis=-1)
+
+    logits = rng.normal(size=(6, 4))
+    onehot = np.eye(4)[rng.integers(0, 4, size=6)]
+    s = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    # Softmax cross-entropy: gradient s − y, Hessian diagonal s(1 − s) (a formula, independent of losslab).
+    tol = 1e-12 if derivatives == "auto" else 1e-7
+    np.testing.assert_allclose(softmax_ce.gradient(onehot, logits, reduction="sum"), s - onehot, rtol=tol, atol=tol)
+    np.testing.assert_allclose(softmax_ce.hessian(onehot, logits, reduction="sum"), s * (1 - s), rtol=1e-6, atol=1e-8)
+    assert softmax_ce(onehot, logits, reduction="none").shape == (6,)
+
+
+def test_function_without_xp_gets_the_callers_arrays(data):
+    @custom_loss
+    def squared(y_true, y_pred):
+        return (y_pred - y_true) ** 2
+
+    y_true, y_pred = data
+    np.testing.assert_allclose(squared.gradient(y_true, y_pred, reduction="sum"), 2 * (y_pred - y_true), rtol=1e-9)
+    torch = pytest.importorskip("torch")
+    got = squared.gradient(torch.tensor(y_true), torch.tensor(y_pred), reduction="sum")
+    np.testing.assert_allclose(got.numpy(), 2 * (y_pred - y_true), rtol=1e-14)
+
+
+def test_custom_loss_is_a_full_loss_registry_traits_profile(data):
+    loss = custom_loss(_pseudo_huber, task="regression", name="pseudo_huber_registered", register=True)
+    try:
+        assert isinstance(ll.get("pseudo_huber_registered"), ll.Loss)
+        y_true, y_pred = data
+        w = np.linspace(0.5, 2, len(y_true))
+        values = np.sqrt(1 + (y_pred - y_true) ** 2) - 1
+        assert loss(y_true, y_pred, sample_weight=w) == pytest.approx(np.sum(w * values) / np.sum(w), rel=1e-13)
+        traits = loss.traits  # measured: pseudo-Huber is Barron's α = 1
+        assert traits.convex and traits.strictly_convex and traits.robust and traits.lipschitz
+        assert "measured by losslab.profile" in traits.notes
+        assert ll.profile("pseudo_huber_registered").efficiency == pytest.approx(
+            ll.profile(ll.Barron(alpha=1.0, scale=1.0)).efficiency, rel=1e-10)
+    finally:
+        unregister("pseudo_huber_registered")
+    with pytest.raises(ValueError, match="unknown loss"):
+        ll.get("pseudo_huber_registered")
+
+
+def test_custom_loss_errors_name_the_problem(data):
+    with pytest.raises(ValueError, match="task must be one of"):
+        custom_loss(_pseudo_huber, task="clustering")
+    with pytest.raises(ValueError, match="derivatives must be one of"):
+        custom_loss(_pseudo_huber, derivatives="magic")
+    with pytest.raises(TypeError, match="decorates a function"):
+        custom_loss(3)
+    bad = custom_loss(lambda y_true, y_pred: np.sum(y_pred - y_true), name="reduces_itself")
+    with pytest.raises(ValueError, match="one value per sample"):
+        bad(*data)
+    unit = custom_loss(lambda y_true, y_pred: -y_true * np.log(y_pred), name="log_loss", y_pred_domain=ll.traits.UNIT)
+    with pytest.raises(ValueError, match="y_pred must hold values in"):
+        unit([1.0], [1.5])
+
+
+def test_training_with_a_custom_loss_matches_the_builtin(rng):
+    from losslab.train import Linear, fit
+
+    X = rng.normal(size=(80, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.3 + rng.normal(0, 0.1, size=80)
+    weights = []
+    for loss in (ll.MSE(), from_expression("r**2")):
+        model = Linear(3, seed=0)
+        fit(model, loss, X, y, epochs=200, progress=False, seed=0)
+        weights.append(np.concatenate([np.ravel(w) for w in model.get_weights()]))
+    np.testing.assert_allclose(weights[0], weights[1], rtol=1e-6, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- expressions vs twins
+def _real_inputs(rng, kinks=()):
+    y_true = rng.normal(0, 2, size=30)
+    r = rng.normal(0, 2.5, size=30)
+    for k in kinks:
+        close = np.abs(r - k) < 1e-2
+        r[close] += 2e-2
+    return y_true, y_true + r
+
+
+def _labels_and_scores(rng, kinks=()):
+    y = rng.choice([0.0, 1.0], size=30)
+    f = rng.normal(0, 2, size=30)
+    for k in kinks:  # kinks in the margin y·f
+        s = np.where(y > 0, 1.0, -1.0)
+        close = np.abs(s * f - k) < 1e-2
+        f[close] += 3e-2 * s[close]
+    return y, f
+
+
+def _labels_and_probabilities(rng, kinks=()):
+    return rng.choice([0.0, 1.0], size=30), rng.uniform(0.02, 0.98, size=30)
+
+
+TWINS = [
+    # (id, formula, params, built-in name, built-in params, inputs)
+    ("mse", "r**2", {}, "mse", {}, _real_inputs),
+    ("mae", "abs(r)", {}, "mae", {}, lambda rng: _real_inputs(rng, [0.0])),
+    ("huber", "where(abs(r) <= delta, r**2/2, delta*(abs(r) - delta/2))", {"delta": 1.345}, "huber",
+     {"delta": 1.345}, lambda rng: _real_inputs(rng, [-1.345, 1.345])),
+    ("log_cosh", "log(cosh(r))", {}, "log_cosh", {}, _real_inputs),
+    ("quantile", "max((1 - q)*r, -q*r)", {"q": 0.9}, "quantile", {"q": 0.9}, lambda rng: _real_inputs(rng, [0.0])),
+    ("cauchy", "c**2/2*log1p((r/c)**2)", {"c": 2.0}, "cauchy", {"scale": 2.0}, _real_inputs),
+    ("epsilon_insensitive", "max(0, abs(r) - eps)", {"eps": 0.5}, "epsilon_insensitive", {"epsilon": 0.5},
+     lambda rng: _real_inputs(rng, [-0.5, 0.5])),
+    ("pseudo_huber", "sqrt(1 + (r/c)**2) - 1", {"c": 1.5}, "barron", {"alpha": 1.0, "scale": 1.5}, _real_inputs),
+    ("hinge", "max(0, margin - m)", {"margin": 1.0}, "hinge", {}, lambda rng: _labels_and_scores(rng, [1.0])),
+    ("logistic", "softplus(-m)", {}, "logistic", {}, _labels_and_scores),
+    ("logistic-written-out", "log(1 + exp(-m))", {}, "logistic", {}, _labels_and_scores),
+    ("exponential", "exp(-m)", {}, "exponential", {}, _labels_and_scores),
+    ("bce", "-log(p)", {}, "binary_cross_entropy", {}, _labels_and_probabilities),
+    ("bce-logits", "-log(p)", {"from_logits": True}, "binary_cross_entropy", {"from_logits": True}, _labels_and_scores),
+]
+
+#: Profile fields compared between a formula and its built-in twin.
+_VERDICTS = ("estimates", "gradient_tail", "kinks", "vanishing_gradient_when_wrong", "zero_gradient_beyond",
+             *ll.Traits.PROPERTIES)
+
+
+@pytest.mark.parametrize("twin", TWINS, ids=[t[0] for t in TWINS])
+def test_expression_equals_its_builtin_twin(twin, rng):
+    _, text, params, name, builtin_params, inputs = twin
+    _registered(name)
+    expr, builtin = from_expression(text, **params), ll.get(name, **builtin_params)
+    y_true, y_pred = inputs(rng)
+    for method in ("per_sample", "gradient", "hessian"):
+        kw = {} if method == "per_sample" else {"reduction": "sum"}
+        np.testing.assert_allclose(getattr(expr, method)(y_true, y_pred, **kw),
+                                   getattr(builtin, method)(y_true, y_pred, **kw), rtol=1e-10, atol=1e-12,
+                                   err_msg=method)
+    a, b = ll.profile(expr), ll.profile(builtin)
+    for field in _VERDICTS:
+        if field == "margin_based" and b.margin_based is None:
+            continue  # the built-in takes soft labels (no margin form); the formula hard labels only
+        assert getattr(a, field) == getattr(b, field), field
+    if b.efficiency is not None:
+        assert a.efficiency == pytest.approx(b.efficiency, rel=1e-8)
+
+
+def test_expressions_are_stable_where_the_textbook_form_overflows():
+    L = from_expression("log(cosh(r))")
+    np.testing.assert_allclose(L.per_sample([0.0, 0.0], [1e-8, 1e6]), ll.log_cosh([0.0, 0.0], [1e-8, 1e6], reduction="none"),
+                               rtol=1e-12)
+    bce = from_expression("-log(p)", from_logits=True)
+    values = bce.per_sample([1.0, 0.0], [-800.0, 800.0])  # log σ(−800) underflows if written naively
+    np.testing.assert_allclose(values, [800.0, 800.0], rtol=1e-15)
+    assert np.all(np.isfinite(bce.gradient([1.0, 0.0], [-800.0, 800.0])))
+
+
+def test_expression_loss_on_other_backends_and_with_autograd(rng):
+    torch = pytest.importorskip("torch")
+    L = from_expression("where(abs(r) <= delta, r**2/2, delta*(abs(r) - delta/2))", delta=1.0)
+    y_true, y_pred = _real_inputs(rng, [-1.0, 1.0])
+    x = torch.tensor(y_pred, requires_grad=True)
+    L(torch.tensor(y_true), x).backward()
+    np.testing.assert_allclose(x.grad.numpy(), L.gradient(y_true, y_pred), rtol=1e-12)
+    xs = pytest.importorskip("array_api_strict")
+    got = L.gradient(xs.asarray(y_true), xs.asarray(y_pred))
+    np.testing.assert_allclose(np.asarray(got._array), L.gradient(y_true, y_pred), rtol=1e-14)
+
+
+def test_expression_parameters_formula_and_registry():
+    L = from_expression("where(abs(r) <= delta, r**2/2, delta*(abs(r) - delta/2))", delta=1.0, name="my_huber",
+                        register=True)
+    try:
+        assert ll.get("my_huber", delta=2.0).params == {"delta": 2.0}
+        assert ll.get("my_huber", delta=2.0)([0.0], [3.0]) == pytest.approx(ll.huber([0.0], [3.0], delta=2.0))
+        assert "\\delta" in L.formula and L.traits.robust and L.traits.convex
+        with pytest.raises(ValueError, match="delta must be a finite real number"):
+            ll.get("my_huber", delta=float("nan"))
+    finally:
+        unregister("my_huber")
+
+
+@pytest.mark.parametrize("text, params, message", [
+    ("r**2", {"task": "binary"}, "does not match the variable 'r'"),
+    ("r + m", {}, "mixes the variables"),
+    ("3 + 4", {}, "uses no variable"),
+    ("r * delta", {}, "unknown name 'delta'"),
+    ("r**2", {"delta": 1.0}, "not used in the expression"),
+    ("r * r", {"r": 1.0}, "parameter name 'r' is not allowed"),
+    ("r * a", {"a": "1"}, "a must be a finite real number"),
+    ("m**2", {"from_logits": True}, "from_logits applies to formulas in p"),
+    ("where(r, 1, 2)", {}, "must be a comparison"),
+    ("where(0 < r < 1, r, 0)", {}, "chained comparisons"),
+    ("r < 1", {}, "only allowed as the first argument of where"),
+    ("exp(r, r)", {}, "exp\\(\\) takes 1 arguments; got 2"),
+    ("r / 0", {}, "division by the constant 0"),
+    ("r**5000", {}, "exponent 5000 is too large"),
+    ("1e300 * r", {}, "out of range"),
+])
+def test_expression_errors_name_the_problem(text, params, message):
+    with pytest.raises(ValueError, match=message):
+        from_expression(text, **params)
+
+
+# ----------------------------------------------------------------------------- injection
+def _corpus(sentinel: str) -> list[str]:
+    s = sentinel.replace("\\", "/")
+    return [
+        f"__import__('os').system('touch {s}')",
+        f"open('{s}', 'w').write('x')",
+        f"r + __import__('pathlib').Path('{s}').touch()",
+        "r.__class__.__bases__[0].__subclasses__()",
+        "().__class__.__base__.__subclasses__()",
+        "exec('import os')",
+        "eval('1 + 1')",
+        "compile('1', '', 'eval')",
+        "globals()",
+        "locals()",
+        "vars()",
+        "getattr(r, '__class__')",
+        "[x for x in ().__class__.__base__.__subclasses__()]",
+        "lambda: 0",
+        "(lambda: __import__('os'))()",
+        "import os",
+        f"r; open('{s}', 'w')",
+        "r if __import__('os') else r",
+        f"f'{{__import__(\"os\").system(\"touch {s}\")}}'",
+        "'abc' * 3",
+        "b'abc'",
+        "r.real",
+        "r[0]",
+        "sys.modules",
+        "os.system('ls')",
+        "abs.__self__",
+        "exp(r).__globals__",
+        "max(r, key=print)",
+        "log(*[r])",
+        "{r: 1}",
+        "{r}",
+        "(r, r)",
+        "[r]",
+        "(y := 3)",
+        "r and r",
+        "not r",
+        "~r",
+        "r // 2",
+        "r % 2",
+        "r @ r",
+        "r << 1",
+        "r | r",
+        "9**9**9**9**9",
+        "(" * 250 + "r" + ")" * 250,
+        "r" + " + r" * (MAX_LENGTH // 4),
+        "-" * 60 + "r",
+        "1j * r",
+        "True + r",
+        "None",
+        "...",
+        "breakpoint()",
+        "print(r)",
+        "input()",
+        "__builtins__",
+        "exp(r)(1)",
+        "type(r)",
+        "r\x00",
+        "yield r",
+        "await r",
+        "[*r]",
+        "sigmoid.__call__(r)",
+        "where(r < 1, __import__('os'), r)",
+    ]
+
+
+def test_injection_corpus_is_rejected_and_nothing_runs(tmp_path, monkeypatch):
+    sentinel = tmp_path / "pwned"
+    corpus = _corpus(str(sentinel))
+    assert len(corpus) >= 30
+    from_expression("r**2")  # load SymPy before recording (its own imports are not the user's)
+    calls: list[tuple[str, str]] = []
+    real = {k: getattr(builtins, k) for k in ("__import__", "eval", "exec", "compile")}
+
+    def recorder(kind):
+        def record(*args, **kwargs):
+            if kind == "compile":  # record whether only a syntax tree was asked for
+                flags = args[3] if len(args) > 3 else kwargs.get("flags", 0)
+                calls.append((kind, "ast-only" if flags & ast.PyCF_ONLY_AST else str(args[0])[:60]))
+            else:
+                calls.append((kind, str(args[0])[:60]))
+            if kind in ("eval", "exec") and len(args) == 1:
+                frame = sys._getframe(1)
+                return real[kind](args[0], frame.f_globals, frame.f_locals)
+            return real[kind](*args, **kwargs)
+
+        return record
+
+    for kind in real:
+        monkeypatch.setattr(builtins, kind, recorder(kind))
+    messages = {}
+    try:
+        for text in corpus:
+            with pytest.raises(ValueError) as info:
+                from_expression(text)
+            messages[text] = str(info.value)
+    finally:
+        for kind, fn in real.items():
+            setattr(builtins, kind, fn)
+    assert not sentinel.exists()
+    assert not [c for c in calls if c[0] in ("eval", "exec")], calls
+    # ast.parse is compile(..., flags=PyCF_ONLY_AST): parsing only. Any other compile would be a breach.
+    assert all(c[1] == "ast-only" for c in calls if c[0] == "compile"), calls
+    imported = {c[1].split(".")[0] for c in calls if c[0] == "__import__"}
+    assert not imported & {"os", "subprocess", "shutil", "pathlib", "socket", "ctypes", "pty", "posix", "builtins"}
+    # Each rejection says what was wrong.
+    assert "whitelisted functions may be called, by name" in messages[corpus[0]]
+    assert "'__import__' is not allowed" in messages["where(r < 1, __import__('os'), r)"]
+    assert "attribute access" in messages["r.real"]
+    assert "subscripts" in messages["r[0]"]
+    assert "lambda" in messages["lambda: 0"]
+    assert "f-strings" in messages[corpus[18]]
+    assert "strings are not allowed" in messages["'abc' * 3"]
+    assert "bytes are not allowed" in messages["b'abc'"]
+    assert "comprehensions" in messages[corpus[12]]
+    assert "statements" in messages["import os"]
+    assert "too long" in messages[corpus[44]]
+    assert "nested too deeply" in messages[corpus[45]] or "too deeply nested" in messages[corpus[45]]
+    assert "unknown name 'sys'" in messages["sys.modules"] or "attribute access" in messages["sys.modules"]
+    assert "too large" in messages["9**9**9**9**9"]
+
+
+def test_compile_is_only_ever_asked_for_a_syntax_tree(monkeypatch):
+    flags_seen = []
+    real_compile = builtins.compile
+
+    def checking_compile(source, filename, mode, flags=0, *args, **kwargs):
+        flags_seen.append((mode, flags & ast.PyCF_ONLY_AST))
+        return real_compile(source, filename, mode, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "compile", checking_compile)
+    parse_expression("where(abs(r) <= 1, r**2/2, abs(r) - 1/2)")
+    monkeypatch.setattr(builtins, "compile", real_compile)
+    assert flags_seen and all(mode == "eval" and only_ast for mode, only_ast in flags_seen)
+
+
+def test_profile_of_an_expression_names_its_problem():
+    with pytest.raises(ValueError, match="neither a registered loss nor a valid expression"):
+        ll.profile("__import__('os')")
+    assert math.isclose(ll.profile("abs(r)").efficiency, 2 / math.pi, rel_tol=1e-3)
