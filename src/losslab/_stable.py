@@ -15,6 +15,12 @@ from typing import Any
 LOG2 = math.log(2.0)
 
 
+def clip(xp: Any, x: Any, low: float, high: float) -> Any:
+    """min(max(x, low), high): NaN propagates; two plain ufuncs, where array_api_compat's
+    ``clip`` wrapper for NumPy broadcasts its bounds first (measured 8x slower per call)."""
+    return xp.minimum(xp.maximum(x, low), high)
+
+
 def softplus(xp: Any, x: Any) -> Any:
     """log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}): never overflows, exact for large |x|."""
     return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
@@ -83,7 +89,7 @@ def log1p_square(xp: Any, t: Any) -> Any:
 def ratio_over_one_plus_square(xp: Any, t: Any) -> Any:
     """t / (1 + t²) without overflow: 1 / (t + 1/t) once |t| > 1."""
     a = xp.abs(t)
-    inner = xp.clip(t, -1.0, 1.0)
+    inner = clip(xp, t, -1.0, 1.0)
     outer = xp.where(a > 1.0, t, xp.ones_like(t))
     return xp.where(a > 1.0, 1.0 / (outer + 1.0 / outer), inner / (1.0 + inner * inner))
 

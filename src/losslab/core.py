@@ -372,10 +372,11 @@ def _scalar(xp: Any, value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- row blocks
-#: Bytes per block array. A block's temporaries must stay below glibc's mmap threshold
-#: (128 KiB): larger ones are mapped fresh on every allocation and page-fault on first
-#: touch, which measured 5-10x slower per element. 64 KiB arrays also stay in L2.
-BLOCK_BYTES = 1 << 16
+#: Bytes per block array: as large as possible while every block temporary stays below
+#: glibc's mmap threshold (128 KiB). Larger ones are mapped fresh on every allocation and
+#: page-fault on first touch (measured 5-10x slower per element); smaller blocks make more
+#: NumPy calls, whose Python overhead the two threads then contend for under the GIL.
+BLOCK_BYTES = 124 * 1024
 #: Below this many elements the blocked path's bookkeeping costs more than it saves.
 BLOCK_THRESHOLD = 1 << 18
 

@@ -842,7 +842,7 @@ class _MarginExpression(ExpressionLoss, MarginLoss):
 
     def _by_label(self, xp: Any, k: int, y_true: Any, y_pred: Any) -> Any:
         eps = float(xp.finfo(y_pred.dtype).eps)
-        q = xp.clip(y_pred, eps, 1.0 - eps)  # DESIGN §2: probabilities clipped to [ε, 1 − ε]
+        q = S.clip(xp, y_pred, eps, 1.0 - eps)  # DESIGN §2: probabilities clipped to [ε, 1 − ε]
         one = _Evaluator(xp, {"p": q}, q)(self._trees[k])
         zero = _Evaluator(xp, {"p": q}, q)(self._complement_trees[k])
         return xp.where(signed_labels(xp, y_true) > 0, one, zero)

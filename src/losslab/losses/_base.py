@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import _stable as S
 from .. import _validate as V
 from .._array import float_dtype, is_tracing
 from ..core import Loss
@@ -126,4 +127,4 @@ def check_rows_sum_to_one(xp: Any, p: Any, name: str) -> None:
 def clip_probabilities(xp: Any, p: Any) -> Any:
     """Clip to [ε, 1 − ε], ε = finfo(dtype).eps, so that log(0) never happens (DESIGN §2)."""
     eps = float(xp.finfo(p.dtype).eps)
-    return xp.clip(p, eps, 1.0 - eps)
+    return S.clip(xp, p, eps, 1.0 - eps)

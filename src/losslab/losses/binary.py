@@ -408,12 +408,12 @@ class SmoothedHinge(MarginLoss):
     )
 
     def _phi(self, xp: Any, m: Any) -> Any:
-        inner = xp.clip(m, 0.0, 1.0)
+        inner = S.clip(xp, m, 0.0, 1.0)
         # ½(1 − clip(v))² − (v − clip(v)) for v ≤ 0 adds the linear piece, with no where().
         return 0.5 * (1.0 - inner) ** 2 - xp.minimum(m, 0.0)
 
     def _phi_prime(self, xp: Any, m: Any) -> Any:
-        return xp.clip(m, 0.0, 1.0) - 1.0
+        return S.clip(xp, m, 0.0, 1.0) - 1.0
 
     def _phi_second(self, xp: Any, m: Any) -> Any:
         return xp.astype((m > 0.0) & (m < 1.0), m.dtype)
@@ -450,12 +450,12 @@ class ModifiedHuber(MarginLoss):
     )
 
     def _phi(self, xp: Any, m: Any) -> Any:
-        inner = xp.clip(m, -1.0, 1.0)
+        inner = S.clip(xp, m, -1.0, 1.0)
         # (1 − clip(v, −1, 1))² plus the linear continuation 4(−1 − v) below −1.
         return (1.0 - inner) ** 2 - 4.0 * xp.minimum(m + 1.0, 0.0)
 
     def _phi_prime(self, xp: Any, m: Any) -> Any:
-        return -2.0 * (1.0 - xp.clip(m, -1.0, 1.0)) * xp.astype(m < 1.0, m.dtype)
+        return -2.0 * (1.0 - S.clip(xp, m, -1.0, 1.0)) * xp.astype(m < 1.0, m.dtype)
 
     def _phi_second(self, xp: Any, m: Any) -> Any:
         return 2.0 * xp.astype((m > -1.0) & (m < 1.0), m.dtype)

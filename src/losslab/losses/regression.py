@@ -128,10 +128,10 @@ class Huber(DistanceLoss):
         return self._rho_and_prime(xp, r)[0]
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
-        return xp.clip(r, -self.delta, self.delta)
+        return S.clip(xp, r, -self.delta, self.delta)
 
     def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
-        clipped = xp.clip(r, -self.delta, self.delta)
+        clipped = S.clip(xp, r, -self.delta, self.delta)
         return clipped * (r - 0.5 * clipped), clipped
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
@@ -169,10 +169,10 @@ class SmoothL1(DistanceLoss):
         return self._rho_and_prime(xp, r)[0]
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
-        return xp.clip(r / self.beta, -1.0, 1.0)
+        return S.clip(xp, r / self.beta, -1.0, 1.0)
 
     def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
-        clipped = xp.clip(r / self.beta, -1.0, 1.0)
+        clipped = S.clip(xp, r / self.beta, -1.0, 1.0)
         return clipped * (r - 0.5 * self.beta * clipped), clipped
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
@@ -488,17 +488,17 @@ class Tukey(DistanceLoss):
 
     # u = r/c is clipped to [−1, 1] first: outside the loss is flat, and r² never overflows.
     def _rho(self, xp: Any, r: Any) -> Any:
-        u = xp.clip(r / self.c, -1.0, 1.0)
+        u = S.clip(xp, r / self.c, -1.0, 1.0)
         w = 1.0 - u * u
         return self.c**2 / 6.0 * (1.0 - w * w * w)
 
     def _rho_prime(self, xp: Any, r: Any) -> Any:
-        u = xp.clip(r / self.c, -1.0, 1.0)
+        u = S.clip(xp, r / self.c, -1.0, 1.0)
         w = 1.0 - u * u
         return self.c * u * w * w
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
-        u = xp.clip(r / self.c, -1.0, 1.0)
+        u = S.clip(xp, r / self.c, -1.0, 1.0)
         u2 = u * u
         return (1.0 - u2) * (1.0 - 5.0 * u2)
 
@@ -550,7 +550,7 @@ class Barron(DistanceLoss):
         return S.log1p_square(xp, r / (self.scale * math.sqrt(abs(self.alpha - 2.0))))
 
     def _welsch_arg(self, xp: Any, r: Any) -> Any:
-        u = xp.clip(r / self.scale, -40.0, 40.0)  # exp(−800) is 0 already: clip before squaring
+        u = S.clip(xp, r / self.scale, -40.0, 40.0)  # exp(−800) is 0 already: clip before squaring
         return 0.5 * u * u
 
     def _rho(self, xp: Any, r: Any) -> Any:
@@ -572,7 +572,7 @@ class Barron(DistanceLoss):
             # 2r/(r² + 2c²) = (√2/c)·t/(1 + t²) with t = r/(√2c)
             return math.sqrt(2.0) / c * S.ratio_over_one_plus_square(xp, r / (c * math.sqrt(2.0)))
         if a == -math.inf:
-            u = xp.clip(r / c, -40.0, 40.0)
+            u = S.clip(xp, r / c, -40.0, 40.0)
             return u / c * xp.exp(-0.5 * u * u)
         return r / c**2 * xp.exp((0.5 * a - 1.0) * self._log_base(xp, r))
 
@@ -581,7 +581,7 @@ class Barron(DistanceLoss):
         if a == 2:
             return xp.full_like(r, 1.0 / c**2)
         if a == -math.inf:
-            u = xp.clip(r / c, -40.0, 40.0)
+            u = S.clip(xp, r / c, -40.0, 40.0)
             return xp.exp(-0.5 * u * u) * (1.0 - u * u) / c**2
         # (1/c²)·base^{α/2−2}·(base + (α−2)·z/b), base = z/b + 1, z/b = base − 1; for large
         # residuals base^{α/2−2}·base is formed in the log domain to avoid overflow.

@@ -140,8 +140,8 @@ class Wasserstein1D(Loss):
         ends = xp.sort(xp.concat([cu, cv]))
         starts = xp.concat([xp.zeros((1,), dtype=ends.dtype, device=device(ends)), ends[:-1]])
         # The piece (q_start, q_end] lies in the quantile step of the first cdf value > q_start.
-        iu = xp.clip(xp.searchsorted(cu, starts, side="right"), 0, u.shape[0] - 1)
-        iv = xp.clip(xp.searchsorted(cv, starts, side="right"), 0, v.shape[0] - 1)
+        iu = S.clip(xp, xp.searchsorted(cu, starts, side="right"), 0, u.shape[0] - 1)
+        iv = S.clip(xp, xp.searchsorted(cv, starts, side="right"), 0, v.shape[0] - 1)
         width = xp.maximum(ends - starts, 0.0)
         return width, xp.take(order_u, iu), iv, order_v
 
