@@ -69,6 +69,15 @@ def signed_labels(xp: Any, y_true: Any, name: str = "y_true") -> Any:
     return xp.where(y_true == 0, -xp.ones_like(y_true), y_true)
 
 
+def labels_in_prediction_dtype(xp: Any, arrays: tuple) -> tuple[Any, Any]:
+    """(y_true, y_pred) of one shape, both in y_pred's floating dtype: labels never promote it."""
+    y_true, y_pred = arrays
+    dtype = float_dtype(xp, y_pred)
+    y_true, y_pred = xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)
+    V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
+    return y_true, y_pred
+
+
 class MarginLoss(Loss):
     """ℓ(y, f) = φ(y·f) for y in {−1, +1} (or {0, 1}) and a real score f."""
 
@@ -82,11 +91,7 @@ class MarginLoss(Loss):
         raise NotImplementedError
 
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
-        y_true, y_pred = arrays
-        dtype = float_dtype(xp, y_pred)
-        y_true, y_pred = xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)
-        V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
-        return (y_true, y_pred), options
+        return labels_in_prediction_dtype(xp, arrays), options
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         super()._check_values(xp, arrays, options)

@@ -21,10 +21,10 @@ import numpy as np
 
 from .. import _stable as S
 from .. import _validate as V
-from .._array import float_dtype, is_numpy
+from .._array import is_numpy
 from ..core import Loss, Param, functional, register
 from ..traits import REAL, SIGN, UNIT, Traits
-from ._base import MarginLoss, check_probabilities, clip_probabilities
+from ._base import MarginLoss, check_probabilities, clip_probabilities, labels_in_prediction_dtype
 
 _LOGITS_HINT = "Pass from_logits=True if y_pred holds raw scores (logits)."
 
@@ -33,11 +33,7 @@ class _BinaryProbabilityLoss(Loss):
     """y_true in [0, 1] (soft labels); y_pred probabilities or, with from_logits, logits."""
 
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
-        y_true, y_pred = arrays
-        dtype = float_dtype(xp, y_pred)
-        y_true, y_pred = xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)
-        V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
-        return (y_true, y_pred), options
+        return labels_in_prediction_dtype(xp, arrays), options
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         y_true, y_pred = arrays
