@@ -188,3 +188,17 @@ def test_bad_input_gives_clear_errors(linear_data):
         clf.score(X[:3], ["high", "medium", "low"])
     with pytest.raises(ValueError, match="at least 2 classes"):
         LossClassifier().fit(X, np.zeros(len(X)))
+
+
+def test_default_mae_regressor_on_unscaled_features_matches_median_regression():
+    """Features far from 0 (0-100): the defaults still reach the L1 optimum, the one
+    scikit-learn's QuantileRegressor(quantile=0.5, alpha=0) (an exact LP solver) finds."""
+    from sklearn.linear_model import QuantileRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 100, size=(200, 2))
+    y = X @ np.array([2.0, -1.5]) + 5 + 3 * rng.standard_t(2, size=200)
+    ours = LossRegressor(loss="mae").fit(X, y)
+    reference = QuantileRegressor(quantile=0.5, alpha=0.0).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, atol=2e-3)
+    assert ours.intercept_ == pytest.approx(reference.intercept_, abs=0.05)

@@ -182,11 +182,23 @@ class _LossEstimator(BaseEstimator):
         batch = self.batch_size
         if batch is not None and (optimizer.full_batch or batch >= len(X)):
             batch = None
+        # A linear model is fitted on centred features, then its intercept moved back: the
+        # same optimum (the intercept is not penalised), but far better conditioned when the
+        # features sit far from 0; kinked losses (mae, quantile) otherwise stall with the
+        # intercept near its start.
+        # (The weighted mean, so that weights equal repetitions, as scikit-learn checks.)
+        offset = np.zeros(X.shape[1])
+        if isinstance(model, Linear) and (sample_weight is None or np.sum(sample_weight) > 0):
+            offset = np.average(X, axis=0, weights=sample_weight)
+        if validation is not None:
+            validation = (validation[0] - offset, validation[1])
         self.history_ = fit(
-            model, loss, X, y, optimizer=optimizer, regularizer=regularizer, lam=lam, epochs=int(self.max_epochs),
-            batch_size=batch, validation_data=validation, early_stopping=stopper, seed=seed, progress=False,
-            sample_weight=sample_weight,
+            model, loss, X - offset, y, optimizer=optimizer, regularizer=regularizer, lam=lam,
+            epochs=int(self.max_epochs), batch_size=batch, validation_data=validation, early_stopping=stopper,
+            seed=seed, progress=False, sample_weight=sample_weight,
         )
+        if isinstance(model, Linear):
+            model.b[...] = model.b - offset @ model.W
         self.model_ = model
         self.n_iter_ = self.history_.epochs
         for stale in ("coef_", "intercept_"):  # from an earlier fit of another model
