@@ -449,13 +449,15 @@ class TestExtremes:
             assert np.all(np.isfinite(arr)) and arr.dtype == dtype
 
     @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-    def test_exponential_saturates_instead_of_overflowing(self, dtype):
-        # As documented: e^{min(−y·f, log(max) − 0.01)} = 0.99 × the largest finite number.
+    def test_exponential_overflow_is_an_error_not_a_capped_number(self, dtype):
+        # e^{1e4} exceeds every float: the reduced loss says so instead of returning inf or a cap.
         L = ll.Exponential()
         y, f = np.array([1.0, -1.0], dtype=dtype), np.array([-1e4, 1e4], dtype=dtype)
-        big = float(np.finfo(dtype).max) * math.exp(-0.01)
-        np.testing.assert_allclose(L(y, f, reduction="none"), [big, big], rtol=1e-5)
-        assert np.all(np.isfinite(L.gradient(y, f))) and np.all(np.isfinite(L.hessian(y, f)))
+        with np.errstate(over="ignore"), pytest.raises(ValueError, match="exponential: .* overflows"):
+            L(y, f)
+        # Just inside the range the value is exact: e^{−y·f} at the largest representable margin.
+        edge = math.log(float(np.finfo(dtype).max)) - 1.0
+        np.testing.assert_allclose(L(y[:1], np.array([-edge], dtype=dtype)), math.exp(edge), rtol=1e-5)
 
     @pytest.mark.parametrize("targets", ["index", "one_hot"])
     def test_masked_class_gives_exact_finite_results(self, targets):
@@ -684,3 +686,56 @@ def test_declared_traits_follow_the_issue():
     assert not t["zero_one"].differentiable and t["zero_one"].bounded
     assert ll.CrossEntropy(label_smoothing=0.1).traits.proper is False
     assert {v.task for v in t.values()} == {"binary", "multiclass", "segmentation"}
+
+
+def test_crammer_singer_subgradient_splits_ties():
+    # s = [0, 1, 1], y = 0: both rivals tie at the max; raising both by h raises the loss by h
+    # (not 2h), so a valid subgradient gives the tied rivals 1/2 each.
+    loss = ll.get("multiclass_hinge", variant="crammer_singer")
+    g = loss.gradient([0], np.array([[0.0, 1.0, 1.0]]), reduction="sum")
+    np.testing.assert_allclose(g, [[-1.0, 0.5, 0.5]])
+    h = 1e-6
+    up = loss([0], np.array([[0.0, 1.0 + h, 1.0 + h]]), reduction="sum") - loss([0], np.array([[0.0, 1.0, 1.0]]), reduction="sum")
+    assert up == pytest.approx(h * float(g[0, 1:].sum()), rel=1e-6)
+
+
+def test_jax_jit_with_labels_captured_in_a_closure():
+    # Concrete labels closed over by a jitted function: their value checks are skipped inside
+    # the trace (abstract values), and the result equals the eager one.
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    labels = jnp.asarray([0, 2, 1])
+    logits = jnp.asarray([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3], [1.0, 3.0, -2.0]])
+    eager = ll.cross_entropy(labels, logits, from_logits=True, label_smoothing=0.1)
+    jitted = jax.jit(lambda z: ll.cross_entropy(labels, z, from_logits=True, label_smoothing=0.1))(logits)
+    assert float(jitted) == pytest.approx(float(eager), rel=1e-6)
+
+
+def test_masked_true_class_is_an_error_naming_the_row():
+    # DESIGN §3: a −inf logit is allowed as long as the true class is finite; otherwise the
+    # loss is infinite, which is reported, not returned.
+    z = np.array([[0.0, -np.inf], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"class 1 of row 0, whose logit is -inf"):
+        ll.cross_entropy([1, 1], z, from_logits=True)
+    with pytest.raises(ValueError, match="label_smoothing puts target mass on every class"):
+        ll.cross_entropy([0, 1], z, from_logits=True, label_smoothing=0.1)
+    assert np.isfinite(ll.cross_entropy([0, 1], z, from_logits=True))
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_blocked_fused_kernel_with_label_smoothing_equals_direct(label_smoothing, monkeypatch):
+    # The fused NumPy kernel runs only on large inputs: force blocks and compare with one pass.
+    from losslab import core
+
+    rng = np.random.default_rng(11)
+    z = rng.normal(0.0, 3.0, size=(500, 6))
+    y = rng.integers(0, 6, size=500)
+    w = rng.uniform(0.0, 2.0, size=500)
+    L = ll.CrossEntropy(from_logits=True, label_smoothing=label_smoothing)
+    monkeypatch.setattr(core, "BLOCK_THRESHOLD", 10**12)
+    direct = L.value_and_gradient(y, z, sample_weight=w)
+    monkeypatch.setattr(core, "BLOCK_THRESHOLD", 64)
+    monkeypatch.setattr(core, "BLOCK_BYTES", 256)
+    blocked = L.value_and_gradient(y, z, sample_weight=w)
+    assert blocked[0] == pytest.approx(direct[0], rel=1e-12)
+    np.testing.assert_allclose(blocked[1], direct[1], rtol=1e-12, atol=1e-15)

@@ -295,6 +295,15 @@ def test_sample_weight_errors():
         ll.mse([1.0, 2.0], [1.0, 3.0], sample_weight=[1.0, np.nan])
 
 
+def test_an_overflowing_loss_is_an_error_not_inf():
+    # (1e20)² exceeds float32's largest number (3.4e38); e^1000 exceeds float64's (1.8e308).
+    with np.errstate(over="ignore"):
+        with pytest.raises(ValueError, match="mse: the loss of these \\(finite\\) inputs overflows float32"):
+            ll.mse(np.zeros(2, np.float32), np.array([1e20, 0.0], np.float32))
+        with pytest.raises(ValueError, match="exponential: .* overflows float64"):
+            ll.exponential([1, -1], [-1e3, 1e3])
+
+
 def test_empty_input_mean_is_an_error_sum_is_zero():
     with pytest.raises(ValueError, match="empty"):
         ll.mse(np.zeros(0), np.zeros(0))
@@ -335,6 +344,27 @@ def test_unknown_names_and_parameters_get_suggestions():
         ll.get("huber", delt=1.0)
     with pytest.raises(TypeError, match=r"per-call keywords are: sample_weight, reduction"):
         ll.Huber()([1.0], [2.0], delta=2.0)
+
+
+def test_preset_aliases_carry_the_peers_defaults():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    # PyTorch's class names mean its defaults: logits for BCEWithLogitsLoss / CrossEntropyLoss,
+    # log-rates for PoissonNLLLoss. Expected values: PyTorch itself.
+    logits, target = np.array([0.3, 0.8]), np.array([1.0, 0.0])
+    assert ll.get("BCEWithLogitsLoss")(target, logits) == pytest.approx(
+        F.binary_cross_entropy_with_logits(torch.tensor(logits), torch.tensor(target)).item(), rel=1e-12)
+    counts, log_rate = np.array([1.0, 3.0, 0.0]), np.array([0.2, 1.5, 0.1])
+    assert ll.get("PoissonNLLLoss")(counts, log_rate) == pytest.approx(
+        F.poisson_nll_loss(torch.tensor(log_rate), torch.tensor(counts)).item(), rel=1e-12)
+    z = np.array([[2.0, -1.0, 0.5]])
+    assert ll.get("CrossEntropyLoss")([0], z) == pytest.approx(
+        F.cross_entropy(torch.tensor(z), torch.tensor([0])).item(), rel=1e-12)
+    assert ll.get("categorical_hinge").params["variant"] == "crammer_singer"  # Keras's CategoricalHinge
+    assert ll.get("BCEWithLogitsLoss", from_logits=False).params["from_logits"] is False  # the user wins
+    for misleading in ("l2_loss", "MultiMarginLoss"):  # ½r² in Optax; divided by C in PyTorch
+        with pytest.raises(ValueError, match="unknown loss"):
+            ll.get(misleading)
 
 
 def test_keras_aliases_resolve_to_the_same_loss():
@@ -389,6 +419,8 @@ def test_regularizer_values_and_gradients():
         ll.ElasticNet(l1_ratio=1.5)
     with pytest.raises(ValueError, match="regularizer must be one of"):
         ll.get_regularizer("l3")
+    with pytest.raises(ValueError, match="step must be finite and >= 0"):
+        ll.L1().prox(np.ones(2), -0.1)
 
 
 def test_objective_adds_the_penalty():

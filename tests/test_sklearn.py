@@ -202,3 +202,15 @@ def test_default_mae_regressor_on_unscaled_features_matches_median_regression():
     reference = QuantileRegressor(quantile=0.5, alpha=0.0).fit(X, y)
     np.testing.assert_allclose(ours.coef_, reference.coef_, atol=2e-3)
     assert ours.intercept_ == pytest.approx(reference.intercept_, abs=0.05)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy", "hinge"])
+def test_binary_coef_has_scikit_learns_shape_and_meaning(loss):
+    # scikit-learn's linear classifiers: coef_ (1, p), intercept_ (1,), and
+    # decision_function = X @ coef_[0] + intercept_[0] (> 0 means classes_[1]).
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 3))
+    y = np.where(X[:, 0] - X[:, 2] > 0, "yes", "no")
+    clf = LossClassifier(loss=loss).fit(X, y)
+    assert clf.coef_.shape == (1, 3) and clf.intercept_.shape == (1,)
+    np.testing.assert_allclose(clf.decision_function(X), X @ clf.coef_[0] + clf.intercept_[0], rtol=1e-10, atol=1e-10)

@@ -9,7 +9,7 @@ The catalog, one loss per line (``losslab list`` prints it with descriptions)::
 
 from __future__ import annotations
 
-from .core import CatalogEntry, Loss, Param, catalog, get, register, set_num_threads
+from .core import CatalogEntry, Loss, LossOverflow, Param, catalog, get, register, set_num_threads
 from .traits import Interval, Traits
 
 # Regression (losses/regression.py)

@@ -103,11 +103,6 @@ def check_in(xp: Any, x: Any, name: str, interval: Interval, *, what: str = "val
         raise ValueError(f"{name} must hold {what} in {interval}; got max {hi:g}.{(' ' + hint) if hint else ''}")
 
 
-def check_nonempty(x: Any, name: str) -> None:
-    if x.ndim and x.shape[0] == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(x.shape)}); reduction='mean' of no samples is undefined.")
-
-
 def check_sample_weight(xp: Any, sample_weight: Any, n_samples: int, dtype: Any, device: Any) -> Any:
     """A 1-D array of ``n_samples`` finite, non-negative weights, in the computation's dtype."""
     if sample_weight is None:

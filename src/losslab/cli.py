@@ -68,8 +68,9 @@ def show(name: str = typer.Argument(..., help="A loss name or alias, e.g. huber 
     loss = ll.get(name)
     cls = type(loss)
     console.print(f"[bold]{cls.name}[/]  ({cls.family})  {cls.description}", highlight=False)
-    if cls.aliases:
-        console.print(f"aliases: {', '.join(cls.aliases)}", highlight=False)
+    presets = [f"{a} ({', '.join(f'{k}={v!r}' for k, v in p.items())})" for a, p in cls.preset_aliases.items()]
+    if cls.aliases or presets:
+        console.print(f"aliases: {', '.join([*cls.aliases, *presets])}", highlight=False)
     console.print(f"formula: {cls.formula}", highlight=False, markup=False)
     console.print(f"inputs: ({', '.join(cls.inputs)}); gradient with respect to {', '.join(cls.differentiable_inputs)}")
     table = Table(title="parameters")

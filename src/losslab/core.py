@@ -18,7 +18,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 from array_api_compat import device as array_device
@@ -36,6 +36,7 @@ __all__ = [
     "CatalogEntry",
     "functional",
     "set_num_threads",
+    "LossOverflow",
 ]
 
 
@@ -48,9 +49,6 @@ class Param:
     default: Any
     rule: V.Rule = V.REAL_NUMBER
     help: str = ""
-
-
-_MISSING = object()
 
 
 # --------------------------------------------------------------------------- the Loss
@@ -76,6 +74,9 @@ class Loss:
     description: ClassVar[str] = ""
     formula: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
+    #: Names users type that mean this loss with other defaults (PyTorch's
+    #: "BCEWithLogitsLoss" is binary_cross_entropy with from_logits=True).
+    preset_aliases: ClassVar[dict[str, dict[str, Any]]] = {}
     parameters: ClassVar[tuple[Param, ...]] = ()
     #: Names of the positional array inputs, in order, and those the gradient is taken of.
     inputs: ClassVar[tuple[str, ...]] = ("y_true", "y_pred")
@@ -243,7 +244,17 @@ class Loss:
                 )
         return tuple(as_array(a, n) for a, n in zip(bound, self.inputs)), options
 
-    def _run(
+    def _run(self, arrays: tuple, options: dict, sample_weight: Any, reduction: str, **wanted: Any) -> tuple:
+        out_value, out_grad, out_hess = self._compute(arrays, options, sample_weight, reduction, **wanted)
+        if out_value is not None and reduction != "none":
+            _check_finite_result(self, out_value, arrays, options)
+        return out_value, out_grad, out_hess
+
+    def _nonfinite_reason(self, arrays: tuple, options: dict) -> str | None:
+        """Why the loss of these validated inputs is infinite, if the loss can tell (else None)."""
+        return None
+
+    def _compute(
         self,
         arrays: tuple,
         options: dict,
@@ -330,6 +341,28 @@ class Loss:
         total = float(total)
         # Every sample ignored (a fully padded batch) is a normal case: 0, not 0/0.
         return 1.0 / total if total > 0 else 0.0
+
+
+class LossOverflow(ValueError):
+    """The loss of validated inputs is not finite (an overflow, or a target on a masked class).
+
+    A ``ValueError``; the training engine catches it to report a diverged run."""
+
+
+def _check_finite_result(loss: Loss, value: Any, arrays: tuple, options: dict) -> None:
+    """A reduced loss of validated inputs that is not finite is an error, not a result: the
+    loss explains why when it can (a masked true class), else it overflowed its dtype."""
+    number = V.concrete(value)
+    if number is not None and not math.isfinite(number):
+        reason = loss._nonfinite_reason(arrays, options)
+        if reason:
+            raise LossOverflow(f"{loss.name}: {reason}")
+        dtype = str(getattr(value, "dtype", "float64")).replace("torch.", "")
+        hint = "" if dtype.endswith("float64") else " (or compute in float64)"
+        raise LossOverflow(
+            f"{loss.name}: the loss of these (finite) inputs overflows {dtype}: the true value exceeds the"
+            f" largest representable number. Rescale the inputs{hint}."
+        )
 
 
 # --------------------------------------------------------------------------- reductions
@@ -527,6 +560,7 @@ def _write_scaled(values: Any, w: Any, scale: float, out: Any) -> None:
 # --------------------------------------------------------------------------- registry
 _REGISTRY: dict[str, type[Loss]] = {}
 _ALIASES: dict[str, str] = {}
+_PRESETS: dict[str, dict[str, Any]] = {}
 
 
 def _normalise(name: str) -> str:
@@ -539,8 +573,10 @@ def register(cls: type[Loss]) -> type[Loss]:
     if key in _REGISTRY or key in _ALIASES:
         raise ValueError(f"a loss named {cls.name!r} is already registered")
     _REGISTRY[key] = cls
-    for alias in cls.aliases:
+    for alias in (*cls.aliases, *cls.preset_aliases):
         _ALIASES[_normalise(alias)] = key
+    for alias, preset in cls.preset_aliases.items():
+        _PRESETS[_normalise(alias)] = dict(preset)
     cls.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default) for p in cls.parameters]
     )
@@ -553,6 +589,7 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(key, None)
     for alias in [a for a, k in _ALIASES.items() if k == key]:
         del _ALIASES[alias]
+        _PRESETS.pop(alias, None)
 
 
 def resolve(name: str) -> type[Loss]:
@@ -576,12 +613,16 @@ def get(name: str | Loss, **params: Any) -> Loss:
     MSE()
     >>> get("huber", delta=2.0)
     Huber(delta=2.0)
+    >>> get("BCEWithLogitsLoss")       # a preset alias: PyTorch's defaults
+    BinaryCrossEntropy(from_logits=True, label_smoothing=0.0, pos_weight=None)
     """
     if isinstance(name, Loss):
         if params:
             raise TypeError(f"params {sorted(params)} cannot be applied to an already built {name!r}")
         return name
-    return resolve(name)(**params)
+    cls = resolve(name)
+    preset = _PRESETS.get(_normalise(name), {})
+    return cls(**{**preset, **params})
 
 
 @dataclass(frozen=True)
@@ -642,7 +683,3 @@ def _params_equal(a: dict, b: dict) -> bool:
         elif x != y:
             return False
     return True
-
-
-def iter_registered() -> Iterable[type[Loss]]:
-    return tuple(_REGISTRY.values())

@@ -38,6 +38,9 @@ class Regularizer:
 
     def prox(self, w: Any, step: Any) -> Any:
         """argmin_v ½‖v − w‖² + step·R(v); ``step`` a number >= 0 or per-coordinate array."""
+        steps = np.asarray(step, dtype=float)
+        if not np.all(np.isfinite(steps)) or np.any(steps < 0):
+            raise ValueError(f"step must be finite and >= 0 (a number or per-coordinate array); got {step!r}")
         return _map(w, lambda a: self._prox(np.asarray(a), step))
 
     def __call__(self, w: Any) -> float:

@@ -405,7 +405,12 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
             self._layout, target, n_outputs = "multiclass", encoded.astype(np.int64), n_classes
         self._fit(X, target, sample_weight, n_outputs, self._trainable_loss(L))
         if isinstance(self.model_, Linear):  # (1, p) for one binary score, as scikit-learn's linear classifiers
-            self.coef_, self.intercept_ = self.model_.W.T.copy(), self.model_.b.copy()
+            coef, intercept = self.model_.W.T.copy(), self.model_.b.copy()
+            if self._layout == "multiclass" and n_classes == 2:
+                # Two softmax scores: their difference is the binary decision function, as
+                # decision_function returns it; so coef_[0] is the weight toward classes_[1].
+                coef, intercept = coef[1:] - coef[:1], intercept[1:] - intercept[:1]
+            self.coef_, self.intercept_ = coef, intercept
         return self
 
     def decision_function(self, X: Any) -> np.ndarray:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import _stable as S
 from .. import _validate as V
-from .._array import float_dtype, is_tracing
+from .._array import float_dtype, is_tracing, to_numpy
 from ..core import Loss
 from ..traits import UNIT
 
@@ -47,6 +49,11 @@ class DistanceLoss(Loss):
         return self._rho_and_prime(xp, y_pred - y_true)
 
 
+_MIXED_LABELS = (
+    "{name} mixes the label conventions {{-1, +1}} and {{0, 1}} (it holds both -1 and 0); use one of them."
+)
+
+
 def signed_labels(xp: Any, y_true: Any, name: str = "y_true") -> Any:
     """Labels in {−1, +1}; {0, 1} is mapped to {−1, +1}; anything else is an error."""
     n_labels = math.prod(y_true.shape)  # not .size: a method on torch tensors
@@ -62,10 +69,7 @@ def signed_labels(xp: Any, y_true: Any, name: str = "y_true") -> Any:
                 f"{name} must hold binary labels in {{-1, +1}} or {{0, 1}}; got {float(bad[0]):g}"
             )
         if neg_one and zero:
-            raise ValueError(
-                f"{name} mixes the label conventions {{-1, +1}} and {{0, 1}} (it holds both -1 and 0);"
-                " use one of them."
-            )
+            raise ValueError(_MIXED_LABELS.format(name=name))
     return xp.where(y_true == 0, -xp.ones_like(y_true), y_true)
 
 
@@ -91,7 +95,13 @@ class MarginLoss(Loss):
         raise NotImplementedError
 
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
-        return labels_in_prediction_dtype(xp, arrays), options
+        y_true, y_pred = labels_in_prediction_dtype(xp, arrays)
+        # Whole-array check: large inputs are checked block by block, and one block cannot
+        # see that another uses the other label convention.
+        if not is_tracing(y_true) and math.prod(y_true.shape):
+            if V.concrete(xp.any(y_true == -1)) and V.concrete(xp.any(y_true == 0)):
+                raise ValueError(_MIXED_LABELS.format(name="y_true"))
+        return (y_true, y_pred), options
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         super()._check_values(xp, arrays, options)
@@ -108,6 +118,10 @@ class MarginLoss(Loss):
         return self._phi_second(xp, signed_labels(xp, y_true) * y_pred)
 
 
+#: The hint on probability errors: the most common cause is logits passed as probabilities.
+LOGITS_HINT = "Pass from_logits=True if y_pred holds raw scores (logits)."
+
+
 def check_probabilities(xp: Any, p: Any, name: str, *, hint: str = "") -> None:
     """Values in [0, 1] (no NaN): the message suggests from_logits where it applies."""
     V.check_finite(xp, p, name)
@@ -119,12 +133,13 @@ def check_rows_sum_to_one(xp: Any, p: Any, name: str) -> None:
     if is_tracing(p) or p.size == 0:
         return
     tol = float(xp.finfo(p.dtype).eps) ** 0.5
-    sums = xp.sum(p, axis=-1)
-    worst = V.concrete(xp.max(xp.abs(sums - 1.0)))
+    deviation = xp.reshape(xp.sum(p, axis=-1) - 1.0, (-1,))
+    worst = V.concrete(xp.max(xp.abs(deviation)))
     if worst is not None and worst > tol:
+        row = int(np.argmax(np.abs(to_numpy(deviation))))
         raise ValueError(
-            f"{name} rows must sum to 1 (probability distributions over the last axis); the worst row sums"
-            f" to 1 {'+' if worst > 0 else ''}{worst:.3g}. losslab never renormalises silently: normalise"
+            f"{name} rows must sum to 1 (probability distributions over the last axis); row {row} sums to"
+            f" {1.0 + float(to_numpy(deviation)[row]):.6g}. losslab never renormalises silently: normalise"
             " the rows, or pass logits with from_logits=True."
         )
 

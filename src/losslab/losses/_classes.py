@@ -38,6 +38,8 @@ def check_class_indices(xp: Any, y_true: Any, n_classes: int, ignore_index: Any 
         bad = labels[labels != xp.round(labels)]
         raise ValueError(f"y_true class indices must be whole numbers; got {float(bad[0]):g}")
     lo, hi = V.concrete(xp.min(labels)), V.concrete(xp.max(labels))
+    if lo is None or hi is None:  # labels captured by jax.jit: abstract, nothing to check
+        return
     if lo < 0 or hi >= n_classes:
         bad = lo if lo < 0 else hi
         raise ValueError(

@@ -14,7 +14,6 @@ elementwise, so "mean" averages over every element (multi-label outputs included
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -24,10 +23,7 @@ from .. import _validate as V
 from .._array import is_numpy
 from ..core import Loss, Param, functional, register
 from ..traits import REAL, SIGN, UNIT, Traits
-from ._base import MarginLoss, check_probabilities, clip_probabilities, labels_in_prediction_dtype
-
-_LOGITS_HINT = "Pass from_logits=True if y_pred holds raw scores (logits)."
-
+from ._base import LOGITS_HINT, MarginLoss, check_probabilities, clip_probabilities, labels_in_prediction_dtype
 
 class _BinaryProbabilityLoss(Loss):
     """y_true in [0, 1] (soft labels); y_pred probabilities or, with from_logits, logits."""
@@ -45,7 +41,7 @@ class _BinaryProbabilityLoss(Loss):
         if self.from_logits:
             V.check_finite(xp, y_pred, "y_pred")
         else:
-            check_probabilities(xp, y_pred, "y_pred", hint=_LOGITS_HINT)
+            check_probabilities(xp, y_pred, "y_pred", hint=LOGITS_HINT)
 
     def _logs(self, xp: Any, y_pred: Any) -> tuple[Any, Any]:
         """(log p, log(1 − p)): log-sigmoids of the logit, or logs of the clipped probability."""
@@ -89,7 +85,8 @@ class BinaryCrossEntropy(_BinaryProbabilityLoss):
 
     name = "binary_cross_entropy"
     family = "binary"
-    aliases = ("binary_crossentropy", "bce", "BCELoss", "BCEWithLogitsLoss", "BinaryCrossentropy")
+    aliases = ("binary_crossentropy", "bce", "BCELoss", "BinaryCrossentropy")
+    preset_aliases = {"BCEWithLogitsLoss": {"from_logits": True}, "binary_cross_entropy_with_logits": {"from_logits": True}}
     description = "Log loss of a probability (or logit): the proper scoring rule for P(y = 1)."
     formula = r"-\big(w_+ t\log p + (1-t)\log(1-p)\big)"
     parameters = (
@@ -499,9 +496,9 @@ class Exponential(MarginLoss):
     r"""Exponential loss (AdaBoost): ℓ = e^{−y·f}.
 
     - Formula: :math:`\ell = e^{-y f}`.
-    - Domains: y_true in {−1, +1} or {0, 1}; y_pred real. The exponent is capped 0.01 below
-      log(finfo(dtype).max), so a margin below about −709 (float64) or −88 (float32) gives
-      0.99 × the largest finite number instead of overflowing to inf.
+    - Domains: y_true in {−1, +1} or {0, 1}; y_pred real. e^{−y·f} exceeds the largest
+      float below a margin of about −709 (float64) or −88 (float32): the reduced loss then
+      raises a ValueError saying it overflowed (``reduction="none"`` holds inf there).
     - Gradient −y·e^{−y·f}; Hessian e^{−y·f}.
     - Estimates the probability through f* = ½ log(η/(1 − η)) (half the logit): proper
       composite, calibrated, and very sensitive to mislabelled points (not Lipschitz, not robust).
@@ -524,9 +521,7 @@ class Exponential(MarginLoss):
     )
 
     def _phi(self, xp: Any, m: Any) -> Any:
-        # 0.01 below log(max): the cap itself rounded to float32 would overflow exp.
-        cap = math.log(float(xp.finfo(m.dtype).max)) - 0.01
-        return xp.exp(xp.minimum(-m, cap))
+        return xp.exp(-m)
 
     def _phi_prime(self, xp: Any, m: Any) -> Any:
         return -self._phi(xp, m)

@@ -15,7 +15,8 @@ Shared conventions:
 - Probabilities exactly 0 or 1 are clipped to [ε, 1 − ε] (ε = finfo(dtype).eps); values
   outside [0, 1] and rows that do not sum to 1 are errors.
 - Logits may be −inf (a masked class): such a class has probability 0 and the loss and
-  gradient stay exact and finite as long as the true class is finite.
+  gradient stay exact and finite as long as the true class is finite. Target mass on a
+  masked class makes the loss infinite: the reduced loss raises a ValueError naming the row.
 """
 
 from __future__ import annotations
@@ -28,17 +29,14 @@ from array_api_compat import device
 
 from .. import _stable as S
 from .. import _validate as V
-from .._array import float_dtype, is_numpy, is_tracing, to_numpy
+from .._array import array_namespace, as_array, float_dtype, is_numpy, is_tracing, to_numpy
 from ..core import Loss, Param, functional, register
 from ..traits import REAL, UNIT, Interval, Traits
-from ._base import check_probabilities, check_rows_sum_to_one, clip_probabilities
+from ._base import LOGITS_HINT, check_probabilities, check_rows_sum_to_one, clip_probabilities
 from ._classes import check_class_indices, check_distribution, is_index_target, one_hot
 
 #: log-probabilities: (−inf, 0].
 NONPOSITIVE = Interval(-math.inf, 0.0, False, True)
-_LOGITS_HINT = "Pass from_logits=True if y_pred holds raw scores (logits)."
-
-
 # ----------------------------------------------------------------------------- parameter rules
 def _is_weight_vector(v: Any) -> bool:
     try:
@@ -133,7 +131,7 @@ class _ClassAxisLoss(Loss):
         if kind == "logits" and self._fused(xp, y_true):
             return  # the fused NumPy kernel validates the logits with its row maxima
         if kind == "probabilities":
-            check_probabilities(xp, y_pred, "y_pred", hint=_LOGITS_HINT)
+            check_probabilities(xp, y_pred, "y_pred", hint=LOGITS_HINT)
             check_rows_sum_to_one(xp, y_pred, "y_pred")
         elif kind == "logits":
             _check_logits(xp, y_pred)
@@ -149,6 +147,26 @@ class _ClassAxisLoss(Loss):
         if ignore is None or y_true.ndim != 1:
             return None
         return y_true != ignore
+
+    def _nonfinite_reason(self, arrays: tuple, options: dict) -> str | None:
+        if self._kind != "logits":
+            return None
+        arrays = tuple(as_array(a, n) for a, n in zip(arrays, self.inputs))
+        xp = array_namespace(*arrays)
+        (y_true, z), _ = self._prepare(xp, arrays, dict(options))
+        target = to_numpy(self._target_rows(xp, y_true, z))
+        smoothing = float(getattr(self, "label_smoothing", 0.0) or 0.0)
+        if smoothing > 0:
+            target = (1.0 - smoothing) * target + smoothing / target.shape[1]
+        hit = (target > 0) & np.isneginf(to_numpy(z))
+        if not hit.any():
+            return None
+        row, col = (int(i) for i in np.argwhere(hit)[0])
+        why = " (label_smoothing puts target mass on every class)" if smoothing > 0 else ""
+        return (
+            f"y_true puts probability on class {col} of row {row}, whose logit is -inf (masked){why}: the loss"
+            " is infinite. A masked class must not be a target; drop the mask there or use label_smoothing=0."
+        )
 
     def _target_rows(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         """(N, C) target distributions in y_pred's dtype; ignored rows are all 0."""
@@ -287,8 +305,8 @@ class CrossEntropy(_ClassAxisLoss):
     - Domains: y_true class indices (N,) or distributions (N, C); y_pred (N, C) probability rows
       (clipped to [ε, 1 − ε], rows must sum to 1) or logits with ``from_logits=True`` (−inf
       allowed for a masked class; with label_smoothing > 0 a masked class receives ε/C of the
-      target, so the loss is +inf there: smooth over the valid classes with a distribution
-      target instead).
+      target, so the loss would be infinite: a ValueError says so (reduction="none" holds
+      +inf there); smooth over the valid classes with a distribution target instead).
     - Gradient: logits p·Σt − t (= softmax − t); probabilities −t/p. Hessian diagonal: logits
       Σt·p(1 − p); probabilities t/p².
     - Estimates the probability: a strictly proper scoring rule (with no label smoothing and
@@ -311,9 +329,10 @@ class CrossEntropy(_ClassAxisLoss):
     name = "cross_entropy"
     family = "multiclass"
     aliases = (
-        "categorical_crossentropy", "sparse_categorical_crossentropy", "softmax_cross_entropy",
-        "CrossEntropyLoss", "multinomial_log_loss",
+        "categorical_crossentropy", "sparse_categorical_crossentropy", "multinomial_log_loss",
     )
+    # PyTorch's CrossEntropyLoss and Optax's softmax_cross_entropy take logits.
+    preset_aliases = {"CrossEntropyLoss": {"from_logits": True}, "softmax_cross_entropy": {"from_logits": True}}
     description = "Log loss over C classes: the proper scoring rule; index or soft targets."
     formula = r"-\sum_c t_c \log p_c"
     parameters = (
@@ -626,7 +645,9 @@ class MulticlassHinge(_ClassAxisLoss):
 
     name = "multiclass_hinge"
     family = "multiclass"
-    aliases = ("multi_margin", "multi_margin_loss", "MultiMarginLoss", "multiclass_svm")
+    # Not PyTorch's multi_margin_loss / MultiMarginLoss: that one divides the sum by C.
+    aliases = ("multiclass_svm",)
+    preset_aliases = {"categorical_hinge": {"variant": "crammer_singer"}, "CategoricalHinge": {"variant": "crammer_singer"}}
     description = "Multiclass SVM hinge: Weston–Watkins (sum over rivals) or Crammer–Singer (max)."
     formula = r"\sum_{j\ne y}\max(0, m - s_y + s_j)\ \text{or}\ \max(0, m - s_y + \max_{j\ne y}s_j)"
     parameters = (
@@ -679,7 +700,11 @@ class MulticlassHinge(_ClassAxisLoss):
             return active - t * xp.sum(active, axis=-1, keepdims=True)
         slack, rivals, best = parts
         active = xp.astype(slack > 0, y_pred.dtype)
+        # Rivals tied for the maximum share the subgradient (a convex combination of the
+        # tied rivals' gradients): each of k tied rivals gets 1/k, so the directional
+        # derivative is right when they all rise together.
         top = xp.astype((rivals == best) & (t == 0), y_pred.dtype)
+        top = top / xp.sum(top, axis=-1, keepdims=True)
         return active * (top - t)
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:

@@ -44,7 +44,8 @@ class Poisson(Loss):
 
     name = "poisson"
     family = "probabilistic"
-    aliases = ("poisson_nll", "PoissonNLLLoss", "Poisson")
+    aliases = ("poisson_nll", "Poisson")
+    preset_aliases = {"PoissonNLLLoss": {"log_input": True}, "poisson_nll_loss": {"log_input": True}}
     description = "Poisson negative log-likelihood for counts; estimates the mean rate."
     formula = r"\hat\mu - y\log\hat\mu"
     parameters = (Param("log_input", False, V.BOOLEAN, "y_pred is the log of the rate"),)

@@ -39,7 +39,8 @@ class MSE(DistanceLoss):
 
     name = "mse"
     family = "regression"
-    aliases = ("mean_squared_error", "squared_error", "l2_loss", "MeanSquaredError")
+    # Not Optax's l2_loss, which is ½r².
+    aliases = ("mean_squared_error", "squared_error", "MeanSquaredError", "MSELoss")
     description = "Squared residual; estimates the mean, pulled hard by outliers."
     formula = r"(\hat y - y)^2"
     TRAITS = Traits(convex=True, strictly_convex=True, estimates="mean", **_REGRESSION)
@@ -75,7 +76,7 @@ class MAE(DistanceLoss):
 
     name = "mae"
     family = "regression"
-    aliases = ("mean_absolute_error", "absolute_error", "l1_loss", "MeanAbsoluteError")
+    aliases = ("mean_absolute_error", "absolute_error", "l1_loss", "MeanAbsoluteError", "L1Loss")
     description = "Absolute residual; estimates the median, robust to outliers, kinked at 0."
     formula = r"|\hat y - y|"
     TRAITS = Traits(
@@ -114,7 +115,7 @@ class Huber(DistanceLoss):
 
     name = "huber"
     family = "regression"
-    aliases = ("huber_loss",)
+    aliases = ("huber_loss", "HuberLoss")
     description = "Quadratic for small residuals, linear for large ones: robust and smooth."
     formula = r"\begin{cases}\tfrac12 r^2 & |r|\le\delta\\ \delta(|r|-\tfrac12\delta) & |r|>\delta\end{cases}"
     parameters = (Param("delta", 1.0, V.POSITIVE, "where the quadratic part turns linear"),)

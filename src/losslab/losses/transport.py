@@ -196,8 +196,8 @@ class Sinkhorn(Loss):
     - Reference: Cuturi (2013), Sinkhorn distances; Peyré & Cuturi (2019), Computational optimal transport.
 
     >>> import losslab as ll
-    >>> print(round(float(ll.sinkhorn([[0.0], [1.0]], [[0.0], [1.0]], epsilon=0.01)), 6))
-    0.0
+    >>> print(round(float(ll.sinkhorn([[0.0], [1.0]], [[0.0], [1.0]], epsilon=0.01)), 6))  # ε·log 2
+    0.006931
     """
 
     name = "sinkhorn"

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..core import Loss, get
+from ..core import Loss, LossOverflow, get
 from .. import _validate as V
 from ..regularizers import L1, L2, ElasticNet, Objective, get_regularizer
 from .history import History, TrainingDiverged
@@ -170,7 +170,10 @@ class _Run:
             pred = self.predict(X, y)
             if not np.all(np.isfinite(pred)):
                 return math.inf, math.inf, pred
-            value, grad = self.loss.value_and_gradient(*self._arrays(y, pred), sample_weight=w)
+            try:
+                value, grad = self.loss.value_and_gradient(*self._arrays(y, pred), sample_weight=w)
+            except LossOverflow:  # finite predictions so large that the loss overflows: diverged
+                return math.inf, math.inf, pred
             value = float(value)
             if not math.isfinite(value) or not np.all(np.isfinite(grad)):
                 return math.inf, math.inf, pred
@@ -203,7 +206,10 @@ class _Run:
             pred = self.predict(X, y)
             if not np.all(np.isfinite(pred)):
                 return math.inf, pred
-            return float(self.loss(*self._arrays(y, pred))) + self.penalty(), pred
+            try:
+                return float(self.loss(*self._arrays(y, pred))) + self.penalty(), pred
+            except LossOverflow:
+                return math.inf, pred
 
     def accuracy(self, y: np.ndarray, pred: np.ndarray) -> float | None:
         if not self.classification:
