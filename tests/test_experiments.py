@@ -110,3 +110,15 @@ def test_unknown_experiment_names_get_suggestions():
         experiments.get_experiment("landscap")
     with pytest.raises(ValueError, match="jobs must be an integer >= 1"):
         write_report("/nonexistent-never-written", quick=True, only=["landscape"], jobs=0, progress=False)
+
+
+def test_parallel_jobs_give_the_same_numbers(tmp_path):
+    # Seeded experiments: running them in two processes changes nothing but the wall time.
+    from losslab.experiments.report import run_experiments
+
+    names = ["mean_vs_median", "convergence"]
+    serial = run_experiments(names, quick=True, jobs=1)
+    parallel = run_experiments(names, quick=True, jobs=2)
+    assert [r.name for r in parallel] == names
+    for a, b in zip(serial, parallel):
+        assert a.to_dict()["numbers"] == b.to_dict()["numbers"] and a.supported == b.supported

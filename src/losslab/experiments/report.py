@@ -18,6 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from . import get_experiment, names
 from ._base import Figure, Result
 from ._fit import pyplot
@@ -238,6 +240,14 @@ def loss_thumbnail(loss: Any) -> Figure | None:
     ax.plot(x, value, label="loss")
     ax.plot(x, grad, label="gradient", ls="--")
     ax.axhline(0, color="gray", lw=0.5)
+    # A gradient like −1/p runs off to −200 at the edge and would flatten the loss curve:
+    # frame the middle 94% of the values instead.
+    both = np.concatenate([np.ravel(value), np.ravel(grad)])
+    both = both[np.isfinite(both)]
+    if both.size:
+        lo, hi = np.percentile(both, [3, 97])
+        pad = 0.08 * (hi - lo or 1.0)
+        ax.set_ylim(min(lo, 0.0) - pad, max(hi, 0.0) + pad)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7, frameon=False)
