@@ -453,3 +453,19 @@ def test_distance_losses_never_reward_moving_away(loss, residual, target):
     assert np.all(np.isfinite(values)) and np.all(values >= 0)
     assert np.all(r * grads >= 0)
     assert loss(y_true, y_true, reduction="sum") == 0.0
+
+
+def test_out_buffer_receives_the_gradient_and_is_checked(monkeypatch):
+    from losslab import core
+
+    rng = np.random.default_rng(9)
+    y, p = rng.normal(size=2000), rng.normal(size=2000)
+    expected = ll.Huber().gradient(y, p)
+    for threshold in (10**12, 64):  # the direct path and the row-block path
+        monkeypatch.setattr(core, "BLOCK_THRESHOLD", threshold)
+        buffer = np.empty_like(p)
+        value, grad = ll.Huber().value_and_gradient(y, p, out=buffer)
+        assert grad is buffer
+        np.testing.assert_allclose(buffer, expected, rtol=1e-15)
+    with pytest.raises(ValueError, match=r"out must be a NumPy array of shape \(2000,\) and dtype float64"):
+        ll.Huber().gradient(y, p, out=np.empty(3))

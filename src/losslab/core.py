@@ -307,9 +307,7 @@ class Loss:
             cotangent = _cotangent(xp, weights, scale, loss_shape, dtype, dev)
             out_value, out_grad = self._weighted_value_and_gradient(xp, arrays, options, cotangent, value, gradient)
             if gradient and out is not None:
-                for buffer, g in zip(_as_tuple(out), _as_tuple(out_grad)):
-                    np.copyto(buffer, g)
-                out_grad = out
+                out_grad = _copy_into(out, out_grad)
             return out_value, out_grad, None
         if gradient and value:
             per_sample, grad = self._value_and_gradient(xp, *arrays, **options)
@@ -321,9 +319,7 @@ class Loss:
         if gradient:
             out_grad = _map(grad, lambda g: _scale_rows(xp, g, weights, scale))
             if out is not None:
-                for buffer, g in zip(_as_tuple(out), _as_tuple(out_grad)):
-                    np.copyto(buffer, g)
-                out_grad = out
+                out_grad = _copy_into(out, out_grad)
         if hessian:
             out_hess = _scale_rows(xp, self._hessian(xp, *arrays, **options), weights, scale)
         return out_value, out_grad, out_hess
@@ -526,6 +522,13 @@ def _run_blocked(
     if gradient:
         out_grad = grad_out if len(grad_out) > 1 else grad_out[0]
     return out_value, out_grad, hess_out
+
+
+def _copy_into(out: Any, grad: Any) -> Any:
+    """Write the gradient(s) into the caller's ``out=`` buffer(s) and return them."""
+    for buffer, g in zip(_as_tuple(out), _as_tuple(grad)):
+        np.copyto(buffer, g)
+    return out
 
 
 def _as_tuple(x: Any) -> tuple:
