@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -42,7 +43,9 @@ def run_experiments(
             if on_done:
                 on_done(results[name])
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # "spawn": a forked child of a process that has started threads (JAX, BLAS, the
+        # row-block pool) can deadlock; fresh interpreters cannot.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(_run_one, name, quick, seed): name for name in selected}
             for future in _as_completed(futures):
                 result = future.result()
