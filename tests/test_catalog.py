@@ -118,6 +118,7 @@ def test_blocked_path_equals_direct_path(case, rng, monkeypatch):
     w = rng.uniform(0.0, 2.0, size=n)
     monkeypatch.setattr(core, "BLOCK_THRESHOLD", 10**12)
     direct = L.value_and_gradient(*arrays, sample_weight=w, **options)
+    direct_unweighted = L.value_and_gradient(*arrays, **options)  # the fused block kernels' case
     direct_none = L(*arrays, reduction="none", **options)
     direct_hess = L.hessian(*arrays, **options) if case.has_hessian else None
     monkeypatch.setattr(core, "BLOCK_THRESHOLD", 64)
@@ -126,6 +127,10 @@ def test_blocked_path_equals_direct_path(case, rng, monkeypatch):
     assert blocked[0] == pytest.approx(direct[0], rel=1e-12)
     for a, b in zip(_as_tuple(blocked[1]), _as_tuple(direct[1])):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=0)
+    blocked_unweighted = L.value_and_gradient(*arrays, **options)
+    assert blocked_unweighted[0] == pytest.approx(direct_unweighted[0], rel=1e-12)
+    for a, b in zip(_as_tuple(blocked_unweighted[1]), _as_tuple(direct_unweighted[1])):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(L(*arrays, reduction="none", **options), direct_none, rtol=1e-13)
     if direct_hess is not None:
         np.testing.assert_allclose(L.hessian(*arrays, **options), direct_hess, rtol=1e-13)

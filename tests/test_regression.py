@@ -469,3 +469,18 @@ def test_out_buffer_receives_the_gradient_and_is_checked(monkeypatch):
         np.testing.assert_allclose(buffer, expected, rtol=1e-15)
     with pytest.raises(ValueError, match=r"out must be a NumPy array of shape \(2000,\) and dtype float64"):
         ll.Huber().gradient(y, p, out=np.empty(3))
+
+
+@pytest.mark.parametrize("name", ["mse", "huber", "log_cosh"])
+def test_bad_values_in_large_inputs_are_named_by_their_index(name):
+    # Large inputs run in row blocks (mse and huber through fused kernels that check a block
+    # through its sum): the error still names the caller's index, not a block's.
+    y = np.zeros(600_000)
+    p = np.ones(600_000)
+    p[456_789] = np.nan
+    with pytest.raises(ValueError, match=r"y_pred must not contain NaN; found 1 NaN value\(s\), the first at index \(456789,\)"):
+        ll.get(name).value_and_gradient(y, p)
+    y[123_456] = np.inf
+    p[456_789] = 0.0
+    with pytest.raises(ValueError, match=r"y_true must be finite; found 1 ±inf value\(s\), the first at index \(123456,\)"):
+        ll.get(name).value_and_gradient(y, p)

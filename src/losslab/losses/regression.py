@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import _stable as S
 from .. import _validate as V
 from .._array import is_tracing
@@ -56,6 +58,14 @@ class MSE(DistanceLoss):
 
     def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
         return r * r, r + r
+
+    def _fused_block(self, y_true: Any, y_pred: Any, scale: float, out: Any) -> float | None:
+        r = np.subtract(y_pred, y_true, out=out)  # the residual lives in the gradient's buffer
+        total = float(np.vdot(r, r))  # Σr² (vdot flattens); not finite iff some input is (or r² overflowed)
+        if not math.isfinite(total):
+            return None
+        np.multiply(r, 2.0 * scale, out=out)
+        return total
 
 
 @register
@@ -134,6 +144,17 @@ class Huber(DistanceLoss):
     def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
         clipped = S.clip(xp, r, -self.delta, self.delta)
         return clipped * (r - 0.5 * clipped), clipped
+
+    def _fused_block(self, y_true: Any, y_pred: Any, scale: float, out: Any) -> float | None:
+        r = np.subtract(y_pred, y_true)
+        clipped = np.clip(r, -self.delta, self.delta, out=out)
+        # Σ c·(r − c/2) = c·r − ½ c·c, two dot products in cache; an inf or NaN input makes
+        # it non-finite (an inf residual meets its clipped value in c·r).
+        total = float(np.vdot(clipped, r)) - 0.5 * float(np.vdot(clipped, clipped))
+        if not math.isfinite(total):
+            return None
+        np.multiply(clipped, scale, out=out)
+        return total
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
         return xp.astype(xp.abs(r) < self.delta, r.dtype)
