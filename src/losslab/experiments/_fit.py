@@ -49,3 +49,17 @@ def one_blas_thread() -> Any:
     except ImportError:  # threadpoolctl comes with scikit-learn
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
+
+
+def calibration_bins(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 15) -> dict[str, Any]:
+    """Expected calibration error with ``n_bins`` equal-width confidence bins (Guo et al. 2017:
+    15 bins): ECE = Σ_b (n_b/n)·|accuracy_b − confidence_b|, with the bins behind it."""
+    confidence = np.asarray(confidence, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    filled = np.maximum(count, 1)
+    accuracy = np.bincount(bins, weights=correct, minlength=n_bins) / filled
+    mean_confidence = np.bincount(bins, weights=confidence, minlength=n_bins) / filled
+    ece = float(np.sum(count / len(confidence) * np.abs(accuracy - mean_confidence)))
+    return {"ece": ece, "bin_count": count, "bin_accuracy": accuracy, "bin_confidence": mean_confidence}

@@ -22,7 +22,7 @@ from losslab.datasets import load, train_test_split
 from losslab.train import MLP, Adam, fit
 
 from ._base import Experiment, Figure, register_experiment
-from ._fit import one_blas_thread, pyplot
+from ._fit import calibration_bins, one_blas_thread, pyplot
 
 N_BINS = 15  # equal-width confidence bins, as Guo et al. (2017)
 PIXEL_NOISE = 0.4  # std of the Gaussian noise on pixel intensities in [0, 1]
@@ -40,17 +40,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def reliability(probabilities: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> dict[str, Any]:
-    """ECE = Σ_b (n_b/n)·|accuracy_b − confidence_b| over the top-class confidence, and the bins."""
+    """ECE over the top-class confidence, the bins, accuracy and mean confidence."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == y
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    count = np.bincount(bins, minlength=n_bins)
-    filled = np.maximum(count, 1)
-    accuracy = np.bincount(bins, weights=correct, minlength=n_bins) / filled
-    mean_confidence = np.bincount(bins, weights=confidence, minlength=n_bins) / filled
-    ece = float(np.sum(count / len(y) * np.abs(accuracy - mean_confidence)))
-    return {"ece": ece, "accuracy": float(correct.mean()), "confidence": float(confidence.mean()),
-            "bin_count": count, "bin_accuracy": accuracy, "bin_confidence": mean_confidence}
+    return {**calibration_bins(confidence, correct, n_bins), "accuracy": float(correct.mean()),
+            "confidence": float(confidence.mean())}
 
 
 def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:

@@ -10,7 +10,7 @@ from losslab.datasets import gaussians
 from losslab.train import GD, Linear, fit
 
 from ._base import Experiment, Figure, register_experiment
-from ._fit import one_blas_thread, pyplot
+from ._fit import calibration_bins, one_blas_thread, pyplot
 
 LOSSES = {"cross-entropy": "binary_cross_entropy", "hinge": "hinge"}
 NOISE = 1.0  # extra Gaussian noise on Playground's gauss blobs: about 2% of the points fall on the wrong side
@@ -24,15 +24,10 @@ LEARNING_RATE = 1.0
 
 
 def expected_calibration_error(p_positive: np.ndarray, y: np.ndarray, n_bins: int = N_BINS) -> float:
-    """ECE: Σ_bins (n_b/n)·|accuracy_b − confidence_b| over the confidence of the predicted class."""
+    """ECE over the confidence of the predicted class (p ≥ ½ predicts class 1)."""
     confidence = np.maximum(p_positive, 1.0 - p_positive)
     correct = (p_positive >= 0.5) == (y == 1)
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in np.unique(bins):
-        in_bin = bins == b
-        ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
+    return calibration_bins(confidence, correct, n_bins)["ece"]
 
 
 def probability(loss: str, scores: np.ndarray) -> np.ndarray:
