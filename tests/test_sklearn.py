@@ -214,3 +214,19 @@ def test_binary_coef_has_scikit_learns_shape_and_meaning(loss):
     clf = LossClassifier(loss=loss).fit(X, y)
     assert clf.coef_.shape == (1, 3) and clf.intercept_.shape == (1,)
     np.testing.assert_allclose(clf.decision_function(X), X @ clf.coef_[0] + clf.intercept_[0], rtol=1e-10, atol=1e-10)
+
+
+def test_class_weight_equals_the_same_sample_weights_and_lifts_minority_recall():
+    # scikit-learn's convention: class_weight multiplies into the sample weights; "balanced"
+    # is n / (n_classes · count). Independent oracle: passing those weights by hand.
+    rng = np.random.default_rng(4)
+    X = np.r_[rng.normal(0.0, 1.0, size=(380, 2)), rng.normal(1.2, 1.0, size=(20, 2))]
+    y = np.r_[np.zeros(380, int), np.ones(20, int)]
+    balanced = LossClassifier(class_weight="balanced").fit(X, y)
+    by_hand = LossClassifier().fit(X, y, sample_weight=np.where(y == 1, 400 / 40, 400 / 760))
+    np.testing.assert_allclose(balanced.coef_, by_hand.coef_, rtol=1e-6, atol=1e-8)
+    plain = LossClassifier().fit(X, y)
+    recall = lambda clf: np.mean(clf.predict(X[y == 1]) == 1)  # noqa: E731
+    assert recall(balanced) > recall(plain) + 0.3
+    with pytest.raises(ValueError):
+        LossClassifier(class_weight="balance").fit(X, y)

@@ -340,6 +340,9 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
     Huber and squared hinge: (clip(f) + 1)/2; cross-entropy: softmax; one-vs-rest
     probabilities are normalised to sum to 1).
 
+    ``class_weight``: None, "balanced" or {class: weight}, multiplied into the sample
+    weights as in scikit-learn's classifiers (for imbalanced data; see also focal losses).
+
     Attributes after ``fit``: ``classes_``, ``coef_``/``intercept_`` (linear model),
     ``model_``, ``history_``, ``loss_``, ``n_features_in_``, ``n_iter_``.
 
@@ -367,6 +370,7 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
         batch_size: int | None = None,
         early_stopping: bool = False,
         random_state: Any = None,
+        class_weight: Any = None,
     ) -> None:
         self.loss = loss
         self.loss_params = loss_params
@@ -381,11 +385,19 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.random_state = random_state
+        self.class_weight = class_weight
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LossClassifier":
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         sample_weight = _sample_weight(sample_weight, len(X))
+        if self.class_weight is not None:
+            # As scikit-learn's classifiers: a sample's weight times its class's weight
+            # ("balanced": n_samples / (n_classes · count of the class)).
+            from sklearn.utils.class_weight import compute_sample_weight
+
+            by_class = compute_sample_weight(self.class_weight, y)
+            sample_weight = by_class if sample_weight is None else sample_weight * by_class
         L = self._build_loss()
         self.classes_, encoded = np.unique(y, return_inverse=True)
         n_classes = len(self.classes_)
