@@ -484,7 +484,8 @@ def _run_blocked(
     Each thread takes a contiguous share of the rows and walks it block by block: check
     the block's values, compute it, write the weighted gradient into one preallocated
     output (``out=``) and add the block's weighted loss to a running sum. So the inputs
-    are read once and the gradient written once, with no full-size temporary.
+    are read once and the gradient written once, with no full-size temporary. Unweighted
+    value-and-gradient calls use the loss's ``_fused_block`` kernel where it has one.
     """
     pred = arrays[loss.inputs.index(loss.differentiable_inputs[0])]
     n_rows = pred.shape[0]
