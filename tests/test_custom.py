@@ -8,6 +8,8 @@ __import__ that a successful injection would leave behind.
 
 from __future__ import annotations
 
+import importlib.util
+
 import ast
 import builtins
 import math
@@ -31,6 +33,9 @@ def _pseudo_huber_derivatives(r):
     return r / np.sqrt(1 + r * r), (1 + r * r) ** -1.5
 
 
+#: "auto" derivatives use PyTorch or JAX autodiff when one is installed, else finite differences.
+AUTODIFF = any(importlib.util.find_spec(m) is not None for m in ("torch", "jax"))
+
 @pytest.fixture
 def data(rng):
     y_true = rng.normal(0, 2, size=40)
@@ -43,6 +48,8 @@ def data(rng):
 def test_decorated_function_equals_its_analytic_gradient_and_hessian(data, derivatives, rtol):
     if derivatives in ("torch", "jax"):
         pytest.importorskip(derivatives)
+    if derivatives == "auto" and not AUTODIFF:
+        rtol = 1e-8  # "auto" falls back to finite differences without an autodiff library
     if derivatives == "jax":
         import jax
 
@@ -67,8 +74,11 @@ def test_decorated_function_runs_and_differentiates_on_every_backend(data, backe
     y_true, y_pred = data
     t, p = backend.asarray(y_true), backend.asarray(y_pred)
     grad, hess = _pseudo_huber_derivatives(y_pred - y_true)
-    np.testing.assert_allclose(backend.to_numpy(loss.gradient(t, p, reduction="sum")), grad, rtol=1e-12)
-    np.testing.assert_allclose(backend.to_numpy(loss.hessian(t, p, reduction="sum")), hess, rtol=1e-10)
+    # Autodiff when PyTorch or JAX is installed; else finite differences (documented ~1e-9, ~1e-7).
+    np.testing.assert_allclose(backend.to_numpy(loss.gradient(t, p, reduction="sum")), grad,
+                               rtol=1e-12 if AUTODIFF else 1e-8)
+    np.testing.assert_allclose(backend.to_numpy(loss.hessian(t, p, reduction="sum")), hess,
+                               rtol=1e-10 if AUTODIFF else 1e-6, atol=0 if AUTODIFF else 1e-9)
     f32 = loss.gradient(backend.asarray(y_true, np.float32), backend.asarray(y_pred, np.float32))
     assert str(f32.dtype).endswith("float32")
 
