@@ -205,9 +205,15 @@ class _ClassAxisLoss(Loss):
         return xp.log(clip_probabilities(xp, y_pred))
 
     def _probs(self, xp: Any, y_pred: Any) -> Any:
+        return self._log_probs_and_probs(xp, y_pred)[1]
+
+    def _log_probs_and_probs(self, xp: Any, y_pred: Any) -> tuple[Any, Any]:
+        """(log p, p) with one log_softmax for logits (losses that need both)."""
         if self._kind == "logits":
-            return xp.exp(S.log_softmax(xp, y_pred))
-        return clip_probabilities(xp, y_pred)
+            log_p = S.log_softmax(xp, y_pred)
+            return log_p, xp.exp(log_p)
+        p = clip_probabilities(xp, y_pred)
+        return xp.log(p), p
 
 
 def _check_indices(xp: Any, y_true: Any, n_classes: int, ignore_index: Any) -> None:
@@ -755,9 +761,9 @@ class Poly1(_ClassAxisLoss):
 
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         t = self._target_rows(xp, y_true, y_pred)
-        log_p = self._log_probs(xp, y_pred)
+        log_p, p = self._log_probs_and_probs(xp, y_pred)
         ce = -xp.sum(t * xp.where(t > 0, log_p, xp.zeros_like(log_p)), axis=-1)
-        p_t = xp.sum(t * self._probs(xp, y_pred), axis=-1)
+        p_t = xp.sum(t * p, axis=-1)
         return ce + self.epsilon * (xp.sum(t, axis=-1) - p_t)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
