@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import losslab as ll
-from losslab.core import unregister
+from losslab.loss import unregister
 from losslab.custom import MAX_LENGTH, custom_loss, from_expression, parse_expression
 
 

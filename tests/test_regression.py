@@ -456,7 +456,7 @@ def test_distance_losses_never_reward_moving_away(loss, residual, target):
 
 
 def test_out_buffer_receives_the_gradient_and_is_checked(monkeypatch):
-    from losslab import core
+    from losslab.loss import engine as core
 
     rng = np.random.default_rng(9)
     y, p = rng.normal(size=2000), rng.normal(size=2000)

@@ -24,6 +24,8 @@ __all__ = [
     "is_tracing",
     "float_dtype",
     "to_numpy",
+    "index_dtype",
+    "host_array",
 ]
 
 
@@ -98,6 +100,21 @@ def float_dtype(xp: Any, *arrays: Any) -> Any:
     if floats:
         return xp.result_type(*floats)
     return xp.asarray(0.0).dtype
+
+
+def index_dtype(xp: Any) -> Any:
+    """The library's default integer dtype (int64; int32 on JAX without x64), for indices:
+    asking JAX for int64 there warns and truncates."""
+    return xp.asarray(0).dtype
+
+
+def host_array(xp: Any, values: Any, like: Any) -> Any:
+    """A parameter array (class weights, a cost matrix) in ``like``'s namespace, device and
+    dtype, converted on the host first so that no library is asked for a dtype it lacks."""
+    from array_api_compat import device
+
+    host = np.asarray(values, dtype=np.float32 if like.dtype == xp.float32 else np.float64)
+    return xp.asarray(host, dtype=like.dtype, device=device(like))
 
 
 def to_numpy(x: Any) -> np.ndarray:

@@ -4,12 +4,19 @@ Bad input never gives a silent wrong number, a NaN or a traceback from deep insi
 array library: every check raises ``ValueError`` or ``TypeError`` with a message that
 names the argument, shows what was given and says what is allowed.
 
-Shape and dtype checks always run. Checks that need concrete values (ranges, NaN) are
-skipped while JAX traces a function (``jax.jit``, ``jax.grad``), where values are abstract.
+Shape and dtype checks always run. Checks that need concrete values (ranges, NaN) cannot
+raise while JAX traces a function (``jax.jit``, ``jax.grad``), where values are abstract
+(DESIGN §7): there each check computes whether its input is invalid and ``traced_invalid``
+records it; the loss then poisons its result with NaN wherever an input was invalid, so
+that an invalid input never gives a plausible number. Inside ``checked()`` the same checks
+also call ``jax.experimental.checkify.check``, so that a function wrapped in
+``checkify.checkify`` raises with the eager message.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import math
 from dataclasses import dataclass
@@ -17,17 +24,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ._array import array_namespace, as_array, is_numpy, is_tracing, to_numpy
+from ._array import array_namespace, is_numpy, is_tracing, to_numpy
 from .traits import Interval
-
-REDUCTIONS = ("mean", "sum", "none")
-
-
-def check_reduction(reduction: Any) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {', '.join(map(repr, REDUCTIONS))}; got {reduction!r}")
-    return reduction
-
 
 def check_floating_or_integer(xp: Any, x: Any, name: str) -> None:
     if not (xp.isdtype(x.dtype, "numeric") or xp.isdtype(x.dtype, "bool")):
@@ -59,6 +57,52 @@ def concrete(value: Any) -> float | None:
     return float(value)
 
 
+# ---------------------------------------------------------------------------- under tracing
+#: The invalid-input flags recorded while a loss is traced (None outside a traced call).
+_TRACED_FLAGS: contextvars.ContextVar[list | None] = contextvars.ContextVar("losslab_traced_flags", default=None)
+_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("losslab_checked", default=False)
+
+
+@contextlib.contextmanager
+def checked():
+    """Traced value checks raise through ``jax.experimental.checkify`` (the checked mode).
+
+    >>> import losslab as ll                                     # doctest: +SKIP
+    >>> from jax.experimental import checkify
+    >>> with ll.checked():
+    ...     f = checkify.checkify(jax.jit(ll.get("mse")))
+    ...     err, value = f(y_true, y_pred)
+    >>> err.throw()      # ValueError-like JaxRuntimeError: "y_pred must not contain NaN ..."
+    """
+    token = _CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
+
+
+@contextlib.contextmanager
+def collecting_traced_flags():
+    """Collect the invalid-input flags of the checks run inside (for poisoning)."""
+    token = _TRACED_FLAGS.set([])
+    try:
+        yield _TRACED_FLAGS.get()
+    finally:
+        _TRACED_FLAGS.reset(token)
+
+
+def traced_invalid(xp: Any, invalid: Any, message: str) -> None:
+    """Record that a traced input is invalid where ``invalid`` (a traced boolean) is True."""
+    invalid = xp.any(invalid)
+    flags = _TRACED_FLAGS.get()
+    if flags is not None:
+        flags.append(invalid)
+    if _CHECKED.get():
+        from jax.experimental import checkify
+
+        checkify.check(~invalid, message)
+
+
 def _first_bad_index(bad: np.ndarray) -> tuple[int, ...]:
     idx = np.argwhere(bad)[0]
     return tuple(int(i) for i in idx)
@@ -69,9 +113,17 @@ def check_finite(xp: Any, x: Any, name: str, *, allow_neg_inf: bool = False) -> 
     if is_numpy(xp):
         # Fast path: a sum is finite only if every term is; one read, no temporary. A sum
         # that is not finite (a bad value, or finite values overflowing) gets the full check.
-        if x.dtype.kind != "f" or math.isfinite(np.add.reduce(x, axis=None)):
+        if x.dtype.kind != "f":
             return
-    elif is_tracing(x) or not xp.isdtype(x.dtype, "real floating"):
+        with np.errstate(invalid="ignore", over="ignore"):  # inf − inf in the sum is the signal
+            if math.isfinite(np.add.reduce(x, axis=None)):
+                return
+    elif is_tracing(x):
+        if xp.isdtype(x.dtype, "real floating"):
+            bad = xp.isnan(x) | ((x == math.inf) if allow_neg_inf else xp.isinf(x))
+            traced_invalid(xp, bad, f"{name} must be finite and not NaN" + (" (-inf allowed)" if allow_neg_inf else ""))
+        return
+    elif not xp.isdtype(x.dtype, "real floating"):
         return
     values = to_numpy(x)
     nan = np.isnan(values)
@@ -92,7 +144,10 @@ def check_finite(xp: Any, x: Any, name: str, *, allow_neg_inf: bool = False) -> 
 
 def check_in(xp: Any, x: Any, name: str, interval: Interval, *, what: str = "values", hint: str = "") -> None:
     """Every element of ``x`` lies in ``interval``; the message shows the offending extreme."""
-    if is_tracing(x) or x.size == 0:
+    if is_tracing(x):
+        traced_invalid(xp, ~interval.contains_array(xp, x), f"{name} must hold {what} in {interval}")
+        return
+    if x.size == 0:
         return
     lo, hi = concrete(xp.min(x)), concrete(xp.max(x))
     if lo is None or hi is None:  # inside jax.jit even a constant's min is abstract
@@ -101,26 +156,6 @@ def check_in(xp: Any, x: Any, name: str, interval: Interval, *, what: str = "val
         raise ValueError(f"{name} must hold {what} in {interval}; got min {lo:g}.{(' ' + hint) if hint else ''}")
     if not interval.contains(hi):
         raise ValueError(f"{name} must hold {what} in {interval}; got max {hi:g}.{(' ' + hint) if hint else ''}")
-
-
-def check_sample_weight(xp: Any, sample_weight: Any, n_samples: int, dtype: Any, device: Any) -> Any:
-    """A 1-D array of ``n_samples`` finite, non-negative weights, in the computation's dtype."""
-    if sample_weight is None:
-        return None
-    w = as_array(sample_weight, "sample_weight")
-    if not same_namespace(xp, w):
-        w = xp.asarray(to_numpy(w), device=device)
-    check_floating_or_integer(xp, w, "sample_weight")
-    if tuple(w.shape) != (n_samples,):
-        raise ValueError(
-            f"sample_weight must have shape ({n_samples},), one weight per sample; got shape {tuple(w.shape)}"
-        )
-    w = xp.astype(w, dtype, copy=False)
-    check_finite(xp, w, "sample_weight")
-    lowest = concrete(xp.min(w)) if n_samples and not is_tracing(w) else None
-    if lowest is not None and lowest < 0:
-        raise ValueError(f"sample_weight must be non-negative; got min {lowest:g}")
-    return w
 
 
 def same_namespace(xp: Any, w: Any) -> bool:
@@ -147,6 +182,9 @@ REAL_NUMBER = Rule(lambda v: _is_real(v) and not math.isnan(v), "a real number")
 FINITE = Rule(lambda v: _is_real(v) and math.isfinite(v), "a finite real number")
 POSITIVE = Rule(lambda v: _is_real(v) and math.isfinite(v) and v > 0, "a finite number > 0")
 NONNEGATIVE = Rule(lambda v: _is_real(v) and math.isfinite(v) and v >= 0, "a finite number >= 0")
+#: A scale whose square the loss forms (c²/6, ½c² log(1 + (r/c)²)): the square must be a
+#: normal float64, so the scale lies in [1e-150, 1e150] (a residual's scale, never near those).
+SQUARABLE_SCALE = Rule(lambda v: _is_real(v) and 1e-150 <= v <= 1e150, "a number in [1e-150, 1e150] (its square must fit a float64)")
 OPEN_UNIT = Rule(lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)")
 HALF_OPEN_UNIT = Rule(lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)")
 CLOSED_UNIT = Rule(lambda v: _is_real(v) and 0 <= v <= 1, "a number in [0, 1]")
@@ -167,8 +205,15 @@ def interval_rule(low: float, high: float, low_inclusive: bool = True, high_incl
 
 
 def check_param(loss_name: str, name: str, value: Any, rule: Rule) -> None:
-    if not rule.check(value):
-        raise ValueError(f"{loss_name}: {name} must be {rule.text}; got {value!r}")
+    try:
+        allowed = rule.check(value)
+    except (OverflowError, TypeError, ValueError):  # an int beyond float range, an odd object
+        allowed = False
+    if not allowed:
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:28] + "…" + shown[-28:]
+        raise ValueError(f"{loss_name}: {name} must be {rule.text}; got {shown}")
 
 
 def suggest(name: str, candidates: Iterable[str], n: int = 3) -> str:

@@ -59,8 +59,9 @@ import numpy as np
 from . import _stable as S
 from . import _validate as V
 from ._array import array_namespace, is_jax, is_numpy, is_torch, is_tracing, to_numpy
-from .core import Loss, Param, register as _register
-from .losses._base import DistanceLoss, MarginLoss, check_probabilities, signed_labels
+from .loss import Loss, Param, register as _register
+from .loss.links import check_probabilities
+from .loss.shapes import DistanceLoss, MarginLoss, signed_labels
 from .traits import REAL, UNIT, Interval, Traits
 
 __all__ = ["custom_loss", "from_expression", "parse_expression", "CustomLoss", "ExpressionLoss"]
@@ -177,7 +178,7 @@ def custom_loss(
     - ``task``: "regression" or "binary" (elementwise: one value per element, any shape),
       or "multiclass" (y_pred (N, C), y_true indices (N,) or rows (N, C); one value per row).
     - ``name``: the registry name (default: the function's name); ``register=True`` adds
-      it to the catalog (``losslab.get(name)``; ``losslab.core.unregister(name)`` removes it).
+      it to the catalog (``losslab.get(name)``; ``losslab.loss.unregister(name)`` removes it).
     - ``traits``: declared Traits; without them ``loss.traits`` is measured by
       ``losslab.profile`` the first time it is asked for.
     - ``y_true_domain`` / ``y_pred_domain``: Intervals checked on every call (default: the

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .core import Loss
+from .loss import Loss
 
 __all__ = ["plot_losses", "plot_profile", "loss_curve"]
 

@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .core import Loss, get
+from .loss import Loss, get
 from .traits import Interval, Traits
 
 __all__ = ["Profile", "profile"]
@@ -231,7 +231,7 @@ def profile(loss: Loss | str, *, params: dict[str, Any] | None = None, scale: fl
 
 
 def _resolve(text: str, params: dict[str, Any]) -> Loss:
-    from .core import resolve
+    from .loss import resolve
 
     try:
         resolve(text)

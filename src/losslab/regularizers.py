@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _validate as V
-from .core import Loss, get
+from .loss import Loss, get
 
 __all__ = ["Regularizer", "L1", "L2", "ElasticNet", "Objective", "get_regularizer", "l1", "l2", "elastic_net"]
 

@@ -43,7 +43,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import _validate as V
-from .core import Loss, get
+from .loss import Loss, get
 
 __all__ = ["recommend", "search", "Advice", "Suggestion", "SearchResult", "metric_names", "default_metric"]
 

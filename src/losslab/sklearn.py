@@ -36,7 +36,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .core import Loss, get
+from . import _stable as S
+from .loss import Loss, get
 from .regularizers import L1, L2, ElasticNet
 from .train import MLP, EarlyStopping, Linear, default_optimizer, fit, get_optimizer
 from .train.optimizers import LBFGS
@@ -290,41 +291,6 @@ class LossRegressor(RegressorMixin, _LossEstimator):
         return scores[:, 0] if self._single_output else scores
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))  # never overflows
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _margin_probability(margin: float):
-    # minimiser of η·φ(f) + (1 − η)·φ(−f) for (squared) hinge-like φ with a quadratic part:
-    # f* = margin·(2η − 1) on [−margin, margin], so η = (clip(f/margin, −1, 1) + 1)/2
-    return lambda f: 0.5 * (np.clip(f / margin, -1.0, 1.0) + 1.0)
-
-
-def _inverse_link(loss: Loss):
-    """The score → probability map under which ``loss`` is proper, or None.
-
-    logistic and binary cross-entropy: σ(f) (f* = logit η); exponential: σ(2f)
-    (f* = ½ logit η); modified Huber and squared hinge: (clip(f/m) + 1)/2; cross-entropy:
-    softmax. Other losses (hinge, focal, ...) do not estimate probabilities.
-    """
-    name = loss.name
-    if name in ("logistic", "binary_cross_entropy") and not loss.params.get("label_smoothing"):
-        return _sigmoid
-    if name == "exponential":
-        return lambda f: _sigmoid(2.0 * f)
-    if name in ("modified_huber", "squared_hinge"):
-        return _margin_probability(float(loss.params.get("margin", 1.0)))
-    if name == "cross_entropy" and not loss.params.get("label_smoothing"):
-        return _softmax
-    return None
-
-
 class LossClassifier(ClassifierMixin, _LossEstimator):
     """A classifier (linear or MLP) trained on any classification loss of the catalog.
 
@@ -441,21 +407,21 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
 
     def _yields_probabilities(self) -> bool:
         L = getattr(self, "loss_", None) or self._build_loss()
-        return _inverse_link(L) is not None
+        return L.inverse_link is not None
 
     @available_if(_yields_probabilities)
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities through the loss's inverse link (see the class docstring)."""
         check_is_fitted(self, "model_")
-        link = _inverse_link(self.loss_)
+        link = self.loss_.inverse_link
         scores = self._scores(X)
         if self._layout == "binary":
-            p = link(scores[:, 0])
+            p = link.inverse(np, scores[:, 0])
             return np.stack([1.0 - p, p], axis=1)
         if self._layout == "ovr":
-            p = np.maximum(link(scores), 1e-300)
+            p = np.maximum(link.inverse(np, scores), 1e-300)
             return p / p.sum(axis=1, keepdims=True)
-        return _softmax(scores)
+        return S.softmax(np, scores)
 
     @available_if(_yields_probabilities)
     def predict_log_proba(self, X: Any) -> np.ndarray:

@@ -51,6 +51,12 @@ class Interval:
         below = value <= self.high if self.high_inclusive else value < self.high
         return bool(above and below)
 
+    def contains_array(self, xp: Any, x: Any) -> Any:
+        """Elementwise: which entries of the array ``x`` lie in the interval (NaN does not)."""
+        above = x >= self.low if self.low_inclusive else x > self.low
+        below = x <= self.high if self.high_inclusive else x < self.high
+        return above & below
+
     def __str__(self) -> str:
         left = "[" if self.low_inclusive and math.isfinite(self.low) else "("
         right = "]" if self.high_inclusive and math.isfinite(self.high) else ")"

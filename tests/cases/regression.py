@@ -38,6 +38,7 @@ CASES = [
     Case("huber-delta0.3", ll.Huber(delta=0.3), _residual_away([-0.3, 0.3])),
     Case("smooth_l1-beta0.5", ll.SmoothL1(beta=0.5), _residual_away([-0.5, 0.5])),
     Case("smooth_l1", ll.SmoothL1(), _residual_away([-1.0, 1.0])),
+    Case("pseudo_huber", ll.get("pseudo_huber", delta=0.7), real_pairs),
     Case("log_cosh", ll.LogCosh(), real_pairs),
     Case("quantile", ll.Quantile(), _residual_away([0.0])),
     Case("quantile-0.9", ll.Quantile(q=0.9), _residual_away([0.0])),

@@ -18,42 +18,20 @@ from typing import Any
 
 import numpy as np
 
+import math
+
 from .. import _stable as S
 from .. import _validate as V
 from .._array import is_numpy
-from ..core import Loss, Param, functional, register
+from ..loss import Loss, Param, register
+from ..loss import links as K
+from ..loss.links import LOGITS_HINT, check_probabilities, clip_probabilities
+from ..loss.weights import broadcast_rows
+from ..loss.shapes import BinarySeparableLoss, MarginLoss, labels_in_prediction_dtype
 from ..traits import REAL, SIGN, UNIT, Traits
-from ._base import LOGITS_HINT, MarginLoss, check_probabilities, clip_probabilities, labels_in_prediction_dtype
-
-class _BinaryProbabilityLoss(Loss):
-    """y_true in [0, 1] (soft labels); y_pred probabilities or, with from_logits, logits."""
-
-    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
-        return labels_in_prediction_dtype(xp, arrays), options
-
-    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
-        y_true, y_pred = arrays
-        # Fast path (one pass each): min and max propagate NaN, so labels in [0, 1] are clean.
-        clean = is_numpy(xp) and y_true.size and 0.0 <= y_true.min() and y_true.max() <= 1.0
-        if not clean:
-            V.check_finite(xp, y_true, "y_true")
-            V.check_in(xp, y_true, "y_true", UNIT, what="labels (0, 1 or soft labels in between)")
-        if self.from_logits:
-            V.check_finite(xp, y_pred, "y_pred")
-        else:
-            check_probabilities(xp, y_pred, "y_pred", hint=LOGITS_HINT)
-
-    def _logs(self, xp: Any, y_pred: Any) -> tuple[Any, Any]:
-        """(log p, log(1 − p)): log-sigmoids of the logit, or logs of the clipped probability."""
-        if self.from_logits:
-            # log σ(z) and log σ(−z) = log(1 − σ(z)): both exact for every finite z.
-            return S.log_sigmoid(xp, y_pred), S.log_sigmoid(xp, -y_pred)
-        p = clip_probabilities(xp, y_pred)
-        return xp.log(p), xp.log1p(-p)
-
 
 @register
-class BinaryCrossEntropy(_BinaryProbabilityLoss):
+class BinaryCrossEntropy(BinarySeparableLoss):
     r"""Binary cross-entropy (log loss) of a probability or a logit.
 
     - Formula: with t = y(1 − ε_s) + ε_s/2 (label smoothing ε_s) and w₊ = pos_weight (1 if None),
@@ -109,34 +87,41 @@ class BinaryCrossEntropy(_BinaryProbabilityLoss):
             estimates="probability" if proper else "other",
         )
 
-    def _targets(self, y_true: Any) -> tuple[Any, float]:
-        eps = self.label_smoothing
-        t = y_true * (1.0 - eps) + 0.5 * eps if eps else y_true
-        return t, 1.0 if self.pos_weight is None else float(self.pos_weight)
+    @property
+    def inverse_link(self) -> K.Link | None:
+        proper = self.pos_weight in (None, 1, 1.0) and self.label_smoothing == 0
+        return K.SIGMOID if proper else None
 
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t, w = self._targets(y_true)
-        log_p, log_1mp = self._logs(xp, y_pred)
-        return -(w * t * log_p + (1.0 - t) * log_1mp)
+    def _sides(self, xp: Any, t: Any, u1: Any, u0: Any, order: int) -> tuple:
+        # ℓ = −(w₊·t·u₁ + (1 − t)·u₀), t smoothed toward ½: linear in u, so v = 0.
+        eps, w = self.label_smoothing, 1.0 if self.pos_weight is None else float(self.pos_weight)
+        t = t * (1.0 - eps) + 0.5 * eps if eps else t
+        a1, a0 = -w * t, -(1.0 - t)
+        value = a1 * u1 + a0 * u0
+        if order == 0:
+            return (value,)
+        if order == 1:
+            return value, a1, a0
+        zero = xp.zeros_like(u1)
+        return value, a1, a0, zero, zero
 
-    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t, w = self._targets(y_true)
-        if self.from_logits:
-            return (1.0 - t) * S.sigmoid(xp, y_pred) - w * t * S.sigmoid(xp, -y_pred)
-        p = clip_probabilities(xp, y_pred)
-        return (1.0 - t) / (1.0 - p) - w * t / p
-
-    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t, w = self._targets(y_true)
-        if self.from_logits:
-            return (w * t + 1.0 - t) * S.sigmoid(xp, y_pred) * S.sigmoid(xp, -y_pred)
-        p = clip_probabilities(xp, y_pred)
-        return w * t / (p * p) + (1.0 - t) / ((1.0 - p) * (1.0 - p))
-
-    def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
-        if not (self.from_logits and is_numpy(xp)):
-            return self._per_sample(xp, y_true, y_pred), self._gradient(xp, y_true, y_pred)
-        return _bce_logits_numpy(*self._targets(y_true), y_pred)
+    def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
+        t, z = block
+        if not self.from_logits:
+            return None
+        with np.errstate(invalid="ignore", over="ignore"):
+            if not math.isfinite(float(np.add.reduce(z, axis=None))):
+                return None
+        if not (0.0 <= t.min() and t.max() <= 1.0):
+            return None  # labels out of range (or NaN): the generic code names them
+        eps, w = self.label_smoothing, 1.0 if self.pos_weight is None else float(self.pos_weight)
+        value, grad = _bce_logits_numpy(t * (1.0 - eps) + 0.5 * eps if eps else t, w, z)
+        if weights is None:
+            np.multiply(grad, scale, out=out)
+            return float(np.add.reduce(value, axis=None)) * scale
+        factor = broadcast_rows(np, weights * scale, grad.ndim)
+        np.multiply(grad, factor, out=out)
+        return float(np.add.reduce(value * factor, axis=None))
 
 
 def _bce_logits_numpy(t: np.ndarray, w: float, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +159,7 @@ def _bce_logits_numpy(t: np.ndarray, w: float, z: np.ndarray) -> tuple[np.ndarra
 
 
 @register
-class BinaryFocal(_BinaryProbabilityLoss):
+class BinaryFocal(BinarySeparableLoss):
     r"""Binary focal loss (Lin et al. 2017): cross-entropy down-weighted on easy examples.
 
     - Formula: with q = 1 − p_t = y(1 − p) + (1 − y)p and α_t = αy + (1 − α)(1 − y) (1 when
@@ -225,6 +210,13 @@ class BinaryFocal(_BinaryProbabilityLoss):
             estimates="probability" if ce and self.alpha in (None, 0.5) else "other",
             notes=() if ce else ("minimiser: an invertible distortion of P(y = 1) (Charoenphakdee et al. 2021)",),
         )
+
+    def _logs(self, xp: Any, y_pred: Any) -> tuple[Any, Any]:
+        """(log p, log(1 − p)) through the link: log-sigmoids of a logit, or logs of the clipped p."""
+        return self.link.log_probs(xp, y_pred)[:2]
+
+    def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        return self._per_sample(xp, y_true, y_pred), self._gradient(xp, y_true, y_pred)
 
     def _alpha_t(self, y: Any) -> Any:
         return 1.0 if self.alpha is None else self.alpha * y + (1.0 - self.alpha) * (1.0 - y)
@@ -358,6 +350,10 @@ class SquaredHinge(MarginLoss):
         estimates="probability", notes=("proper composite: f* = m(2η − 1)",), **_MARGIN,
     )
 
+    @property
+    def inverse_link(self) -> K.Link:
+        return K.ScoreLink("clipped", float(self.margin))
+
     def _phi(self, xp: Any, m: Any) -> Any:
         excess = xp.maximum(self.margin - m, 0.0)
         return excess * excess
@@ -442,6 +438,10 @@ class ModifiedHuber(MarginLoss):
         proper=True, estimates="probability", notes=("proper composite: f* = 2η − 1",), **_MARGIN,
     )
 
+    @property
+    def inverse_link(self) -> K.Link:
+        return K.ScoreLink("clipped", 1.0)
+
     def _phi(self, xp: Any, m: Any) -> Any:
         inner = S.clip(xp, m, -1.0, 1.0)
         # (1 − clip(v, −1, 1))² plus the linear continuation 4(−1 − v) below −1.
@@ -480,6 +480,7 @@ class Logistic(MarginLoss):
         convex=True, strictly_convex=True, lipschitz=True, robust=True, classification_calibrated=True,
         proper=True, estimates="probability", notes=("proper composite with the logit link",), **_MARGIN,
     )
+    inverse_link = K.ScoreLink("sigmoid", 1.0)
 
     def _phi(self, xp: Any, m: Any) -> Any:
         return S.softplus(xp, -m)
@@ -519,6 +520,7 @@ class Exponential(MarginLoss):
         convex=True, strictly_convex=True, classification_calibrated=True, proper=True, estimates="probability",
         notes=("proper composite: f* = ½ log(η / (1 − η))",), **_MARGIN,
     )
+    inverse_link = K.ScoreLink("sigmoid", 2.0)
 
     def _phi(self, xp: Any, m: Any) -> Any:
         return xp.exp(-m)
@@ -606,15 +608,3 @@ class ZeroOne(MarginLoss):
 
     def _phi_second(self, xp: Any, m: Any) -> Any:
         return xp.zeros_like(m)
-
-
-binary_cross_entropy = functional(BinaryCrossEntropy)
-binary_focal = functional(BinaryFocal)
-hinge = functional(Hinge)
-squared_hinge = functional(SquaredHinge)
-smoothed_hinge = functional(SmoothedHinge)
-modified_huber = functional(ModifiedHuber)
-logistic = functional(Logistic)
-exponential = functional(Exponential)
-perceptron = functional(Perceptron)
-zero_one = functional(ZeroOne)

@@ -18,9 +18,10 @@ from array_api_compat import device
 from .. import _stable as S
 from .. import _validate as V
 from .._array import float_dtype
-from ..core import Loss, Param, _scalar, functional, register
+from ..loss import Loss, Param, register
+from ..loss.weights import scalar as _scalar
 from ..traits import Traits
-from ._base import signed_labels
+from ..loss.shapes import signed_labels
 
 #: PyTorch's pairwise_distance adds this to the difference inside the norm.
 PAIRWISE_EPS = 1e-6
@@ -73,10 +74,6 @@ def normalize_backward(xp: Any, x_hat: Any, norm: Any, grad: Any) -> Any:
 
 def _eye(xp: Any, n: int, like: Any) -> Any:
     return xp.eye(n, dtype=like.dtype, device=device(like))
-
-
-def _softmax(xp: Any, z: Any, axis: int) -> Any:
-    return xp.exp(z - S.logsumexp(xp, z, axis=axis, keepdims=True))
 
 
 def _cast(xp: Any, arrays: tuple) -> tuple:
@@ -350,7 +347,7 @@ class InfoNCE(_InBatch):
             total = _scalar(xp, xp.sum(cotangent * per_sample))
         if not gradient:
             return total, None
-        g = cotangent[:, None] * (_softmax(xp, z, axis=1) - eye)
+        g = cotangent[:, None] * (S.softmax(xp, z, axis=1) - eye)
         return total, self._back(xp, g, q_hat, q_norm, k_hat, k_norm)
 
     def _back(self, xp, g, a_hat, a_norm, b_hat, b_norm):
@@ -403,8 +400,8 @@ class CLIP(InfoNCE):
             total = _scalar(xp, xp.sum(cotangent * per_sample))
         if not gradient:
             return total, None
-        g = 0.5 * (cotangent[:, None] * (_softmax(xp, z, axis=1) - eye)
-                   + (_softmax(xp, z, axis=0) - eye) * cotangent[None, :])
+        g = 0.5 * (cotangent[:, None] * (S.softmax(xp, z, axis=1) - eye)
+                   + (S.softmax(xp, z, axis=0) - eye) * cotangent[None, :])
         return total, self._back(xp, g, x_hat, x_norm, t_hat, t_norm)
 
 
@@ -484,14 +481,6 @@ class SupCon(_InBatch):
         if not gradient:
             return total, None
         has = xp.astype(count > 0, s.dtype)
-        g = (cotangent * has)[:, None] * (_softmax(xp, s_out, axis=1) - positives / xp.maximum(count, 1.0)[:, None])
+        g = (cotangent * has)[:, None] * (S.softmax(xp, s_out, axis=1) - positives / xp.maximum(count, 1.0)[:, None])
         d_hat = ((g + g.T) @ z_hat) / self.temperature
         return total, normalize_backward(xp, z_hat, norm, d_hat)
-
-
-contrastive = functional(Contrastive)
-triplet = functional(Triplet)
-cosine_embedding = functional(CosineEmbedding)
-info_nce = functional(InfoNCE)
-clip = functional(CLIP)
-supcon = functional(SupCon)

@@ -27,13 +27,15 @@ from typing import Any
 import numpy as np
 from array_api_compat import device
 
+from array_api_compat import device
+
 from .. import _stable as S
 from .. import _validate as V
-from .._array import array_namespace, as_array, float_dtype, is_numpy, is_tracing, to_numpy
-from ..core import Loss, Param, functional, register
+from .._array import host_array
+from ..loss import Param, register
+from ..loss import links as K
+from ..loss.shapes import ClassAxisLoss, ClassSeparableLoss
 from ..traits import REAL, UNIT, Interval, Traits
-from ._base import LOGITS_HINT, check_probabilities, check_rows_sum_to_one, clip_probabilities
-from ._classes import check_class_indices, check_distribution, is_index_target, one_hot
 
 #: log-probabilities: (−inf, 0].
 NONPOSITIVE = Interval(-math.inf, 0.0, False, True)
@@ -69,240 +71,9 @@ COST_MATRIX = V.Rule(
 _FROM_LOGITS = Param("from_logits", False, V.BOOLEAN, "y_pred holds logits, not probabilities")
 
 
-# ----------------------------------------------------------------------------- the base
-class _ClassAxisLoss(Loss):
-    """y_pred (N, C); y_true indices (N,) or distributions (N, C).
-
-    ``_kind`` says what y_pred holds: "probabilities" or "logits" (from ``from_logits``),
-    "log_probabilities" (nll) or "scores" (multiclass_hinge).
-    """
-
-    event_ndim = 1
-    #: A softmax makes a dozen NumPy calls per row block: 1 MiB blocks of y_pred amortise
-    #: them (on 2 cores, 64 KiB blocks of 1000 classes took 1.5-2x the CPU time per element).
-    block_scale = 16
-    #: Distribution (soft) targets are allowed; hard-label losses (hinge) set this False.
-    soft_targets = True
-
-    @property
-    def _kind(self) -> str:
-        return "logits" if getattr(self, "from_logits", False) else "probabilities"
-
-    def _n_classes_param(self) -> int | None:
-        """The number of classes a parameter fixes (class_weight, cost_matrix), or None."""
-        cw = getattr(self, "class_weight", None)
-        return None if cw is None else len(np.asarray(cw))
-
-    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
-        y_true, y_pred = arrays
-        if y_pred.ndim != 2:
-            raise ValueError(
-                f"y_pred must have shape (n_samples, n_classes) ({self._kind}); got shape {tuple(y_pred.shape)}"
-            )
-        n_classes = y_pred.shape[1]
-        expected = self._n_classes_param()
-        if expected is not None and expected != n_classes:
-            what = "class_weight" if getattr(self, "class_weight", None) is not None else "cost_matrix"
-            raise ValueError(
-                f"{self.name}: {what} is for {expected} classes but y_pred has {n_classes} columns;"
-                f" give one entry per class."
-            )
-        if is_index_target(y_true, y_pred):
-            dtype = float_dtype(xp, y_pred)
-            return (y_true, xp.astype(y_pred, dtype, copy=False)), options
-        dtype = float_dtype(xp, y_true, y_pred)
-        return (xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)), options
-
-    # --------------------------------------------------------------- value checks
-    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
-        y_true, y_pred = arrays
-        n_classes = y_pred.shape[1]
-        if y_true.ndim == 1:
-            _check_indices(xp, y_true, n_classes, getattr(self, "ignore_index", None))
-        else:
-            check_distribution(xp, y_true)
-            if not self.soft_targets and not is_tracing(y_true):
-                if V.concrete(xp.any((y_true != 0.0) & (y_true != 1.0))):
-                    raise ValueError(
-                        f"y_true must be class indices or one-hot rows for {self.name} (a margin needs one"
-                        " true class); got soft labels."
-                    )
-        kind = self._kind
-        if kind == "logits" and self._fused(xp, y_true):
-            return  # the fused NumPy kernel validates the logits with its row maxima
-        if kind == "probabilities":
-            check_probabilities(xp, y_pred, "y_pred", hint=LOGITS_HINT)
-            check_rows_sum_to_one(xp, y_pred, "y_pred")
-        elif kind == "logits":
-            _check_logits(xp, y_pred)
-        elif kind == "log_probabilities":
-            _check_log_probabilities(xp, y_pred)
-        else:
-            V.check_finite(xp, y_pred, "y_pred")
-
-    # --------------------------------------------------------------- targets and weights
-    def _valid(self, xp: Any, y_true: Any) -> Any:
-        """Rows that count (index targets not equal to ignore_index), or None when all do."""
-        ignore = getattr(self, "ignore_index", None)
-        if ignore is None or y_true.ndim != 1:
-            return None
-        return y_true != ignore
-
-    def _nonfinite_reason(self, arrays: tuple, options: dict) -> str | None:
-        if self._kind != "logits":
-            return None
-        arrays = tuple(as_array(a, n) for a, n in zip(arrays, self.inputs))
-        xp = array_namespace(*arrays)
-        (y_true, z), _ = self._prepare(xp, arrays, dict(options))
-        target = to_numpy(self._target_rows(xp, y_true, z))
-        smoothing = float(getattr(self, "label_smoothing", 0.0) or 0.0)
-        if smoothing > 0:
-            target = (1.0 - smoothing) * target + smoothing / target.shape[1]
-        hit = (target > 0) & np.isneginf(to_numpy(z))
-        if not hit.any():
-            return None
-        row, col = (int(i) for i in np.argwhere(hit)[0])
-        why = " (label_smoothing puts target mass on every class)" if smoothing > 0 else ""
-        return (
-            f"y_true puts probability on class {col} of row {row}, whose logit is -inf (masked){why}: the loss"
-            " is infinite. A masked class must not be a target; drop the mask there or use label_smoothing=0."
-        )
-
-    def _target_rows(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        """(N, C) target distributions in y_pred's dtype; ignored rows are all 0."""
-        if y_true.ndim == 2:
-            return y_true
-        t = one_hot(xp, y_true, y_pred.shape[1], y_pred.dtype)
-        valid = self._valid(xp, y_true)
-        return t if valid is None else t * xp.astype(valid, y_pred.dtype)[:, None]
-
-    def _extra_weights(self, xp: Any, arrays: tuple, options: dict) -> Any:
-        y_true, y_pred = arrays
-        cw = getattr(self, "class_weight", None)
-        valid = self._valid(xp, y_true)
-        if cw is None and valid is None:
-            return None
-        dtype = y_pred.dtype
-        if cw is None:
-            return xp.astype(valid, dtype)
-        w = xp.asarray(np.asarray(cw, dtype=float), device=device(y_pred))
-        w = xp.astype(w, dtype)
-        if y_true.ndim == 2:
-            # A distribution's weight is the expected class weight: w[y] for a one-hot row.
-            return xp.sum(y_true * w[None, :], axis=-1)
-        if valid is None:
-            return xp.take(w, xp.astype(y_true, xp.int64))
-        safe = xp.where(valid, xp.astype(y_true, xp.int64), xp.zeros_like(xp.astype(y_true, xp.int64)))
-        return xp.take(w, safe) * xp.astype(valid, dtype)
-
-    def _fused(self, xp: Any, y_true: Any) -> bool:
-        """Whether the fused NumPy kernel computes this loss (cross_entropy on logits, index targets)."""
-        return False
-
-    def _log_probs(self, xp: Any, y_pred: Any) -> Any:
-        if self._kind == "logits":
-            return S.log_softmax(xp, y_pred)
-        return xp.log(clip_probabilities(xp, y_pred))
-
-    def _probs(self, xp: Any, y_pred: Any) -> Any:
-        return self._log_probs_and_probs(xp, y_pred)[1]
-
-    def _log_probs_and_probs(self, xp: Any, y_pred: Any) -> tuple[Any, Any]:
-        """(log p, p) with one log_softmax for logits (losses that need both)."""
-        if self._kind == "logits":
-            log_p = S.log_softmax(xp, y_pred)
-            return log_p, xp.exp(log_p)
-        p = clip_probabilities(xp, y_pred)
-        return xp.log(p), p
-
-
-def _check_indices(xp: Any, y_true: Any, n_classes: int, ignore_index: Any) -> None:
-    if is_numpy(xp) and y_true.dtype.kind in "iu" and y_true.size:
-        # Fast path for the common case (one pass each for min and max, per row block).
-        if y_true.min() >= 0 and y_true.max() < n_classes:
-            return
-    check_class_indices(xp, y_true, n_classes, ignore_index)
-
-
-def _check_logits(xp: Any, z: Any) -> None:
-    """Finite logits or −inf (a masked class); every row needs one finite logit."""
-    if is_tracing(z):
-        return
-    if is_numpy(xp) and math.isfinite(float(np.add.reduce(z, axis=None))):
-        return  # one read: every entry is finite
-    V.check_finite(xp, z, "y_pred", allow_neg_inf=True)
-    row_max = xp.max(z, axis=-1)
-    all_masked = to_numpy(row_max == -math.inf)
-    if all_masked.any():
-        raise ValueError(
-            f"y_pred (logits) must have at least one finite logit per row; row {int(np.argmax(all_masked))}"
-            " is all -inf (every class masked)."
-        )
-
-
-def _check_log_probabilities(xp: Any, lp: Any) -> None:
-    if is_tracing(lp) or lp.size == 0:
-        return
-    V.check_finite(xp, lp, "y_pred", allow_neg_inf=True)
-    hi = V.concrete(xp.max(lp))
-    if hi is not None and hi > 0:
-        raise ValueError(
-            f"y_pred must hold log-probabilities (<= 0); got max {hi:g}. nll takes log_softmax outputs; for"
-            " logits use cross_entropy(from_logits=True)."
-        )
-    tol = float(xp.finfo(lp.dtype).eps) ** 0.5
-    worst = V.concrete(xp.max(xp.abs(xp.sum(xp.exp(lp), axis=-1) - 1.0)))
-    if worst is not None and worst > tol:
-        raise ValueError(
-            f"y_pred rows must be log-probabilities whose exponentials sum to 1; the worst row is off by"
-            f" {worst:.3g}. Apply log_softmax, or use cross_entropy(from_logits=True) on raw scores."
-        )
-
-
-_EXP_LIMITS: dict = {}
-
-
-def _exp_limit(dtype: Any) -> float:
-    """log of the largest finite number of ``dtype``: e^x overflows above it."""
-    if dtype not in _EXP_LIMITS:
-        _EXP_LIMITS[dtype] = math.log(float(np.finfo(dtype).max))
-    return _EXP_LIMITS[dtype]
-
-
-def _log1mexp(xp: Any, lp: Any) -> Any:
-    """log(1 − e^{lp}) for lp ≤ 0, accurate on both sides of −log 2 (Mächler 2012).
-
-    lp = 0 (a probability that rounds to 1) is moved to −tiny so that log(0) never runs;
-    the true 1 − p is then below ε and every term that uses it is negligible.
-    """
-    tiny = float(xp.finfo(lp.dtype).smallest_normal)
-    lp = xp.minimum(lp, -tiny)
-    near_zero = xp.maximum(lp, -S.LOG2)
-    far = xp.minimum(lp, -S.LOG2)
-    return xp.where(lp > -S.LOG2, xp.log(-xp.expm1(near_zero)), xp.log1p(-xp.exp(far)))
-
-
-def _linear_in_p(xp: Any, kind: str, y_pred: Any, coef: Any, want: str) -> Any:
-    """ℓ = Σ_c coef_c p_c: value, gradient or Hessian diagonal, for probabilities or logits.
-
-    On logits p = softmax(z): ∂ℓ/∂z_k = p_k(coef_k − M), ∂²ℓ/∂z_k² = p_k(1 − 2p_k)(coef_k − M)
-    with M = Σ_c p_c coef_c.
-    """
-    if kind == "logits":
-        p = xp.exp(S.log_softmax(xp, y_pred))
-    else:
-        p = clip_probabilities(xp, y_pred)
-    if want == "value":
-        return xp.sum(p * coef, axis=-1)
-    if kind != "logits":
-        return coef if want == "gradient" else xp.zeros_like(p)
-    centred = coef - xp.sum(p * coef, axis=-1, keepdims=True)
-    return p * centred if want == "gradient" else p * (1.0 - 2.0 * p) * centred
-
-
 # ----------------------------------------------------------------------------- cross-entropy
 @register
-class CrossEntropy(_ClassAxisLoss):
+class CrossEntropy(ClassSeparableLoss):
     r"""Cross-entropy (log loss) over C classes, from probabilities or logits.
 
     - Formula: :math:`\ell = -\sum_c t_c \log p_c` with t the target distribution (one-hot for
@@ -360,7 +131,12 @@ class CrossEntropy(_ClassAxisLoss):
             estimates="probability" if proper else "other",
         )
 
-    def _smoothed(self, xp: Any, t: Any, y_true: Any) -> Any:
+    @property
+    def inverse_link(self) -> K.Link | None:
+        return K.SOFTMAX if self.label_smoothing == 0 and self.class_weight is None else None
+
+    def _targets(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t = self._target_rows(xp, y_true, y_pred)
         eps = self.label_smoothing
         if not eps:
             return t
@@ -368,105 +144,26 @@ class CrossEntropy(_ClassAxisLoss):
         valid = self._valid(xp, y_true)
         return smooth if valid is None else smooth * xp.astype(valid, t.dtype)[:, None]
 
-    def _fused(self, xp: Any, y_true: Any) -> bool:
-        return is_numpy(xp) and bool(self.from_logits) and y_true.ndim == 1
+    # ℓ = Σ_c t_c·(−u_c): f(u) = −u.
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        return -u
 
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        if self._fused(xp, y_true):
-            return self._numpy_logits(y_true, y_pred, value=True, gradient=False)[0]
-        t = self._smoothed(xp, self._target_rows(xp, y_true, y_pred), y_true)
-        log_p = self._log_probs(xp, y_pred)
-        # 0·log 0 = 0: a masked class (log p = −inf) with no target mass adds nothing.
-        return -xp.sum(t * xp.where(t > 0, log_p, xp.zeros_like(log_p)), axis=-1)
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        return -xp.ones_like(u)
 
-    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        if self._fused(xp, y_true):
-            return self._numpy_logits(y_true, y_pred, value=False, gradient=True)[1]
-        t = self._smoothed(xp, self._target_rows(xp, y_true, y_pred), y_true)
-        if self.from_logits:
-            return self._probs(xp, y_pred) * xp.sum(t, axis=-1, keepdims=True) - t
-        return -t / clip_probabilities(xp, y_pred)
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
+        return xp.zeros_like(u)
 
-    def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
-        if self._fused(xp, y_true):
-            return self._numpy_logits(y_true, y_pred, value=True, gradient=True)
-        return self._per_sample(xp, y_true, y_pred), self._gradient(xp, y_true, y_pred)
-
-    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        if self._fused(xp, y_true):
-            _check_logits(xp, y_pred)  # the Hessian does not run the kernel that checks them
-        t = self._smoothed(xp, self._target_rows(xp, y_true, y_pred), y_true)
-        if self.from_logits:
-            p = self._probs(xp, y_pred)
-            return xp.sum(t, axis=-1, keepdims=True) * p * (1.0 - p)
-        p = clip_probabilities(xp, y_pred)
-        return t / (p * p)
-
-    def _numpy_logits(self, y_true: np.ndarray, z: np.ndarray, *, value: bool, gradient: bool) -> tuple:
-        """Softmax cross-entropy of one row block with index targets, fused.
-
-        The exponentials are computed once into a block-local buffer that then becomes the
-        gradient in place. The row maxima also validate the block (a NaN or +inf makes a
-        row maximum non-finite; so does a row of −inf only), so no separate pass checks
-        the logits. A row whose maximum m lies in [0, log(max float) − log C − 1] needs no
-        shift: e^z cannot overflow its sum and underflows no later than e^{z − m} would;
-        when every row of the block is such, the subtraction pass is skipped. For those
-        rows Σ e^{z − m} = e^{−m}·Σ e^z is formed in linear space, keeping its relative
-        precision. ℓ = (m − z_y) + log Σ e^{z − m}.
-        """
-        n, n_classes = z.shape
-        row_max = z.max(axis=1, keepdims=True)
-        low, high = float(row_max.min()), float(row_max.max())
-        if not (math.isfinite(low) and math.isfinite(high)):
-            _check_logits(np, z)  # raises, naming the bad value
-        valid = self._valid(np, y_true)
-        labels = y_true.astype(np.intp, copy=False)
-        if valid is not None:
-            labels = np.where(valid, labels, 0)
-        rows = np.arange(n)
-        limit = _exp_limit(z.dtype) - math.log(n_classes) - 1.0
-        if 0.0 <= low and high <= limit:
-            unshifted = None  # every row: e^z
-            e = np.exp(z)
-        else:
-            # Each row decides for itself, so that results never depend on the blocking.
-            unshifted = (row_max >= 0.0) & (row_max <= limit)
-            e = np.subtract(z, np.where(unshifted, 0.0, row_max))
-            np.exp(e, out=e)  # −inf − max → exp(−inf) = 0: a masked class drops out
-            unshifted = unshifted[:, 0]
-        sums = e.sum(axis=1)
-        row_max = row_max[:, 0]
-        eps = self.label_smoothing
-        loss = None
-        if value:
-            # log Σ e^{z − m}; unshifted sums are rescaled by e^{−m} first (no cancellation).
-            if unshifted is None:
-                log_sums = np.log(sums * np.exp(-row_max))
-            else:
-                log_sums = np.log(np.where(unshifted, sums * np.exp(np.where(unshifted, -row_max, 0.0)), sums))
-            loss = row_max - z[rows, labels]
-            if eps:
-                loss = (1.0 - eps) * loss + eps * (row_max - z.mean(axis=1))
-            loss += log_sums
-            if valid is not None:
-                loss = np.where(valid, loss, 0.0).astype(z.dtype, copy=False)
-        grad = None
-        if gradient:
-            np.reciprocal(sums, out=sums)
-            e *= sums[:, None]  # the softmax, in place
-            if eps:
-                e[rows, labels] -= 1.0 - eps
-                e -= eps / n_classes
-            else:
-                e[rows, labels] -= 1.0
-            if valid is not None:
-                e *= valid[:, None]
-            grad = e
-        return loss, grad
+    def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
+        y_true, z = block
+        if not self.from_logits or y_true.ndim != 1 or self.class_weight is not None:
+            return None
+        return _softmax_cross_entropy_block(y_true, z, self._valid(np, y_true), self.label_smoothing, weights,
+                                            scale, out)
 
 
 @register
-class NLL(_ClassAxisLoss):
+class NLL(ClassSeparableLoss):
     r"""Negative log-likelihood of log-probabilities (PyTorch's ``nll_loss``).
 
     - Formula: :math:`\ell = -\sum_c t_c\,\mathrm{lp}_c` (= −lp_y for an index target), with lp
@@ -496,8 +193,8 @@ class NLL(_ClassAxisLoss):
     )
 
     @property
-    def _kind(self) -> str:
-        return "log_probabilities"
+    def link(self) -> K.Link:
+        return K.LOG_PROBABILITIES
 
     def _traits(self) -> Traits:
         proper = self.class_weight is None
@@ -508,20 +205,20 @@ class NLL(_ClassAxisLoss):
             notes=("linear in the log-probabilities",),
         )
 
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        return -xp.sum(t * xp.where(t > 0, y_pred, xp.zeros_like(y_pred)), axis=-1)
+    # ℓ = Σ_c t_c·(−u_c), u the given log-probabilities.
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        return -u
 
-    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return -self._target_rows(xp, y_true, y_pred)
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        return -xp.ones_like(u)
 
-    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return xp.zeros_like(y_pred)
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
+        return xp.zeros_like(u)
 
 
 # ----------------------------------------------------------------------------- focal
 @register
-class Focal(_ClassAxisLoss):
+class Focal(ClassSeparableLoss):
     r"""Focal loss in its softmax form: cross-entropy scaled by (1 − p_c)^γ per class.
 
     - Formula: :math:`\ell = -\alpha\sum_c t_c (1-p_c)^{\gamma}\log p_c` (= −α(1 − p_y)^γ log p_y
@@ -570,60 +267,30 @@ class Focal(_ClassAxisLoss):
     def _a(self) -> float:
         return 1.0 if self.alpha is None else float(self.alpha)
 
-    def _logs(self, xp: Any, y_pred: Any) -> tuple[Any, Any]:
-        """(log p, log(1 − p)), finite wherever p > 0."""
-        if self.from_logits:
-            log_p = S.log_softmax(xp, y_pred)
-            return log_p, _log1mexp(xp, log_p)
-        p = clip_probabilities(xp, y_pred)
-        return xp.log(p), xp.log1p(-p)
+    # f(u) = −α(1 − p)^γ·u with p = e^u; w = log(1 − p) (log1mexp: exact near p = 1) and
+    # every power of (1 − p) written as e^{k·w}, so that no γ < 1 overflows or gives NaN.
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        return -self._a * xp.exp(self.gamma * S.log1mexp(xp, u)) * u
 
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        log_p, log_1mp = self._logs(xp, y_pred)
-        log_p = xp.where(t > 0, log_p, xp.zeros_like(log_p))  # 0·log 0 = 0 for masked classes
-        return -self._a * xp.sum(t * xp.exp(self.gamma * log_1mp) * log_p, axis=-1)
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        g, w = self.gamma, S.log1mexp(xp, u)
+        # −α[(1 − p)^γ − γ(1 − p)^{γ−1}·p·u]
+        return -self._a * (xp.exp(g * w) - g * xp.exp((g - 1.0) * w + u) * u)
 
-    def _pieces(self, xp: Any, y_true: Any, y_pred: Any) -> tuple:
-        t = self._target_rows(xp, y_true, y_pred)
-        log_p, log_1mp = self._logs(xp, y_pred)
-        p = xp.exp(log_p)
-        # A masked class (log p = −inf) has p = 0; a finite stand-in keeps 0·(−inf) out.
-        log_p = xp.where(log_p > -math.inf, log_p, xp.zeros_like(log_p))
-        q_gamma = xp.exp(self.gamma * log_1mp)
-        h = log_p * xp.exp(log_p - log_1mp)  # p log p / (1 − p), → −1 as p → 1
-        return t, p, log_p, log_1mp, q_gamma, h
-
-    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t, p, log_p, log_1mp, q_gamma, h = self._pieces(xp, y_true, y_pred)
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
         g = self.gamma
-        if self.from_logits:
-            a = t * q_gamma * (g * h - 1.0)
-            return self._a * (a - p * xp.sum(a, axis=-1, keepdims=True))
-        q_gamma_m1 = xp.exp((g - 1.0) * log_1mp)
-        return self._a * t * (g * q_gamma_m1 * log_p - q_gamma / p)
-
-    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t, p, log_p, log_1mp, q_gamma, h = self._pieces(xp, y_true, y_pred)
-        g = self.gamma
-        if self.from_logits:
-            a = t * q_gamma * (g * h - 1.0)
-            u = xp.exp(log_p - log_1mp)  # p / (1 − p)
-            # v_c = t_c g′(p_c) p_c with g(p) = p f′(p), f(p) = −(1 − p)^γ log p.
-            v = g * t * q_gamma * (u * (log_p + 2.0) - (g - 1.0) * u * h)
-            # v_k (1 − p_k)², written without the (1 − p)^{γ−2} that overflows as p → 1.
-            own = g * t * q_gamma * (p * (1.0 - p) * (log_p + 2.0) - (g - 1.0) * p * p * log_p)
-            total_a = xp.sum(a, axis=-1, keepdims=True)
-            total_v = xp.sum(v, axis=-1, keepdims=True)
-            return self._a * (own - p * (1.0 - p) * total_a + p * p * (total_v - v))
-        second = (-g * (g - 1.0) * xp.exp((g - 2.0) * log_1mp) * log_p
-                  + 2.0 * g * xp.exp((g - 1.0) * log_1mp) / p + q_gamma / (p * p))
-        return self._a * t * second
+        # 1 − p held at or above ε: below it (p rounds to 1) the link multiplies the own-class
+        # term by (1 − p)² and every term is negligible, but (1 − p)^{γ−2} would overflow.
+        w = xp.maximum(S.log1mexp(xp, u), math.log(float(xp.finfo(u.dtype).eps)))
+        # −α[−2γ(1 − p)^{γ−1}p − γ(1 − p)^{γ−1}p·u + γ(γ − 1)(1 − p)^{γ−2}p²·u]
+        first = xp.exp((g - 1.0) * w + u)
+        second = xp.exp((g - 2.0) * w + 2.0 * u) if g != 2.0 else xp.exp(2.0 * u)
+        return -self._a * (-2.0 * g * first - g * first * u + g * (g - 1.0) * second * u)
 
 
 # ----------------------------------------------------------------------------- hinge
 @register
-class MulticlassHinge(_ClassAxisLoss):
+class MulticlassHinge(ClassAxisLoss):
     r"""Multiclass hinge loss on scores: Weston–Watkins (summed) or Crammer–Singer (max).
 
     - Formula: with s the scores and y the true class,
@@ -669,8 +336,8 @@ class MulticlassHinge(_ClassAxisLoss):
     )
 
     @property
-    def _kind(self) -> str:
-        return "scores"
+    def link(self) -> None:
+        return None  # raw scores
 
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
         arrays, options = super()._prepare(xp, arrays, options)
@@ -719,7 +386,7 @@ class MulticlassHinge(_ClassAxisLoss):
 
 # ----------------------------------------------------------------------------- robust variants
 @register
-class Poly1(_ClassAxisLoss):
+class Poly1(ClassSeparableLoss):
     r"""Poly-1 loss (Leng et al. 2022): cross-entropy plus ε(1 − p_t).
 
     - Formula: :math:`\ell = -\sum_c t_c\log p_c + \epsilon\,(1 - p_t)`, p_t = Σ_c t_c p_c
@@ -759,32 +426,19 @@ class Poly1(_ClassAxisLoss):
             proper=ce, estimates="probability" if ce else "other",
         )
 
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        log_p, p = self._log_probs_and_probs(xp, y_pred)
-        ce = -xp.sum(t * xp.where(t > 0, log_p, xp.zeros_like(log_p)), axis=-1)
-        p_t = xp.sum(t * p, axis=-1)
-        return ce + self.epsilon * (xp.sum(t, axis=-1) - p_t)
+    # ℓ = Σ_c t_c[−u_c + ε(1 − p_c)]: f(u) = −u + ε(1 − e^u).
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        return -u + self.epsilon * (1.0 - p)
 
-    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        p = self._probs(xp, y_pred)
-        if self.from_logits:
-            p_t = xp.sum(t * p, axis=-1, keepdims=True)
-            return p * xp.sum(t, axis=-1, keepdims=True) - t - self.epsilon * p * (t - p_t)
-        return -t / p - self.epsilon * t
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        return -1.0 - self.epsilon * p
 
-    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        p = self._probs(xp, y_pred)
-        if self.from_logits:
-            p_t = xp.sum(t * p, axis=-1, keepdims=True)
-            return xp.sum(t, axis=-1, keepdims=True) * p * (1.0 - p) - self.epsilon * p * (1.0 - 2.0 * p) * (t - p_t)
-        return t / (p * p)
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
+        return -self.epsilon * p
 
 
 @register
-class GeneralizedCrossEntropy(_ClassAxisLoss):
+class GeneralizedCrossEntropy(ClassSeparableLoss):
     r"""Generalized cross-entropy (Zhang & Sabuncu 2018): the L_q loss (1 − p_y^q)/q.
 
     - Formula: :math:`\ell = \sum_c t_c\,\frac{1 - p_c^{q}}{q}` (= (1 − p_y^q)/q for an index).
@@ -827,36 +481,19 @@ class GeneralizedCrossEntropy(_ClassAxisLoss):
             notes=("minimiser p_c ∝ η_c^{1/(1−q)}",),
         )
 
-    def _powers(self, xp: Any, y_pred: Any) -> Any:
-        if self.from_logits:
-            return xp.exp(self.q * S.log_softmax(xp, y_pred))
-        return clip_probabilities(xp, y_pred) ** self.q
+    # f(u) = (1 − e^{qu})/q, f′ = −e^{qu}, f″ = −q·e^{qu}.
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        return (1.0 - xp.exp(self.q * u)) / self.q
 
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        return xp.sum(t * (1.0 - self._powers(xp, y_pred)), axis=-1) / self.q
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        return -xp.exp(self.q * u)
 
-    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        power = self._powers(xp, y_pred)
-        if self.from_logits:
-            p = self._probs(xp, y_pred)
-            return -t * power + p * xp.sum(t * power, axis=-1, keepdims=True)
-        return -t * power / clip_probabilities(xp, y_pred)
-
-    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        power, q = self._powers(xp, y_pred), self.q
-        if self.from_logits:
-            p = self._probs(xp, y_pred)
-            total = xp.sum(t * power, axis=-1, keepdims=True)
-            return -q * t * power * (1.0 - p) + p * (1.0 - p) * total + q * p * (t * power - p * total)
-        p = clip_probabilities(xp, y_pred)
-        return (1.0 - q) * t * power / (p * p)
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
+        return -self.q * xp.exp(self.q * u)
 
 
 @register
-class SymmetricCrossEntropy(_ClassAxisLoss):
+class SymmetricCrossEntropy(ClassSeparableLoss):
     r"""Symmetric cross-entropy (Wang et al. 2019): α·CE(t, p) + β·CE(p, t), the reverse term
     with log 0 taken as A = −4.
 
@@ -904,32 +541,23 @@ class SymmetricCrossEntropy(_ClassAxisLoss):
         )
 
     def _reverse_coef(self, xp: Any, t: Any) -> Any:
+        """−max(log t, A): the reverse term's coefficient on each p_c."""
         floor = math.exp(self.LOG_ZERO)
         safe = xp.where(t > floor, t, xp.ones_like(t))
         return -xp.where(t > floor, xp.log(safe), xp.full_like(t, self.LOG_ZERO))
 
-    def _ce(self) -> CrossEntropy:
-        return CrossEntropy(from_logits=self.from_logits)
-
-    def _combine(self, xp: Any, y_true: Any, y_pred: Any, want: str) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        ce = self._ce()
-        ce_part = {"value": ce._per_sample, "gradient": ce._gradient, "hessian": ce._hessian}[want](xp, t, y_pred)
-        rce = _linear_in_p(xp, self._kind, y_pred, self._reverse_coef(xp, t), want)
-        return self.alpha * ce_part + self.beta * rce
-
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return self._combine(xp, y_true, y_pred, "value")
-
-    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return self._combine(xp, y_true, y_pred, "gradient")
-
-    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return self._combine(xp, y_true, y_pred, "hessian")
+    def _terms(self, xp: Any, t: Any, u: Any, p: Any, order: int) -> tuple:
+        # α·t_c·(−u_c) + β·k_c·p_c; ∂/∂u of k·e^u is k·p at every order.
+        reverse = self.beta * self._reverse_coef(xp, t) * p
+        value = -self.alpha * t * u + reverse if order in (0, -1) else None
+        if order == 0:
+            return (value,)
+        first = -self.alpha * t + reverse
+        return (value, first, reverse) if order == 2 else (value, first)
 
 
 @register
-class CostSensitive(_ClassAxisLoss):
+class CostSensitive(ClassSeparableLoss):
     r"""Expected misclassification cost: ℓ = Σ_c p_c K[y, c] for a cost matrix K.
 
     - Formula: :math:`\ell = \sum_k t_k \sum_c K_{kc}\,p_c` (= Σ_c K[y, c] p_c for an index
@@ -975,21 +603,90 @@ class CostSensitive(_ClassAxisLoss):
             notes=("minimiser: one-hot at the cost-sensitive Bayes decision (the mode for 0-1 costs)",),
         )
 
-    def _coef(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        t = self._target_rows(xp, y_true, y_pred)
-        n = y_pred.shape[1]
-        k = np.ones((n, n)) - np.eye(n) if self.cost_matrix is None else np.asarray(self.cost_matrix, dtype=float)
-        k = xp.astype(xp.asarray(k, device=device(y_pred)), y_pred.dtype)
-        return t @ k
+    def _terms(self, xp: Any, t: Any, u: Any, p: Any, order: int) -> tuple:
+        # ℓ = Σ_c k_c·p_c with k = Kᵀt (row y of K): ∂/∂u of k·e^u is k·p at every order.
+        n = p.shape[1]
+        costs = np.ones((n, n)) - np.eye(n) if self.cost_matrix is None else np.asarray(self.cost_matrix, dtype=float)
+        costs = host_array(xp, costs, p)
+        expected = (t @ costs) * p
+        if order == 0:
+            return (expected,)
+        return (expected, expected, expected) if order == 2 else (expected, expected)
 
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return _linear_in_p(xp, self._kind, y_pred, self._coef(xp, y_true, y_pred), "value")
 
-    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return _linear_in_p(xp, self._kind, y_pred, self._coef(xp, y_true, y_pred), "gradient")
 
-    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return _linear_in_p(xp, self._kind, y_pred, self._coef(xp, y_true, y_pred), "hessian")
+# ----------------------------------------------------------------------------- the NumPy kernel
+_EXP_LIMITS: dict = {}
+
+
+def _exp_limit(dtype: Any) -> float:
+    """log of the largest finite number of ``dtype``: e^x overflows above it."""
+    if dtype not in _EXP_LIMITS:
+        _EXP_LIMITS[dtype] = math.log(float(np.finfo(dtype).max))
+    return _EXP_LIMITS[dtype]
+
+
+def _softmax_cross_entropy_block(y_true: np.ndarray, z: np.ndarray, valid: Any, eps: float, weights: Any,
+                                 scale: float, out: np.ndarray) -> float | None:
+    """Softmax cross-entropy of one row block with index targets, fused (``Loss._kernel``).
+
+    Writes scale·wᵢ·(softmax − t) into ``out`` and returns Σ wᵢℓᵢ·scale. The exponentials
+    are computed once into a block-local buffer that then becomes the gradient in place.
+    The row maxima also validate the block (a NaN or +inf makes a row maximum non-finite;
+    so does a row of −inf only): such a block returns None and the generic code checks it.
+    A row whose maximum m lies in [0, log(max float) − log C − 1] needs no shift: e^z
+    cannot overflow its sum and underflows no later than e^{z − m} would; when every row of
+    the block is such, the subtraction pass is skipped. For those rows Σ e^{z − m} =
+    e^{−m}·Σ e^z is formed in linear space, keeping its relative precision.
+    ℓ = (m − z_y) + log Σ e^{z − m}.
+    """
+    n, n_classes = z.shape
+    row_max = z.max(axis=1, keepdims=True)
+    low, high = float(row_max.min()), float(row_max.max())
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    labels = y_true if valid is None else np.where(valid, y_true, 0)
+    if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= n_classes:
+        return None  # not plain class indices: the generic code checks and names them
+    labels = labels.astype(np.intp, copy=False)
+    rows = np.arange(n)
+    limit = _exp_limit(z.dtype) - math.log(n_classes) - 1.0
+    if 0.0 <= low and high <= limit:
+        unshifted = None  # every row: e^z
+        e = np.exp(z)
+    else:
+        # Each row decides for itself, so that results never depend on the blocking.
+        unshifted = (row_max >= 0.0) & (row_max <= limit)
+        e = np.subtract(z, np.where(unshifted, 0.0, row_max))
+        np.exp(e, out=e)  # −inf − max → exp(−inf) = 0: a masked class drops out
+        unshifted = unshifted[:, 0]
+    sums = e.sum(axis=1)
+    row_max = row_max[:, 0]
+    # log Σ e^{z − m}; unshifted sums are rescaled by e^{−m} first (no cancellation).
+    if unshifted is None:
+        log_sums = np.log(sums * np.exp(-row_max))
+    else:
+        log_sums = np.log(np.where(unshifted, sums * np.exp(np.where(unshifted, -row_max, 0.0)), sums))
+    loss = row_max - z[rows, labels]
+    if eps:
+        loss = (1.0 - eps) * loss + eps * (row_max - z.mean(axis=1))
+    loss += log_sums
+    np.reciprocal(sums, out=sums)
+    e *= sums[:, None]  # the softmax, in place
+    if eps:
+        e[rows, labels] -= 1.0 - eps
+        e -= eps / n_classes
+    else:
+        e[rows, labels] -= 1.0
+    factor = weights if valid is None else (valid if weights is None else weights)
+    if factor is None:
+        np.multiply(e, scale, out=out)
+        return float(np.add.reduce(loss)) * scale
+    # The weights already hold 0 for ignored rows (combined by the engine); without
+    # sample weights, ``valid`` does the same.
+    factor = np.asarray(factor, dtype=z.dtype)
+    np.multiply(e, (factor * scale)[:, None], out=out)
+    return float(np.add.reduce(np.where(factor > 0, loss * factor, 0.0))) * scale
 
 
 # ----------------------------------------------------------------------------- helper
@@ -1023,13 +720,3 @@ def class_balanced_weights(counts: Any, beta: float = 0.999) -> np.ndarray:
     effective = -np.expm1(n * np.log(beta)) / (1.0 - beta) if beta > 0 else np.ones_like(n)
     weights = 1.0 / effective
     return weights * (n.size / weights.sum())
-
-
-cross_entropy = functional(CrossEntropy)
-nll = functional(NLL)
-focal = functional(Focal)
-multiclass_hinge = functional(MulticlassHinge)
-poly1 = functional(Poly1)
-generalized_cross_entropy = functional(GeneralizedCrossEntropy)
-symmetric_cross_entropy = functional(SymmetricCrossEntropy)
-cost_sensitive = functional(CostSensitive)

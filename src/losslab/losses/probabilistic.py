@@ -15,10 +15,10 @@ from .. import _validate as V
 from array_api_compat import device
 
 from .._array import as_array, float_dtype, is_tracing, to_numpy
-from ..core import Loss, Param, functional, register
+from ..loss import Loss, Param, register
 from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Traits
-from ._base import check_probabilities, check_rows_sum_to_one, clip_probabilities
-from ._classes import check_class_indices, check_distribution, is_index_target, one_hot
+from ..loss.links import check_probabilities, check_rows_sum_to_one, clip_probabilities
+from ..loss.targets import check_class_indices, check_distribution, is_index_target, one_hot
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -421,12 +421,3 @@ class Brier(Loss):
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         return xp.full_like(y_pred, 2.0)
-
-
-poisson = functional(Poisson)
-gamma_deviance = functional(GammaDeviance)
-tweedie = functional(Tweedie)
-gaussian_nll = functional(GaussianNLL)
-kl_divergence = functional(KLDivergence)
-js_divergence = functional(JSDivergence)
-brier = functional(Brier)

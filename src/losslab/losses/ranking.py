@@ -17,9 +17,10 @@ from array_api_compat import device
 from .. import _stable as S
 from .. import _validate as V
 from .._array import as_array, float_dtype, to_numpy
-from ..core import Loss, Param, _scalar, functional, register
+from ..loss import Loss, Param, register
+from ..loss.weights import scalar as _scalar
 from ..traits import Traits
-from ._base import signed_labels
+from ..loss.shapes import signed_labels
 
 
 @register
@@ -214,8 +215,3 @@ class ListNet(_QueryLoss):
             return total, None
         weighted = cotangent * p_true
         return total, -weighted + xp.exp(log_p_pred) * (same @ weighted)
-
-
-margin_ranking = functional(MarginRanking)
-pairwise_logistic = functional(PairwiseLogistic)
-listnet = functional(ListNet)

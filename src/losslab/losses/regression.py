@@ -15,9 +15,9 @@ import numpy as np
 from .. import _stable as S
 from .. import _validate as V
 from .._array import is_tracing
-from ..core import Loss, Param, functional, register
+from ..loss import Loss, Param, register
 from ..traits import NONNEGATIVE, Traits
-from ._base import DistanceLoss
+from ..loss.shapes import DistanceLoss
 
 _REGRESSION = dict(task="regression", distance_based=True)
 
@@ -59,13 +59,16 @@ class MSE(DistanceLoss):
     def _rho_and_prime(self, xp: Any, r: Any) -> tuple[Any, Any]:
         return r * r, r + r
 
-    def _fused_block(self, y_true: Any, y_pred: Any, scale: float, out: Any) -> float | None:
+    def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
+        if weights is not None:
+            return None
+        y_true, y_pred = block
         r = np.subtract(y_pred, y_true, out=out)  # the residual lives in the gradient's buffer
         total = float(np.vdot(r, r))  # Σr² (vdot flattens); not finite iff some input is (or r² overflowed)
         if not math.isfinite(total):
             return None
         np.multiply(r, 2.0 * scale, out=out)
-        return total
+        return total * scale
 
 
 @register
@@ -145,7 +148,10 @@ class Huber(DistanceLoss):
         clipped = S.clip(xp, r, -self.delta, self.delta)
         return clipped * (r - 0.5 * clipped), clipped
 
-    def _fused_block(self, y_true: Any, y_pred: Any, scale: float, out: Any) -> float | None:
+    def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
+        if weights is not None:
+            return None
+        y_true, y_pred = block
         r = np.subtract(y_pred, y_true)
         clipped = np.clip(r, -self.delta, self.delta, out=out)
         # Σ c·(r − c/2) = c·r − ½ c·c, two dot products in cache; an inf or NaN input makes
@@ -154,7 +160,7 @@ class Huber(DistanceLoss):
         if not math.isfinite(total):
             return None
         np.multiply(clipped, scale, out=out)
-        return total
+        return total * scale
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
         return xp.astype(xp.abs(r) < self.delta, r.dtype)
@@ -466,7 +472,7 @@ class Cauchy(DistanceLoss):
     aliases = ("lorentzian",)
     description = "Log-growing robust loss; outliers' influence falls back toward 0."
     formula = r"\tfrac{c^2}{2}\log\big(1 + (r/c)^2\big)"
-    parameters = (Param("scale", 1.0, V.POSITIVE, "residual where the gradient peaks"),)
+    parameters = (Param("scale", 1.0, V.SQUARABLE_SCALE, "residual where the gradient peaks"),)
     TRAITS = Traits(lipschitz=True, robust=True, estimates="other", **_REGRESSION)
 
     def _rho(self, xp: Any, r: Any) -> Any:
@@ -505,7 +511,7 @@ class Tukey(DistanceLoss):
     aliases = ("biweight", "tukey_biweight")
     description = "Tukey's biweight: bounded, and gross outliers get zero gradient."
     formula = r"\begin{cases}\tfrac{c^2}{6}\big(1-(1-(r/c)^2)^3\big) & |r|\le c\\ \tfrac{c^2}{6} & |r|>c\end{cases}"
-    parameters = (Param("c", 4.685, V.POSITIVE, "residual beyond which the loss is flat"),)
+    parameters = (Param("c", 4.685, V.SQUARABLE_SCALE, "residual beyond which the loss is flat"),)
     TRAITS = Traits(lipschitz=True, bounded=True, robust=True, estimates="other", **_REGRESSION)
 
     # u = r/c is clipped to [−1, 1] first: outside the loss is flat, and r² never overflows.
@@ -523,6 +529,47 @@ class Tukey(DistanceLoss):
         u = S.clip(xp, r / self.c, -1.0, 1.0)
         u2 = u * u
         return (1.0 - u2) * (1.0 - 5.0 * u2)
+
+
+@register
+class PseudoHuber(DistanceLoss):
+    r"""Pseudo-Huber loss: Huber made smooth, quadratic near 0 and linear in the tails.
+
+    - Formula: :math:`\ell = \delta^2\left(\sqrt{1 + (r/\delta)^2} - 1\right)`, r = ŷ − y.
+    - Domains: y_true, y_pred real; delta > 0.
+    - Gradient r/√(1 + (r/δ)²) (bounded by δ); Hessian (1 + (r/δ)²)^{−3/2}.
+    - Estimates "other": an M-estimate between the mean (δ → ∞) and the median (δ → 0).
+    - Relations: barron(alpha=1, scale=δ)·δ²; → ½r² as δ → ∞ and → δ|r| for |r| ≫ δ, like
+      huber(delta=δ), but with every derivative continuous.
+    - Reference: Charbonnier, Blanc-Féraud, Aubert, Barlaud (1994), Two deterministic
+      half-quadratic regularization algorithms for computed imaging.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.pseudo_huber([0.0], [3.0], delta=1.0)), 6))
+    2.162278
+    """
+
+    name = "pseudo_huber"
+    family = "regression"
+    aliases = ("charbonnier",)
+    description = "δ²(√(1 + (r/δ)²) − 1): Huber made smooth."
+    formula = r"\delta^2\left(\sqrt{1 + (r/\delta)^2} - 1\right)"
+    parameters = (Param("delta", 1.0, V.POSITIVE, "where quadratic turns linear"),)
+    TRAITS = Traits(convex=True, strictly_convex=True, lipschitz=True, robust=True, estimates="other", **_REGRESSION)
+
+    def _rho(self, xp: Any, r: Any) -> Any:
+        t = r / self.delta
+        # δ²(√(1 + t²) − 1) = r·r/(√(1 + t²) + 1): no cancellation near 0, and no δ² to
+        # overflow; r/(…) is at most |r| and at most about δ, so the product fits wherever ℓ does.
+        return r * (r / (xp.hypot(xp.ones_like(t), t) + 1.0))
+
+    def _rho_prime(self, xp: Any, r: Any) -> Any:
+        t = r / self.delta
+        return self.delta * t / xp.hypot(xp.ones_like(t), t)
+
+    def _rho_second(self, xp: Any, r: Any) -> Any:
+        t = r / self.delta
+        return xp.hypot(xp.ones_like(t), t) ** -3.0
 
 
 @register
@@ -554,7 +601,7 @@ class Barron(DistanceLoss):
     parameters = (
         Param("alpha", 1.0, V.Rule(lambda v: V.REAL_NUMBER.check(v) and v != math.inf, "a real number or -inf"),
               "shape: 2 L2, 1 pseudo-Huber, 0 Cauchy, −∞ Welsch"),
-        Param("scale", 1.0, V.POSITIVE, "width of the quadratic bowl"),
+        Param("scale", 1.0, V.SQUARABLE_SCALE, "width of the quadratic bowl"),
     )
 
     def _traits(self) -> Traits:
@@ -611,18 +658,3 @@ class Barron(DistanceLoss):
         log_base = S.log1p_square(xp, r / (c * math.sqrt(b)))
         z_over_b_frac = -xp.expm1(-log_base)  # (z/b)/base, in [0, 1)
         return xp.exp((0.5 * a - 1.0) * log_base) * (1.0 + (a - 2.0) * z_over_b_frac) / c**2
-
-
-mse = functional(MSE)
-mae = functional(MAE)
-huber = functional(Huber)
-smooth_l1 = functional(SmoothL1)
-log_cosh = functional(LogCosh)
-quantile = functional(Quantile)
-epsilon_insensitive = functional(EpsilonInsensitive)
-squared_epsilon_insensitive = functional(SquaredEpsilonInsensitive)
-msle = functional(MSLE)
-mape = functional(MAPE)
-cauchy = functional(Cauchy)
-tukey = functional(Tukey)
-barron = functional(Barron)

@@ -17,11 +17,11 @@ from typing import Any
 from array_api_compat import device
 
 from .. import _validate as V
-from .._array import float_dtype, is_tracing
-from ..core import Loss, Param, functional, register
+from .._array import float_dtype, index_dtype, is_tracing
+from ..loss import Loss, Param, register
 from ..traits import UNIT, Traits
-from ._base import check_probabilities
-from ._classes import check_class_indices
+from ..loss.links import check_probabilities
+from ..loss.targets import check_class_indices
 
 
 class _OverlapLoss(Loss):
@@ -50,7 +50,7 @@ class _OverlapLoss(Loss):
         if not is_tracing(y_true):
             check_class_indices(xp, xp.reshape(y_true, (-1,)), y_pred.shape[1])
         classes = xp.reshape(xp.arange(y_pred.shape[1], device=device(y_pred)), (1, -1) + (1,) * (y_pred.ndim - 2))
-        one_hot = xp.astype(xp.expand_dims(xp.astype(y_true, xp.int64), axis=1) == classes, dtype)
+        one_hot = xp.astype(xp.expand_dims(xp.astype(y_true, index_dtype(xp)), axis=1) == classes, dtype)
         return (one_hot, y_pred), options
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
@@ -187,7 +187,3 @@ class Tversky(_OverlapLoss):
         fn = self._spatial_sum(xp, t) - tp
         den = tp + self.alpha * fp + self.beta * fn + self.smooth
         return tp + self.smooth, den, t + self.alpha * (1.0 - t) - self.beta * t
-
-
-dice = functional(Dice)
-tversky = functional(Tversky)

@@ -18,8 +18,9 @@ from array_api_compat import device
 
 from .. import _stable as S
 from .. import _validate as V
-from .._array import array_namespace, as_array, float_dtype, is_numpy, is_torch, is_tracing, to_numpy
-from ..core import Loss, Param, _scalar, functional, register
+from .._array import array_namespace, as_array, float_dtype, index_dtype, is_numpy, is_torch, is_tracing, to_numpy
+from ..loss import Loss, Param, register
+from ..loss.weights import scalar as _scalar
 from ..traits import Traits
 
 INTEGER = V.Rule(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)), "an integer")
@@ -54,7 +55,7 @@ def _check_targets(xp: Any, targets: Any, n_vocab: int, ignore_index: int, name:
 
 def _safe_ids(xp: Any, targets: Any, ignore_index: int) -> Any:
     """Integer ids with ignored entries replaced by 0 (their weight is 0; any valid id will do)."""
-    ids = xp.astype(targets, xp.int64)
+    ids = xp.astype(targets, index_dtype(xp))
     return xp.where(ids == ignore_index, xp.zeros_like(ids), ids)
 
 
@@ -126,10 +127,10 @@ class TokenCrossEntropy(Loss):
 
     def _gradient(self, xp: Any, targets: Any, logits: Any) -> Any:
         onehot = _one_hot(xp, _safe_ids(xp, targets, self.ignore_index), logits.shape[-1], logits.dtype)
-        return xp.exp(S.log_softmax(xp, logits)) - onehot
+        return S.softmax(xp, logits) - onehot
 
     def _hessian(self, xp: Any, targets: Any, logits: Any) -> Any:
-        p = xp.exp(S.log_softmax(xp, logits))
+        p = S.softmax(xp, logits)
         return p * (1.0 - p)
 
 
@@ -443,7 +444,3 @@ def _torch_path(loss, hidden, weight, targets, bias, cotangent, chunk, value, gr
         return total, (holder["grads"] if gradient else None)
     total, grads = _torch_pass(hidden, weight, ids, bias, cotangent, chunk)
     return (total if value else None), (grads if gradient else None)
-
-
-token_cross_entropy = functional(TokenCrossEntropy)
-linear_cross_entropy = functional(LinearCrossEntropy)

@@ -24,7 +24,8 @@ from array_api_compat import device
 from .. import _stable as S
 from .. import _validate as V
 from .._array import as_array, float_dtype, is_jax, is_numpy, is_torch, is_tracing, to_numpy
-from ..core import Loss, Param, _scalar, functional, register
+from ..loss import Loss, Param, register
+from ..loss.weights import scalar as _scalar
 from ..traits import Traits
 
 _TRANSPORT = dict(task="transport")
@@ -350,7 +351,3 @@ class Sinkhorn(Loss):
             dist = xp.sqrt(xp.maximum(xp.sum(diff * diff, axis=-1), 1e-30))
             grad = xp.sum((plan / dist)[:, :, None] * diff, axis=1)
         return total, cotangent[0] * grad
-
-
-wasserstein_1d = functional(Wasserstein1D)
-sinkhorn = functional(Sinkhorn)

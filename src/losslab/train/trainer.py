@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..core import Loss, LossOverflow, get
+from ..loss import Loss, LossOverflow, get
 from .. import _validate as V
 from ..regularizers import L1, L2, ElasticNet, Objective, get_regularizer
 from .history import History, TrainingDiverged

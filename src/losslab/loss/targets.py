@@ -7,8 +7,10 @@ from typing import Any
 from array_api_compat import device
 
 from .. import _validate as V
-from .._array import is_tracing
+from .._array import index_dtype, is_tracing
+from .._validate import traced_invalid
 from ..traits import UNIT
+from .links import check_rows_sum_to_one
 
 
 def is_index_target(y_true: Any, y_pred: Any) -> bool:
@@ -25,9 +27,16 @@ def is_index_target(y_true: Any, y_pred: Any) -> bool:
 
 def check_class_indices(xp: Any, y_true: Any, n_classes: int, ignore_index: Any = None) -> None:
     """Integer-valued labels in [0, n_classes) (``ignore_index`` entries excepted)."""
-    if is_tracing(y_true) or y_true.size == 0:
+    if is_tracing(y_true):
+        labels = xp.astype(y_true, xp.float32) if xp.isdtype(y_true.dtype, "integral") else y_true
+        bad = (labels < 0) | (labels >= n_classes) | (labels != xp.round(labels)) | xp.isnan(labels)
+        if ignore_index is not None:
+            bad = bad & (y_true != ignore_index)
+        traced_invalid(xp, bad, f"y_true class indices must be whole numbers in [0, {n_classes - 1}]")
         return
-    V.check_finite(xp, xp.astype(y_true, xp.float64) if xp.isdtype(y_true.dtype, "integral") else y_true, "y_true")
+    if y_true.size == 0:
+        return
+    V.check_finite(xp, xp.astype(y_true, xp.float32) if xp.isdtype(y_true.dtype, "integral") else y_true, "y_true")
     labels = y_true if ignore_index is None else y_true[y_true != ignore_index]
     if labels.size == 0:
         return
@@ -50,8 +59,6 @@ def check_class_indices(xp: Any, y_true: Any, n_classes: int, ignore_index: Any 
 
 def check_distribution(xp: Any, y_true: Any, name: str = "y_true") -> None:
     """Target rows in [0, 1] that sum to 1 (one-hot or soft labels)."""
-    from ._base import check_rows_sum_to_one
-
     V.check_finite(xp, y_true, name)
     V.check_in(xp, y_true, name, UNIT, what="target probabilities")
     check_rows_sum_to_one(xp, y_true, name)
@@ -60,4 +67,4 @@ def check_distribution(xp: Any, y_true: Any, name: str = "y_true") -> None:
 def one_hot(xp: Any, indices: Any, n_classes: int, dtype: Any) -> Any:
     """(N,) integer-valued indices → (N, C) one-hot rows in ``dtype`` (out-of-range rows are all 0)."""
     classes = xp.arange(n_classes, device=device(indices))
-    return xp.astype(xp.astype(indices, xp.int64)[:, None] == classes[None, :], dtype)
+    return xp.astype(xp.astype(indices, index_dtype(xp))[:, None] == classes[None, :], dtype)

@@ -1,0 +1,147 @@
+"""The catalog: ``register``, ``get``, ``catalog`` and the functional forms, generated.
+
+A family module decorates each loss class with ``@register``; that one line puts the class
+in the catalog, under its name and aliases, and generates its functional form
+(``ll.huber(y_true, y_pred, delta=1.0)``). ``losslab/__init__.py`` exports every
+registered loss and functional form from here, so exporting a loss is no extra line.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import _validate as V
+from .contract import Loss, Param
+
+__all__ = ["register", "unregister", "resolve", "get", "catalog", "CatalogEntry", "functional", "exports"]
+
+_REGISTRY: dict[str, type[Loss]] = {}
+_ALIASES: dict[str, str] = {}
+_PRESETS: dict[str, dict[str, Any]] = {}
+#: Functional forms of the built-in losses, by canonical name (``exports``).
+_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def register(cls: type[Loss]) -> type[Loss]:
+    """Class decorator: add a loss (and its aliases) to the catalog, with its functional form."""
+    key = _normalise(cls.name)
+    if key in _REGISTRY or key in _ALIASES:
+        raise ValueError(f"a loss named {cls.name!r} is already registered")
+    for alias in (*cls.aliases, *cls.preset_aliases):
+        taken = _ALIASES.get(_normalise(alias)) or (_normalise(alias) if _normalise(alias) in _REGISTRY else None)
+        if taken is not None:
+            raise ValueError(f"{cls.name}: the alias {alias!r} already names {taken!r}")
+    _REGISTRY[key] = cls
+    for alias in (*cls.aliases, *cls.preset_aliases):
+        _ALIASES[_normalise(alias)] = key
+    for alias, preset in cls.preset_aliases.items():
+        _PRESETS[_normalise(alias)] = dict(preset)
+    cls.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default) for p in cls.parameters]
+    )
+    _FUNCTIONS[key] = functional(cls)
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a loss (and its aliases) from the catalog (for user losses)."""
+    key = _normalise(name)
+    _REGISTRY.pop(key, None)
+    _FUNCTIONS.pop(key, None)
+    for alias in [a for a, k in _ALIASES.items() if k == key]:
+        del _ALIASES[alias]
+        _PRESETS.pop(alias, None)
+
+
+def resolve(name: str) -> type[Loss]:
+    """The Loss class registered under ``name`` or one of its aliases."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string or a Loss; got {type(name).__name__}")
+    key = _normalise(name)
+    key = _ALIASES.get(key, key)
+    if key not in _REGISTRY:
+        raise ValueError(
+            f"unknown loss {name!r}.{V.suggest(key, list(_REGISTRY) + list(_ALIASES))}"
+            " `losslab list` (or losslab.catalog()) shows every loss."
+        )
+    return _REGISTRY[key]
+
+
+def get(name: str | Loss, **params: Any) -> Loss:
+    """The Loss registered under ``name`` (or an alias such as Keras's "mse"), built with ``params``.
+
+    >>> get("mean_squared_error")
+    MSE()
+    >>> get("huber", delta=2.0)
+    Huber(delta=2.0)
+    >>> get("BCEWithLogitsLoss")       # a preset alias: PyTorch's defaults
+    BinaryCrossEntropy(from_logits=True, label_smoothing=0.0, pos_weight=None)
+    """
+    if isinstance(name, Loss):
+        if params:
+            raise TypeError(f"params {sorted(params)} cannot be applied to an already built {name!r}")
+        return name
+    cls = resolve(name)
+    preset = _PRESETS.get(_normalise(name), {})
+    return cls(**{**preset, **params})
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    family: str
+    description: str
+    parameters: tuple[Param, ...]
+    aliases: tuple[str, ...]
+    cls: type[Loss] = field(repr=False)
+
+    def build(self, **params: Any) -> Loss:
+        return self.cls(**params)
+
+
+def catalog(family: str | None = None) -> list[CatalogEntry]:
+    """Every registered loss, by family then name."""
+    entries = [
+        CatalogEntry(cls.name, cls.family, cls.description, cls.parameters, cls.aliases, cls)
+        for cls in _REGISTRY.values()
+        if family is None or cls.family == family
+    ]
+    if family is not None and not entries:
+        families = sorted({c.family for c in _REGISTRY.values()})
+        raise ValueError(f"unknown family {family!r}; families are: {', '.join(families)}")
+    return sorted(entries, key=lambda e: (e.family, e.name))
+
+
+def functional(cls: type[Loss]) -> Callable[..., Any]:
+    """The functional form of a loss: ``f(*arrays, sample_weight=None, reduction="mean", **params)``."""
+    param_names = {p.name for p in cls.parameters}
+
+    def loss_function(*arrays: Any, sample_weight: Any = None, reduction: str = "mean", **kwargs: Any) -> Any:
+        params = {k: kwargs.pop(k) for k in list(kwargs) if k in param_names}
+        return cls(**params)(*arrays, sample_weight=sample_weight, reduction=reduction, **kwargs)
+
+    loss_function.__name__ = loss_function.__qualname__ = cls.name
+    loss_function.__module__ = cls.__module__
+    loss_function.__doc__ = cls.__doc__
+    loss_function.__wrapped_loss__ = cls  # type: ignore[attr-defined]
+    return loss_function
+
+
+def exports(module_name: str) -> dict[str, Any]:
+    """The classes and functional forms registered by one module: what ``losslab`` exports.
+
+    ``losslab/__init__.py`` imports each family module, then adds these to its namespace,
+    so a loss is exported by being registered (no import line to add).
+    """
+    found: dict[str, Any] = {}
+    for key, cls in _REGISTRY.items():
+        if cls.__module__ == module_name:
+            found[cls.__name__] = cls
+            found[key] = _FUNCTIONS[key]
+    return found
