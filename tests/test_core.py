@@ -163,3 +163,38 @@ def test_default_precision_jax_gives_no_dtype_warnings():
     env = {k: v for k, v in __import__("os").environ.items() if k != "JAX_ENABLE_X64"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------- query groups
+def test_query_losses_of_a_million_items_fit_in_bounded_memory():
+    """1e6 items in queries of 100 (1e8 pairs in all) under a 3 GiB address-space cap: one
+    N×N matrix would need 8 TB; query by query, a few hundred MB."""
+    code = """
+import resource, numpy as np
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+import losslab as ll
+rng = np.random.default_rng(0)
+n = 1_000_000
+query_ids = rng.permutation(np.repeat(np.arange(n // 100), 100))
+relevance, scores = rng.integers(0, 3, n).astype(float), rng.normal(size=n)
+for name in ("pairwise_logistic", "listnet"):
+    value, grad = ll.get(name).value_and_gradient(relevance, scores, query_ids=query_ids)
+    assert np.isfinite(value) and grad.shape == (n,) and np.all(np.isfinite(grad))
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("name", ["pairwise_logistic", "listnet"])
+def test_query_by_query_equals_one_query_at_a_time(name, rng):
+    """The grouped evaluation against its definition: the loss of each query on its own."""
+    L = ll.get(name)
+    query_ids = rng.permutation(np.repeat([3, 1, 7, 5], [4, 6, 6, 2]))
+    relevance, scores = rng.integers(0, 3, query_ids.size).astype(float), rng.normal(size=query_ids.size)
+    per_item = L(relevance, scores, query_ids=query_ids, reduction="none")
+    grad = L.gradient(relevance, scores, query_ids=query_ids, reduction="sum")
+    for q in np.unique(query_ids):
+        mine = query_ids == q
+        np.testing.assert_allclose(per_item[mine], L(relevance[mine], scores[mine], reduction="none"), rtol=1e-13)
+        np.testing.assert_allclose(grad[mine], L.gradient(relevance[mine], scores[mine], reduction="sum"), rtol=1e-13)

@@ -167,6 +167,24 @@ def xlogy(xp: Any, x: Any, y: Any) -> Any:
     return xp.where(zero, xp.zeros_like(x), x * xp.log(safe_y))
 
 
+def row_scale(xp: Any, x: Any, axis: int = -1) -> Any:
+    """max(max|x| along ``axis``, 1), keepdims: divide a row by it before squaring, so that
+    ‖x‖² cannot overflow (1e30 vectors in float32) while rows below 1 keep their scale."""
+    top = xp.max(xp.abs(x), axis=axis, keepdims=True)
+    return xp.where(top > 1.0, top, xp.ones_like(top))
+
+
+def row_norm(xp: Any, x: Any, axis: int = -1, floor: float = 0.0) -> Any:
+    """(‖x‖₂, keepdims) along ``axis`` without overflow: s·√(Σ(x/s)²), s = ``row_scale``;
+    the square is floored at ``floor`` (a finite autodiff derivative at x = 0)."""
+    s = row_scale(xp, x, axis)
+    scaled = x / s
+    squares = xp.sum(scaled * scaled, axis=axis, keepdims=True)
+    if floor:
+        squares = xp.maximum(squares, floor)
+    return s * xp.sqrt(squares)
+
+
 def safe_sqrt(xp: Any, x: Any, tiny: float) -> Any:
     """sqrt(x) whose autograd derivative at 0 is finite: sqrt(max(x, tiny)) where x > tiny."""
     return xp.where(x > tiny, xp.sqrt(xp.maximum(x, tiny)), xp.zeros_like(x))

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from array_api_compat import device
 
 from .. import _stable as S
 from .. import _validate as V
-from .._array import float_dtype
+from .._array import float_dtype, is_tracing, to_numpy
 from ..loss import Loss, Param, register
+from ..loss.shapes import signed_labels
 from ..loss.weights import scalar as _scalar
 from ..traits import Traits
-from ..loss.shapes import signed_labels
 
 #: PyTorch's pairwise_distance adds this to the difference inside the norm.
 PAIRWISE_EPS = 1e-6
@@ -62,8 +63,10 @@ def check_labels(labels: Any, n: int, name: str) -> None:
 
 
 def normalize(xp: Any, x: Any) -> tuple[Any, Any]:
-    """Rows divided by their L2 norm (floored at NORM_EPS); returns (x̂, ‖x‖)."""
-    norm = xp.maximum(xp.sqrt(xp.sum(x * x, axis=1, keepdims=True)), NORM_EPS)
+    """Rows divided by their L2 norm (floored at NORM_EPS); returns (x̂, ‖x‖). The norm is
+    formed without overflow (``_stable.row_norm``), so that cosine similarities, and the
+    losses built on them, are the same for x and 1e30·x in float32."""
+    norm = xp.maximum(S.row_norm(xp, x, axis=1), NORM_EPS)
     return x / norm, norm
 
 
@@ -128,8 +131,9 @@ class Contrastive(Loss):
     def _parts(self, xp: Any, y_true: Any, x1: Any, x2: Any) -> tuple:
         similar = xp.astype(signed_labels(xp, y_true) > 0, x1.dtype)
         diff = x1 - x2
-        # sqrt of a floored square: a finite derivative for autograd at d = 0.
-        d = xp.sqrt(xp.maximum(xp.sum(diff * diff, axis=1), 1e-30))
+        # sqrt of a floored square: a finite derivative for autograd at d = 0; rows scaled
+        # first so that the square cannot overflow.
+        d = S.row_norm(xp, diff, axis=1, floor=1e-30)[:, 0]
         gap = xp.maximum(self.margin - d, 0.0)
         return similar, diff, d, gap
 
@@ -198,8 +202,8 @@ class Triplet(Loss):
     def distance_and_gradient(self, xp: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
         """d(x, y) per row and its gradients with respect to x and y."""
         if self.distance == "cosine":
-            nx = xp.maximum(xp.sqrt(xp.sum(x * x, axis=1, keepdims=True)), COSINE_EPS)
-            ny = xp.maximum(xp.sqrt(xp.sum(y * y, axis=1, keepdims=True)), COSINE_EPS)
+            nx = xp.maximum(S.row_norm(xp, x, axis=1), COSINE_EPS)
+            ny = xp.maximum(S.row_norm(xp, y, axis=1), COSINE_EPS)
             cos = xp.sum(x * y, axis=1, keepdims=True) / (nx * ny)
             d_cos_x = y / (nx * ny) - cos * x / (nx * nx)
             d_cos_y = x / (nx * ny) - cos * y / (ny * ny)
@@ -208,9 +212,9 @@ class Triplet(Loss):
             u = x - y
             return xp.sum(u * u, axis=1), 2.0 * u, -2.0 * u
         u = x - y + PAIRWISE_EPS
-        d = xp.sqrt(xp.sum(u * u, axis=1))
-        g = u / d[:, None]
-        return d, g, -g
+        d = S.row_norm(xp, u, axis=1)
+        g = u / d
+        return d[:, 0], g, -g
 
     def _active(self, xp: Any, anchor: Any, positive: Any, negative: Any) -> tuple:
         d_ap, ga_p, gp = self.distance_and_gradient(xp, anchor, positive)
@@ -266,23 +270,28 @@ class CosineEmbedding(Loss):
         signed_labels(xp, arrays[0])
 
     def _parts(self, xp: Any, y_true: Any, x1: Any, x2: Any) -> tuple:
-        a = xp.sum(x1 * x1, axis=1, keepdims=True) + COSINE_EMBEDDING_EPS
-        b = xp.sum(x2 * x2, axis=1, keepdims=True) + COSINE_EMBEDDING_EPS
-        root = xp.sqrt(a * b)
+        # Rows scaled by s = max(max|x|, 1) first (exact where the eps matters, |x| ≤ 1), so
+        # that no square overflows; in those units a = ‖x₁/s₁‖² + ε/s₁², and the gradient in
+        # the caller's units is the scaled one divided by s.
+        s1, s2 = S.row_scale(xp, x1, axis=1), S.row_scale(xp, x2, axis=1)
+        x1, x2 = x1 / s1, x2 / s2
+        a = xp.sum(x1 * x1, axis=1, keepdims=True) + COSINE_EMBEDDING_EPS / (s1 * s1)
+        b = xp.sum(x2 * x2, axis=1, keepdims=True) + COSINE_EMBEDDING_EPS / (s2 * s2)
+        root = xp.sqrt(a) * xp.sqrt(b)
         cos = xp.sum(x1 * x2, axis=1, keepdims=True) / root
         similar = signed_labels(xp, y_true) > 0
-        return similar, a, b, root, cos
+        return similar, a, b, root, cos, x1, x2, s1, s2
 
     def _per_sample(self, xp: Any, y_true: Any, x1: Any, x2: Any) -> Any:
-        similar, _, _, _, cos = self._parts(xp, y_true, x1, x2)
+        similar, _, _, _, cos, *_ = self._parts(xp, y_true, x1, x2)
         cos = cos[:, 0]
         return xp.where(similar, 1.0 - cos, xp.maximum(cos - self.margin, 0.0))
 
     def _gradient(self, xp: Any, y_true: Any, x1: Any, x2: Any) -> Any:
-        similar, a, b, root, cos = self._parts(xp, y_true, x1, x2)
+        similar, a, b, root, cos, x1, x2, s1, s2 = self._parts(xp, y_true, x1, x2)
         active = xp.astype(cos[:, 0] > self.margin, x1.dtype)
         coef = xp.where(similar, -xp.ones_like(active), active)[:, None]
-        return coef * (x2 / root - cos * x1 / a), coef * (x1 / root - cos * x2 / b)
+        return coef * (x2 / root - cos * x1 / a) / s1, coef * (x1 / root - cos * x2 / b) / s2
 
 
 # ----------------------------------------------------------------------------- in-batch
@@ -447,8 +456,14 @@ class SupCon(_InBatch):
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         V.check_finite(xp, arrays[0], "embeddings")
-        if xp.isdtype(arrays[1].dtype, "real floating"):
-            V.check_finite(xp, arrays[1], "labels")
+        labels = arrays[1]
+        if xp.isdtype(labels.dtype, "real floating"):
+            V.check_finite(xp, labels, "labels")
+            if is_tracing(labels):
+                V.traced_invalid(xp, labels != xp.round(labels), "labels must be whole-number class labels")
+            elif V.concrete(xp.any(labels != xp.round(labels))):
+                bad = float(to_numpy(labels)[np.flatnonzero(to_numpy(labels) != np.round(to_numpy(labels)))[0]])
+                raise ValueError(f"labels must be whole-number class labels (one per embedding); got {bad:g}")
 
     def _masks(self, xp: Any, embeddings: Any, labels: Any) -> tuple:
         z_hat, norm = normalize(xp, embeddings)

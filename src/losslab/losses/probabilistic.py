@@ -76,7 +76,7 @@ class Poisson(Loss):
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.log_input:
             return xp.exp(y_pred)
-        return y_true / (y_pred * y_pred)
+        return (y_true / y_pred) / y_pred  # y/μ first: μ² underflows in float32 at 1e-30
 
 
 @register
@@ -111,10 +111,11 @@ class GammaDeviance(Loss):
         return 2.0 * (ratio - xp.log(ratio) - 1.0)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return 2.0 * (1.0 / y_pred - y_true / (y_pred * y_pred))
+        # (1 − y/μ)/μ: the ratio first, so that μ² never underflows (float32 at 1e-30)
+        return 2.0 * (1.0 - y_true / y_pred) / y_pred
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return 2.0 * (2.0 * y_true / y_pred**3 - 1.0 / (y_pred * y_pred))
+        return 2.0 * (2.0 * (y_true / y_pred) - 1.0) / y_pred / y_pred
 
 
 @register
@@ -181,13 +182,16 @@ class Tweedie(Loss):
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.power == 0:
             return 2.0 * (y_pred - y_true)
-        return 2.0 * y_pred ** (-self.power) * (y_pred - y_true)
+        # μ^{1−p}·(1 − y/μ): the ratio first; a zero factor gives 0 even where μ^{1−p} overflows.
+        factor = 1.0 - y_true / y_pred
+        base = xp.where(factor == 0, xp.ones_like(y_pred), y_pred)
+        return 2.0 * factor * base ** (1.0 - self.power)
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         p = self.power
         if p == 0:
             return xp.full_like(y_pred, 2.0)
-        return 2.0 * y_pred ** (-p - 1) * (p * y_true + (1 - p) * y_pred)
+        return 2.0 * y_pred ** (-p) * (p * (y_true / y_pred) + (1 - p))
 
 
 @register

@@ -5,18 +5,20 @@ losses take one relevance label (y_true) and one score (y_pred) per item, shape 
 optional ``query_ids=`` given per call (items with the same id form one query; without
 them the whole batch is one query). Their items interact within a query, so they are not
 separable: the gradient is that of Σᵢ cᵢℓᵢ, exact for any sample weights, and
-reduction="none" has no gradient. They build (N, N) matrices: O(N²) memory per call.
+reduction="none" has no gradient. They are evaluated query by query, in O(Σ n_q²) memory
+(``_QueryLoss``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from array_api_compat import device
 
 from .. import _stable as S
 from .. import _validate as V
-from .._array import as_array, float_dtype, to_numpy
+from .._array import as_array, float_dtype, is_tracing, to_numpy
 from ..loss import Loss, Param, register
 from ..loss.weights import scalar as _scalar
 from ..traits import Traits
@@ -74,10 +76,21 @@ class MarginRanking(Loss):
 
 
 class _QueryLoss(Loss):
-    """Items (N,) with relevance y_true and scores y_pred, grouped by optional query_ids."""
+    """Items (N,) with relevance y_true and scores y_pred, grouped by optional query_ids.
+
+    The loss of a query depends on its own items only, so the items are evaluated query by
+    query: sorted by query id, queries of equal size stacked into a (G, n) batch, and the
+    loss written once for such a batch (``_batch_value_and_gradient``), with every pair
+    inside one query. Memory is O(Σ n_q²), not O(N²) (1e6 items in queries of 100 need
+    about 10⁸ pair entries in all, in batches, where one N×N matrix would need 10¹²). Under
+    ``jax.jit`` the query ids are abstract and cannot be grouped: the batch is then the
+    whole input with a same-query mask (O(N²), as a jitted function needs fixed shapes).
+    """
 
     call_options = ("query_ids",)
     separable = False
+    #: Pair entries per stacked batch of queries (bounds the working memory, ~64 MB in float64).
+    PAIR_BUDGET = 1 << 23
 
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
         y_true, y_pred = arrays
@@ -101,13 +114,69 @@ class _QueryLoss(Loss):
         if options["query_ids"] is not None and xp.isdtype(options["query_ids"].dtype, "real floating"):
             V.check_finite(xp, options["query_ids"], "query_ids")
 
-    @staticmethod
-    def same_query(xp: Any, query_ids: Any, like: Any) -> Any:
-        """(N, N) 1 where items i and j belong to one query."""
-        n = like.shape[0]
+    def _batch_value_and_gradient(self, xp: Any, y: Any, s: Any, c: Any, mask: Any, gradient: bool) -> tuple:
+        """For queries stacked as (G, n) rows (``mask``: (G, n, n) same-query, or None when
+        each row is one whole query): (per-item loss (G, n), gradient of Σ c·ℓ (G, n) or None)."""
+        raise NotImplementedError
+
+    def _evaluate(self, xp: Any, y_true: Any, y_pred: Any, query_ids: Any, cotangent: Any, gradient: bool) -> tuple:
+        """(per-item loss (N,), gradient of Σ cᵢℓᵢ (N,) or None), query by query."""
+        n = y_pred.shape[0]
+        if cotangent is None:
+            cotangent = xp.ones_like(y_pred)
         if query_ids is None:
-            return xp.ones((n, n), dtype=like.dtype, device=device(like))
-        return xp.astype(query_ids[:, None] == query_ids[None, :], like.dtype)
+            groups = [np.arange(n)[None, :]] if n else []
+        elif is_tracing(query_ids):
+            same = xp.astype(query_ids[:, None] == query_ids[None, :], y_pred.dtype)[None]
+            value, grad = self._batch_value_and_gradient(xp, y_true[None], y_pred[None], cotangent[None], same, gradient)
+            return value[0], (grad[0] if gradient else None)
+        else:
+            groups = _query_batches(to_numpy(query_ids), self.PAIR_BUDGET)
+        values, grads, order = [], [], []
+        for index in groups:
+            take = xp.asarray(index, device=device(y_pred))
+            rows = [xp.reshape(xp.take(a, xp.reshape(take, (-1,))), index.shape) for a in (y_true, y_pred, cotangent)]
+            value, grad = self._batch_value_and_gradient(xp, *rows, None, gradient)
+            values.append(xp.reshape(value, (-1,)))
+            if gradient:
+                grads.append(xp.reshape(grad, (-1,)))
+            order.append(index.reshape(-1))
+        if not values:
+            empty = xp.zeros_like(y_pred)
+            return empty, (empty if gradient else None)
+        # Back to the caller's item order: the inverse of the grouping permutation.
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[np.concatenate(order)] = np.arange(n)
+        back = xp.asarray(inverse, device=device(y_pred))
+        value = xp.take(xp.concat(values), back)
+        grad = xp.take(xp.concat(grads), back) if gradient else None
+        return value, grad
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any, query_ids: Any = None) -> Any:
+        return self._evaluate(xp, y_true, y_pred, query_ids, None, False)[0]
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        y_true, y_pred = arrays
+        per_item, grad = self._evaluate(xp, y_true, y_pred, options["query_ids"], cotangent, gradient)
+        total = _scalar(xp, xp.sum(cotangent * per_item)) if value else None
+        return total, grad
+
+
+def _query_batches(query_ids: np.ndarray, pair_budget: int) -> list[np.ndarray]:
+    """Item indices grouped by query, as (G, n) arrays of queries of equal size n, each
+    batch holding at most ``pair_budget`` pairs (G·n² ≤ budget, at least one query)."""
+    order = np.argsort(query_ids, kind="stable")
+    sorted_ids = query_ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    batches = []
+    for size in np.unique(sizes):
+        firsts = starts[sizes == size]
+        per_batch = max(1, pair_budget // int(size * size))
+        for lo in range(0, len(firsts), per_batch):
+            chunk = firsts[lo: lo + per_batch]
+            batches.append(order[chunk[:, None] + np.arange(size)[None, :]])
+    return batches
 
 
 @register
@@ -141,26 +210,19 @@ class PairwiseLogistic(_QueryLoss):
     formula = r"\sum_{y_i > y_j}\log\big(1 + e^{-(s_i - s_j)}\big)"
     TRAITS = Traits(task="ranking", convex=True, lipschitz=True, estimates="other")
 
-    def _pairs(self, xp: Any, y_true: Any, y_pred: Any, query_ids: Any) -> tuple[Any, Any]:
-        """(preferred, diff): preferred[i, j] = 1 where i should rank above j; diff = s_i − s_j."""
-        preferred = xp.astype(y_true[:, None] > y_true[None, :], y_pred.dtype) * self.same_query(xp, query_ids, y_pred)
-        return preferred, y_pred[:, None] - y_pred[None, :]
-
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any, query_ids: Any = None) -> Any:
-        preferred, diff = self._pairs(xp, y_true, y_pred, query_ids)
+    def _batch_value_and_gradient(self, xp: Any, y: Any, s: Any, c: Any, mask: Any, gradient: bool) -> tuple:
+        # preferred[g, i, j] = 1 where item i should rank above item j of the same query.
+        preferred = xp.astype(y[:, :, None] > y[:, None, :], s.dtype)
+        if mask is not None:
+            preferred = preferred * mask
+        diff = s[:, :, None] - s[:, None, :]
         pair_loss = preferred * S.softplus(xp, -diff)
-        return 0.5 * (xp.sum(pair_loss, axis=1) + xp.sum(pair_loss, axis=0))
-
-    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
-        y_true, y_pred = arrays
-        preferred, diff = self._pairs(xp, y_true, y_pred, options["query_ids"])
-        pair_weight = preferred * 0.5 * (cotangent[:, None] + cotangent[None, :])
-        total = _scalar(xp, xp.sum(pair_weight * S.softplus(xp, -diff))) if value else None
+        value = 0.5 * (xp.sum(pair_loss, axis=2) + xp.sum(pair_loss, axis=1))
         if not gradient:
-            return total, None
-        # d softplus(−(s_i − s_j)) / d s_i = −σ(−(s_i − s_j)); + for s_j.
-        g = pair_weight * S.sigmoid(xp, -diff)
-        return total, xp.sum(g, axis=0) - xp.sum(g, axis=1)
+            return value, None
+        # Each pair weighs (c_i + c_j)/2; d softplus(−(s_i − s_j))/d s_i = −σ(−(s_i − s_j)), + for s_j.
+        g = preferred * 0.5 * (c[:, :, None] + c[:, None, :]) * S.sigmoid(xp, -diff)
+        return value, xp.sum(g, axis=1) - xp.sum(g, axis=2)
 
 
 @register
@@ -193,25 +255,24 @@ class ListNet(_QueryLoss):
     formula = r"-\sum_i \mathrm{softmax}(y)_i \log \mathrm{softmax}(s)_i"
     TRAITS = Traits(task="ranking", convex=True, estimates="other")
 
-    def _softmaxes(self, xp: Any, y_true: Any, y_pred: Any, query_ids: Any) -> tuple[Any, Any, Any]:
-        same = self.same_query(xp, query_ids, y_pred)
-        minus_inf = xp.full_like(same, -float("inf"))
+    def _batch_value_and_gradient(self, xp: Any, y: Any, s: Any, c: Any, mask: Any, gradient: bool) -> tuple:
+        if mask is None:
+            p_true, (log_p, p) = S.softmax(xp, y, axis=1), S.log_softmax_and_softmax(xp, s, axis=1)
+            value = -p_true * log_p
+            if not gradient:
+                return value, None
+            weighted = c * p_true
+            return value, -weighted + p * xp.sum(weighted, axis=1, keepdims=True)
+        # The traced fallback: row i of a (1, N, N) matrix holds i's query, −inf elsewhere.
+        minus_inf = xp.full_like(mask, -float("inf"))
 
         def log_softmax(v: Any) -> Any:
-            # Row i holds v over i's query and −inf elsewhere: logsumexp within the query.
-            return v - S.logsumexp(xp, xp.where(same > 0, xp.broadcast_to(v[None, :], same.shape), minus_inf), axis=1)
+            spread = xp.where(mask > 0, xp.broadcast_to(v[:, None, :], mask.shape), minus_inf)
+            return v - S.logsumexp(xp, spread, axis=2)
 
-        return xp.exp(log_softmax(y_true)), log_softmax(y_pred), same
-
-    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any, query_ids: Any = None) -> Any:
-        p_true, log_p_pred, _ = self._softmaxes(xp, y_true, y_pred, query_ids)
-        return -p_true * log_p_pred
-
-    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
-        y_true, y_pred = arrays
-        p_true, log_p_pred, same = self._softmaxes(xp, y_true, y_pred, options["query_ids"])
-        total = _scalar(xp, xp.sum(-cotangent * p_true * log_p_pred)) if value else None
+        p_true, log_p = xp.exp(log_softmax(y)), log_softmax(s)
+        value = -p_true * log_p
         if not gradient:
-            return total, None
-        weighted = cotangent * p_true
-        return total, -weighted + xp.exp(log_p_pred) * (same @ weighted)
+            return value, None
+        weighted = c * p_true
+        return value, -weighted + xp.exp(log_p) * xp.sum(mask * weighted[:, None, :], axis=2)
