@@ -65,14 +65,14 @@ _CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("losslab_checked
 
 @contextlib.contextmanager
 def checked():
-    """Traced value checks raise through ``jax.experimental.checkify`` (the checked mode).
+    """Traced value checks raise through ``jax.experimental.checkify`` (the checked mode)::
 
-    >>> import losslab as ll                                     # doctest: +SKIP
-    >>> from jax.experimental import checkify
-    >>> with ll.checked():
-    ...     f = checkify.checkify(jax.jit(ll.get("mse")))
-    ...     err, value = f(y_true, y_pred)
-    >>> err.throw()      # ValueError-like JaxRuntimeError: "y_pred must not contain NaN ..."
+        from jax.experimental import checkify
+        with ll.checked():
+            err, value = checkify.checkify(jax.jit(ll.get("bce")))(y_true, y_pred)
+        err.throw()  # "y_pred must hold probabilities in [0, 1]", as in eager mode
+
+    (tests/test_core.py runs this.)
     """
     token = _CHECKED.set(True)
     try:
