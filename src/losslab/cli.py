@@ -291,38 +291,10 @@ def report(
 
 # ------------------------------------------------------------------------ reading a CSV
 def read_csv(path: str, target: str) -> tuple[Any, Any, list[str]]:
-    """``(X, y, feature names)`` of a CSV with a header: numeric features; the target may hold
-    numbers or class labels. Errors say what is wrong and, for a file that looks
-    ``;``-separated, how to read it."""
-    from pathlib import Path
+    """``(X, y, feature names)`` of a CSV (see :func:`losslab._table.read_csv`)."""
+    from losslab._table import read_csv as read_table
 
-    from losslab.select import read_csv as read_table
-
-    file = Path(path)
-    if file.is_dir():
-        raise ValueError(f"DATA {path!r} is a folder; give a CSV file")
-    if not file.is_file():
-        raise ValueError(f"DATA file {path!r} does not exist")
-    try:
-        return read_table(path, target)
-    except UnicodeDecodeError:
-        raise ValueError(f"{path!r} is not UTF-8 text; save it as a UTF-8 CSV") from None
-    except ValueError as exc:
-        raise ValueError(f"{exc}{_separator_hint(file)}") from None
-
-
-def _separator_hint(file: Any) -> str:
-    try:
-        with file.open(encoding="utf-8-sig", errors="replace") as handle:
-            first = handle.readline()
-    except OSError:
-        return ""
-    if first.count(";") > first.count(","):
-        return (" (The file looks ';'-separated: losslab reads comma-separated files. Convert it, e.g."
-                " python -c \"import pandas as pd; pd.read_csv('in.csv', sep=';').to_csv('out.csv', index=False)\".)")
-    if first.count("\t") > first.count(","):
-        return " (The file looks tab-separated: losslab reads comma-separated files.)"
-    return ""
+    return read_table(path, target)
 
 
 def _positive(y: Any, pos_label: str | None, task: str) -> tuple[Any, list[Any] | None]:
@@ -492,7 +464,7 @@ def fit(
     import numpy as np
 
     from losslab.sklearn import LossClassifier, LossRegressor
-    from losslab.train import TrainingDiverged, diagnose
+    from losslab.train import diagnose
 
     L = resolve_loss(loss)
     try:  # a spec goes to the estimator by name, which builds it on raw scores (from_logits=True)
@@ -523,11 +495,8 @@ def fit(
     cls = LossClassifier if classification else LossRegressor
     estimator = cls(**estimator_loss, penalty=penalty, alpha=alpha, model=model, max_epochs=epochs,
                     learning_rate=learning_rate, random_state=seed, early_stopping=False)
-    try:
-        _fit_with_progress(estimator, X[train], y[train], f"training {model} on {len(train)} rows with {loss}")
-    except TrainingDiverged as exc:
-        d = diagnose(exc.history)
-        raise RuntimeError(f"{exc} (diagnosis: {d.kind}; advice: {d.advice} Try a smaller --learning-rate.)") from None
+    # A diverged fit raises TrainingDiverged (a RuntimeError): one line, naming the epoch.
+    _fit_with_progress(estimator, X[train], y[train], f"training {model} on {len(train)} rows with {loss}")
     parts = {"train": train, "test": test}
     truth = {k: y[v] for k, v in parts.items()}
     pred = {k: (estimator.predict(X[v]) if len(v) else y[:0]) for k, v in parts.items()}
@@ -582,7 +551,7 @@ def _binary_target(y: Any, pos_label: str | None, task: str | None) -> tuple[Any
         return y, None
     inferred = _task_of(y, task)
     encoded, names = _positive(y, pos_label, inferred if inferred == "regression" else "binary")
-    return encoded, f"classes: 1 = {names[1]!r} (positive, --pos-label), 0 = {names[0]!r}"
+    return encoded, f"classes: 1 = '{names[1]}' (positive, --pos-label), 0 = '{names[0]}'"
 
 
 def _search_candidates(text: str, metric: str | None) -> tuple[list[Any], list[str]]:
