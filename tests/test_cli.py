@@ -466,3 +466,12 @@ def test_typer_parse_errors_show_usage_not_a_traceback():
     for args in (("fit", "x.csv", "--target", "y", "--epochs", "abc"), ("plot",), ("fit", "x.csv")):
         result = losslab(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr and "Usage" in result.stderr
+
+
+def test_profile_titles_read_as_typed():
+    pytest.importorskip("sympy")
+    formula = invoke("profile", "log(cosh(r))")
+    assert formula.exit_code == 0, formula.stderr
+    assert formula.stdout.startswith("Profile of log(cosh(r))\n") and "log(cosh(r))()" not in formula.stdout
+    named = invoke("profile", "huber(delta=1.345)")
+    assert named.stdout.startswith("Profile of huber(delta=1.345)\n")

@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the cli 
     raise SystemExit(f"the losslab command needs the cli extra: pip install 'losslab[cli]' ({exc})") from None
 
 import losslab as ll
-from losslab.spec import expand_grid, parse_spec, resolve_loss, split_specs
+from losslab.spec import expand_grid, format_spec, parse_spec, resolve_loss, split_specs
 
 app = typer.Typer(
     add_completion=False,
@@ -210,11 +210,20 @@ def profile(
     from losslab._files import output_file
 
     path = None if out is None else output_file(out, "profile.png", IMAGE_SUFFIXES)
-    card = ll.profile(resolve_loss(name))
+    loss = resolve_loss(name)
+    card = ll.profile(loss)
     if as_json:
         console.print_json(json.dumps(card.to_dict()))
     else:
-        console.print(Markdown(card.to_markdown()))
+        # The title is what the user typed, as a spec (a formula as written), not name() + params.
+        try:
+            title = format_spec(loss)
+            parse_spec(name)
+        except (TypeError, ValueError):
+            title = name.strip()
+        body = "\n".join(line for line in card.to_markdown().splitlines() if not line.startswith("### Profile of"))
+        console.print(f"[bold]Profile of {escape(title)}[/]", highlight=False)
+        console.print(Markdown(body))
     if path is not None:
         _write(path, _figure_bytes(card.figure(), path, 110))
 
