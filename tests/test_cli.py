@@ -475,3 +475,21 @@ def test_profile_titles_read_as_typed():
     assert formula.stdout.startswith("Profile of log(cosh(r))\n") and "log(cosh(r))()" not in formula.stdout
     named = invoke("profile", "huber(delta=1.345)")
     assert named.stdout.startswith("Profile of huber(delta=1.345)\n")
+
+
+def test_the_csv_reader_keeps_huge_integers_exact_and_labels_as_text(tmp_path):
+    import numpy as np
+
+    from losslab._table import read_csv
+
+    big = tmp_path / "big.csv"
+    big.write_text("x,y\n" + "".join(f"{i},{10**30 + i * 10**20}\n" for i in range(5)))
+    X, y, features = read_csv(big, "y")
+    assert y.dtype == np.float64 and y[0] == 1e30  # not cast to int64 (which would give -2**63)
+    small = tmp_path / "small.csv"
+    small.write_text("x,y\n1,2\n3,4\n")
+    assert read_csv(small, "y")[1].dtype == np.int64
+    labels = tmp_path / "labels.csv"
+    labels.write_text("\ufefflabel,x\nfraud,1\nok,2\n", encoding="utf-8")
+    X, y, features = read_csv(labels, "label")
+    assert list(y) == ["fraud", "ok"] and features == ["x"]
