@@ -90,5 +90,6 @@ def output_file(out: str | os.PathLike, default_name: str, suffixes: tuple[str, 
             raise ValueError(f"--out {text!r}: the folder does not exist")
         path = path / default_name
     if path.suffix.lower() not in suffixes:
-        raise ValueError(f"--out {text!r}: the file must end in {', '.join(suffixes)}; got {path.suffix or 'no suffix'!r}")
+        raise ValueError(f"--out {text!r}: the file must end in {', '.join(suffixes)}; got"
+                         f" {path.suffix or 'no suffix'!r}")
     return path

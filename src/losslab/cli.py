@@ -137,7 +137,10 @@ def list_losses(family: str = typer.Option(None, "--family", "-f", help="Only th
 
 @app.command()
 @friendly_errors
-def show(name: str = typer.Argument(..., help="A loss name, alias or spec, e.g. huber, mean_squared_error or 'huber(delta=2)'.")) -> None:
+def show(
+    name: str = typer.Argument(..., help="A loss name, alias or spec, e.g. huber, mean_squared_error or"
+                                         " 'huber(delta=2)'."),
+) -> None:
     """Formula, parameters, traits and the statistic a loss estimates."""
     loss = resolve_loss(name)
     cls = type(loss)
@@ -183,7 +186,8 @@ def plot(
     names: str = typer.Argument(..., help="Comma-separated loss specs or formulas, e.g. \"mse,mae,huber(delta=2)\"."),
     gradient: bool = typer.Option(False, "--gradient", help="Draw the gradient instead of the loss."),
     out: str = typer.Option("losses.png", "--out",
-                            help="Image file to write (.png, .svg or .pdf), or an existing folder to write losses.png in."),
+                            help="Image file to write (.png, .svg or .pdf), or an existing folder to write"
+                                 " losses.png in."),
 ) -> None:
     """Draw losses (or their gradients) over the variable of their task, one panel per variable."""
     from losslab._files import output_file
@@ -330,22 +334,6 @@ def _positive(y: Any, pos_label: str | None, task: str) -> tuple[Any, list[Any] 
     return (np.asarray(y) == positive).astype(np.int64), [negative, positive]
 
 
-def _task_of(y: Any, task: str | None) -> str:
-    import numpy as np
-
-    if task is not None:
-        if task not in ("regression", "binary", "multiclass"):
-            raise ValueError(f"--task must be regression, binary or multiclass; got {task!r}")
-        return task
-    y = np.asarray(y)
-    if y.dtype.kind in "OUSb":
-        return "binary" if len(np.unique(y)) == 2 else "multiclass"
-    if y.dtype.kind in "iu":
-        n = len(np.unique(y))
-        return "binary" if n == 2 else ("multiclass" if n <= max(20, len(y) // 20) else "regression")
-    return "regression"
-
-
 # ------------------------------------------------------------------------ training on a CSV
 def _split(n: int, test_size: float, seed: int, y: Any, classification: bool) -> tuple[Any, Any]:
     import numpy as np
@@ -429,12 +417,8 @@ def _coefficients(estimator: Any, features: list[str], names: list[Any] | None, 
     return table
 
 
-def _save(folder: str, estimator: Any, meta: dict, rows: Any, y_true: Any, y_pred: Any, split: Any,
-          proba: Any) -> None:
-    """The fitted estimator (pickle) and every row's prediction (CSV) inside ``folder``."""
-    import csv
-    import io
-    import pickle
+def _save_folder(folder: str) -> Any:
+    """The ``--save`` folder, checked before training (created if missing; its parent must exist)."""
     from pathlib import Path
 
     path = Path(folder)
@@ -442,13 +426,25 @@ def _save(folder: str, estimator: Any, meta: dict, rows: Any, y_true: Any, y_pre
         raise ValueError(f"--save {folder!r} is a file; give a folder (created if missing)")
     if not path.parent.is_dir():
         raise ValueError(f"--save {folder!r}: its parent folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _save(path: Any, estimator: Any, meta: dict, rows: Any, y_true: Any, y_pred: Any, split: Any,
+          proba: Any) -> None:
+    """The fitted estimator (pickle) and every data row's prediction (CSV; ``row`` counts from 0)."""
+    import csv
+    import io
+    import pickle
+
     path.mkdir(exist_ok=True)
     _write(path / "model.pkl", pickle.dumps({"estimator": estimator, **meta}), root=path)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["row", "split", "y_true", "y_pred", *([f"p({meta['classes'][-1]})"] if proba is not None else [])])
+    header = ["row", "split", "y_true", "y_pred"] + ([f"p({meta['classes'][-1]})"] if proba is not None else [])
+    writer.writerow(header)
     for i in range(len(rows)):
-        writer.writerow([int(rows[i]), split[i], y_true[i], y_pred[i], *([f"{proba[i]:.6g}"] if proba is not None else [])])
+        extra = [f"{proba[i]:.6g}"] if proba is not None else []
+        writer.writerow([int(rows[i]), split[i], y_true[i], y_pred[i], *extra])
     _write(path / "predictions.csv", text.getvalue(), root=path)
 
 
@@ -476,6 +472,7 @@ def fit(
     from losslab.train import diagnose
 
     L = resolve_loss(loss)
+    save_to = None if save is None else _save_folder(save)
     try:  # a spec goes to the estimator by name, which builds it on raw scores (from_logits=True)
         spec_name, spec_params = parse_spec(loss)
         estimator_loss: dict[str, Any] = {"loss": spec_name, "loss_params": spec_params or None}
@@ -538,7 +535,7 @@ def fit(
     console.print(f"diagnosis: [bold]{diagnosis.kind}[/] — {escape(diagnosis.evidence)}", highlight=False)
     if diagnosis.advice:
         console.print(f"advice: {escape(diagnosis.advice)}", highlight=False)
-    if save:
+    if save_to is not None:
         rows = np.arange(len(y))
         split = np.where(np.isin(rows, test), "test", "train")
         y_pred = estimator.predict(X)
@@ -549,7 +546,7 @@ def fit(
         proba = estimator.predict_proba(X)[:, 1] if binary and hasattr(estimator, "predict_proba") else None
         meta = {"loss": loss, "target": target, "features": features, "classes": names,
                 "note": "the classifier predicts indices into 'classes'" if classification else ""}
-        _save(save, estimator, meta, rows, y_true, y_shown, split, proba)
+        _save(save_to, estimator, meta, rows, y_true, y_shown, split, proba)
 # ------------------------------------------------------------------------ choosing a loss (select.py)
 _PINBALL = re.compile(r"^(?:neg_mean_)?pinball(?:_loss)?_(\d*\.?\d+)$")
 
@@ -558,8 +555,9 @@ def _binary_target(y: Any, pos_label: str | None, task: str | None) -> tuple[Any
     """``y`` with the positive class of a binary target as 1 (and a note naming both labels)."""
     if pos_label is None:
         return y, None
-    inferred = _task_of(y, task)
-    encoded, names = _positive(y, pos_label, inferred if inferred == "regression" else "binary")
+    continuous = task == "regression" or (task is None and getattr(y, "dtype", None) is not None
+                                          and y.dtype.kind == "f")
+    encoded, names = _positive(y, pos_label, "regression" if continuous else "binary")
     return encoded, f"classes: 1 = '{names[1]}' (positive, --pos-label), 0 = '{names[0]}'"
 
 
