@@ -439,6 +439,8 @@ def _bad_inputs(tmp):
         ((*srch, "--losses", ","), "names no loss"),
         ((*srch, "--losses", "mse,hubr"), "Did you mean 'huber'"),
         ((*srch, "--losses", "huber(delta=[])"), "grid of delta is empty"),
+        ((*srch, "--losses", "mse,log(cosh(r))"), "is a formula; search trains catalog losses"),
+        ((*srch, "--losses", "huber(delta=x)"), "is not a literal"),
         ((*srch, "--losses", "mse", "--cv", "1"), "cv"),
         ((*srch, "--losses", "mse", "--backend", "spark"), "backend must be one of"),
         (("experiment", "landscap"), "Did you mean 'landscape'"),

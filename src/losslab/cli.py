@@ -570,11 +570,14 @@ def _search_candidates(text: str, metric: str | None) -> tuple[list[Any], list[s
         level = float(match.group(1))
     losses, notes = [], []
     for item in split_specs(text):
-        expanded = expand_grid(item)
         try:
-            given = parse_spec(item)[1]
-        except ValueError:  # a formula
-            given = {}
+            name, given = parse_spec(item)
+            ll.get(name)
+        except ValueError:
+            resolve_loss(item)  # the clearer error for a bad spec or an unknown name
+            raise ValueError(f"--losses {item!r} is a formula; search trains catalog losses, by name, in worker"
+                             " processes. Compare a formula with `losslab fit --loss` instead.") from None
+        expanded = expand_grid(item)
         for L in expanded:
             if L.name == "quantile" and "q" not in given and level is not None:
                 L = resolve_loss(L.name, **{**{k: v for k, v in L.params.items() if k != "q"}, "q": level})
