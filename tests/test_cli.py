@@ -495,3 +495,9 @@ def test_the_csv_reader_keeps_huge_integers_exact_and_labels_as_text(tmp_path):
     labels.write_text("\ufefflabel,x\nfraud,1\nok,2\n", encoding="utf-8")
     X, y, features = read_csv(labels, "label")
     assert list(y) == ["fraud", "ok"] and features == ["x"]
+
+
+def test_show_a_spec_lists_its_values_beside_the_defaults():
+    result = invoke("show", "huber(delta=2)")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"│ delta\s+│ 2\s+│ 1\.0\s+│", result.stdout)

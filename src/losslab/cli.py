@@ -151,10 +151,10 @@ def show(
     console.print(f"formula: {cls.formula}", highlight=False, markup=False)
     console.print(f"inputs: ({', '.join(cls.inputs)}); gradient with respect to {', '.join(cls.differentiable_inputs)}")
     table = Table(title="parameters")
-    for column in ("name", "default", "allowed", "meaning"):
+    for column in ("name", "value", "default", "allowed", "meaning"):
         table.add_column(column)
     for p in cls.parameters:
-        table.add_row(p.name, repr(p.default), p.rule.text, p.help)
+        table.add_row(p.name, repr(loss.params.get(p.name, p.default)), repr(p.default), p.rule.text, p.help)
     if cls.parameters:
         console.print(table)
     traits = loss.traits
