@@ -205,10 +205,10 @@ def test_what_recommend_prints_pastes_into_every_command(tmp_path):
 def test_search_expands_a_grid_and_trains_quantile_at_the_pinball_level(tmp_path):
     pytest.importorskip("sklearn")
     data = _outliers_csv(tmp_path / "outliers.csv")
-    grid = invoke("search", data, "--target", "price", "--losses", "mse,huber(delta=[0.5,1.345,2])", "--cv", 2,
+    grid = invoke("search", data, "--target", "price", "--losses", "mse,huber(delta=[0.5,1,1.345,2])", "--cv", 2,
                   "--max-epochs", 20)
     assert grid.exit_code == 0, grid.stderr
-    for label in ("huber(delta=0.5)", "huber(delta=1.345)", "huber(delta=2)", "mse"):
+    for label in ("huber(delta=0.5)", "huber(delta=1)", "huber(delta=1.345)", "huber(delta=2)", "mse"):
         assert label in grid.stdout
     pinball = invoke("search", data, "--target", "price", "--losses", "quantile", "--metric", "pinball_0.9",
                      "--cv", 2, "--max-epochs", 20)

@@ -561,14 +561,15 @@ def _binary_target(y: Any, pos_label: str | None, task: str | None) -> tuple[Any
     return encoded, f"classes: 1 = '{names[1]}' (positive, --pos-label), 0 = '{names[0]}'"
 
 
-def _search_candidates(text: str, metric: str | None) -> tuple[list[Any], list[str]]:
-    """The losses of ``--losses`` (lists in a spec are grids) and notes on what was filled in:
-    a plain ``quantile`` under ``--metric pinball_<q>`` trains at that level."""
-    level = None
+def _search_candidates(text: str, metric: str | None) -> tuple[list[Any], dict[str, Any], list[str]]:
+    """``(losses, param_grid, notes)`` for ``search`` from ``--losses``: lists in a spec are grids;
+    a plain ``quantile`` under ``--metric pinball_<q>`` trains at that level (a note says so).
+
+    A grid goes to search's ``param_grid`` when its loss appears once in the list, so that
+    each candidate's label shows the grid's value (``huber(delta=1)``, not ``huber``)."""
     match = _PINBALL.match(metric.strip().lower()) if metric else None
-    if match:
-        level = float(match.group(1))
-    losses, notes = [], []
+    level = float(match.group(1)) if match else None
+    parsed = []
     for item in split_specs(text):
         try:
             name, given = parse_spec(item)
@@ -577,15 +578,29 @@ def _search_candidates(text: str, metric: str | None) -> tuple[list[Any], list[s
             resolve_loss(item)  # the clearer error for a bad spec or an unknown name
             raise ValueError(f"--losses {item!r} is a formula; search trains catalog losses, by name, in worker"
                              " processes. Compare a formula with `losslab fit --loss` instead.") from None
-        expanded = expand_grid(item)
-        for L in expanded:
-            if L.name == "quantile" and "q" not in given and level is not None:
-                L = resolve_loss(L.name, **{**{k: v for k, v in L.params.items() if k != "q"}, "q": level})
-                notes.append(f"{item} trains q={level:g}, the level of --metric {metric}")
-            elif L.name == "quantile" and "q" not in given and metric and "pinball" in metric.lower():
+        parsed.append((item, given, expand_grid(item)))
+    counts: dict[str, int] = {}
+    for _, _, expanded in parsed:
+        counts[expanded[0].name] = counts.get(expanded[0].name, 0) + 1
+    losses: list[Any] = []
+    grid: dict[str, Any] = {}
+    notes: list[str] = []
+    for item, given, expanded in parsed:
+        name, fill = expanded[0].name, {}
+        if name == "quantile" and "q" not in given and metric and "pinball" in metric.lower():
+            if level is None:
                 raise ValueError(f"--metric {metric!r} is not a pinball level such as pinball_0.9")
-            losses.append(L)
-    return losses, notes
+            fill = {"q": level}
+            notes.append(f"{item} trains q={level:g}, the level of --metric {metric}")
+            expanded = [ll.get(name, **{**L.params, **fill}) for L in expanded]
+        varying = [k for k in given if len({repr(L.params[k]) for L in expanded}) > 1]
+        if varying and counts[name] == 1:
+            fixed = {k: expanded[0].params[k] for k in given if k not in varying}
+            losses.append(ll.get(name, **fixed, **fill))
+            grid[name] = {k: given[k] for k in varying}
+        else:
+            losses.extend(expanded)
+    return losses, grid, notes
 
 
 @app.command()
@@ -630,13 +645,13 @@ def search(
     """Cross-validate losses on a CSV: mean score, 95% interval, best and runner-up."""
     from losslab.select import search as cross_validate
 
-    candidates, notes = (None, []) if losses is None else _search_candidates(losses, metric)
+    candidates, grid, notes = (None, None, []) if losses is None else _search_candidates(losses, metric)
     X, y, _ = read_csv(data, target)
     y, note = _binary_target(y, pos_label, None)
     for line in ([note] if note else []) + notes:
         console.print(f"note: {line}", highlight=False, markup=False)
     extra = {k: v for k, v in (("max_epochs", max_epochs), ("learning_rate", learning_rate)) if v is not None}
-    result = cross_validate(X, y, losses=candidates, metric=metric, cv=cv, n_jobs=n_jobs, backend=backend,
+    result = cross_validate(X, y, losses=candidates, param_grid=grid or None, metric=metric, cv=cv, n_jobs=n_jobs, backend=backend,
                             scheduler=scheduler, estimator_params=extra, random_state=seed,
                             progress=sys.stderr.isatty())
     console.print(str(result), highlight=False, markup=False)
