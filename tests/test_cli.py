@@ -425,6 +425,7 @@ def _bad_inputs(tmp):
         ((*fit, "--loss", "hubr"), "Did you mean 'huber'"),
         ((*fit, "--loss", "huber(delta=)"), "not valid"),
         ((*fit, "--loss", "logistic"), "continuous values"),
+        ((*fit, "--loss", "triplet"), "fit trains regression and classification losses"),
         ((*fit, "--epochs", "0"), "max_epochs must be an integer >= 1"),
         ((*fit, "--test-size", "1.5"), "--test-size must be a fraction"),
         ((*fit, "--learning-rate", "-1"), "learning_rate must be a number > 0"),
