@@ -472,7 +472,8 @@ def fit(
     from losslab.train import diagnose
 
     L = resolve_loss(loss)
-    if tuple(L.inputs) != ("y_true", "y_pred") or L.traits.task not in ("regression", "binary", "multiclass", "classification"):
+    trainable = ("regression", "binary", "multiclass", "classification")
+    if tuple(L.inputs) != ("y_true", "y_pred") or L.traits.task not in trainable:
         raise ValueError(f"fit trains regression and classification losses of (y_true, y_pred); {L.name} is a"
                          f" {L.traits.task} loss of ({', '.join(L.inputs)})")
     save_to = None if save is None else _save_folder(save)
