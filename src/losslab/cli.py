@@ -655,8 +655,8 @@ def search(
     for line in ([note] if note else []) + notes:
         console.print(f"note: {line}", highlight=False, markup=False)
     extra = {k: v for k, v in (("max_epochs", max_epochs), ("learning_rate", learning_rate)) if v is not None}
-    result = cross_validate(X, y, losses=candidates, param_grid=grid or None, metric=metric, cv=cv, n_jobs=n_jobs, backend=backend,
-                            scheduler=scheduler, estimator_params=extra, random_state=seed,
+    result = cross_validate(X, y, losses=candidates, param_grid=grid or None, metric=metric, cv=cv, n_jobs=n_jobs,
+                            backend=backend, scheduler=scheduler, estimator_params=extra, random_state=seed,
                             progress=sys.stderr.isatty())
     console.print(str(result), highlight=False, markup=False)
 
