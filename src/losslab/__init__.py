@@ -40,6 +40,10 @@ from .profile import Profile, profile
 from . import custom
 from .custom import custom_loss
 
+# Loss specs in text ("huber(delta=1.345)"), parsed without eval: one syntax for the CLI and Python
+from . import spec
+from .spec import resolve_loss
+
 # Choosing a loss (select.py); scikit-learn, joblib and dask are imported when the functions run
 from .select import Advice, SearchResult, recommend, search
 

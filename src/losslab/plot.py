@@ -20,7 +20,7 @@ import numpy as np
 
 from .loss import Loss
 
-__all__ = ["plot_losses", "plot_profile", "loss_curve"]
+__all__ = ["plot_losses", "plot_profile", "loss_curve", "legend_label"]
 
 
 def _figure(ax: Any, n: int = 1, width: float = 5.0) -> tuple[Any, list[Any]]:
@@ -35,9 +35,9 @@ def _figure(ax: Any, n: int = 1, width: float = 5.0) -> tuple[Any, list[Any]]:
 def _as_loss(item: Any) -> Loss:
     if isinstance(item, Loss):
         return item
-    from .profile import _resolve
+    from .spec import resolve_loss
 
-    return _resolve(item, {})
+    return resolve_loss(item)
 
 
 def loss_curve(loss: Loss, gradient: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
@@ -82,24 +82,71 @@ def loss_curve(loss: Loss, gradient: bool = False) -> tuple[np.ndarray, np.ndarr
         f"{loss.name} ({traits.task}) cannot be drawn as a curve of one variable: its inputs are {loss.inputs}")
 
 
-def plot_losses(losses: Any, gradient: bool = False, ax: Any = None) -> Any:
-    """Draw ``losses`` (names, Loss objects or formulas; one or a list) on one axes; returns the Figure.
+#: Legend labels longer than this are shortened (the parameters that differ from the defaults
+#: are shown first; the rest is cut with an ellipsis).
+LABEL_WIDTH = 36
 
-    >>> fig = plot_losses(["mse", "mae", "huber"], gradient=True)   # doctest: +SKIP
-    >>> fig.savefig("gradients.png")                                  # doctest: +SKIP
+
+def _short(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, float, np.floating, np.integer)):
+        return f"{float(value):.4g}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "[…]"
+    return str(value)
+
+
+def legend_label(loss: Loss) -> str:
+    """``name(param=value, ...)`` with the parameters that differ from the defaults, numbers to
+    4 significant digits, at most ``LABEL_WIDTH`` characters."""
+    defaults = {p.name: p.default for p in getattr(type(loss), "parameters", ())}
+    shown = []
+    for key, value in loss.params.items():
+        default = defaults.get(key, object())
+        try:
+            same = bool(value == default) if not isinstance(value, np.ndarray) else False
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            shown.append(f"{key}={_short(value)}")
+    label = f"{loss.name}({', '.join(shown)})" if shown else loss.name
+    return label if len(label) <= LABEL_WIDTH else label[: LABEL_WIDTH - 2] + "…)"
+
+
+def plot_losses(losses: Any, gradient: bool = False, ax: Any = None) -> Any:
+    """Draw ``losses`` (names, specs, Loss objects or formulas; one or a list); returns the Figure.
+
+    Losses written in different variables (a residual, a margin, a probability) are never
+    drawn on one axis: each variable gets its own panel, side by side. The legend sits
+    below each panel, so it never hides the curves. With ``ax`` every loss must share one
+    variable.
+
+    >>> fig = plot_losses(["mse", "mae", "huber(delta=0.5)"], gradient=True)   # doctest: +SKIP
+    >>> fig.savefig("gradients.png")                                            # doctest: +SKIP
     """
     items: Iterable[Any] = [losses] if isinstance(losses, (str, Loss)) else list(losses)
-    fig, (axes,) = _figure(ax)
-    label = ""
+    curves: dict[str, list[tuple[np.ndarray, np.ndarray, str]]] = {}
     for item in items:
         loss = _as_loss(item)
         x, y, label = loss_curve(loss, gradient)
-        args = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in loss.params.items())
-        axes.plot(x, y, label=f"{loss.name}({args})" if args else loss.name)
-    axes.set_xlabel(label)
-    axes.set_ylabel("∂ℓ/∂y_pred" if gradient else "loss")
-    axes.axhline(0.0, color="0.8", lw=0.8, zorder=0)
-    axes.legend(fontsize="small")
+        curves.setdefault(label, []).append((x, y, legend_label(loss)))
+    if not curves:
+        raise ValueError("losses is empty; give at least one loss, e.g. ['mse', 'mae']")
+    if ax is not None and len(curves) > 1:
+        raise ValueError(f"the losses are written in {len(curves)} different variables ({'; '.join(curves)}):"
+                         " they cannot share one axes; leave ax=None to draw one panel per variable")
+    fig, panels = _figure(ax, len(curves))
+    for axes, (xlabel, lines) in zip(panels, curves.items()):
+        for x, y, name in lines:
+            axes.plot(x, y, label=name)
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel("∂ℓ/∂y_pred" if gradient else "loss")
+        axes.axhline(0.0, color="0.8", lw=0.8, zorder=0)
+        axes.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=min(len(lines), 3),
+                    frameon=False)
+    if ax is None:
+        fig.set_size_inches(5.0 * len(curves), 3.8 + 0.25 * (max(len(v) for v in curves.values()) // 3))
     return fig
 
 

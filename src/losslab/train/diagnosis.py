@@ -8,8 +8,13 @@
   more than twice the training loss, by a gap above 10% of the starting loss;
 - lr_too_low: the training loss falls steadily but slowly, not yet flattening (the second
   half of the run lowers it about as much as the first): more steps or a larger rate;
+- converged: the loss is flat at its optimum for this model (the gradient norm fell to
+  ~0, or the last epochs left it unchanged) while still high, and the residuals given to
+  ``diagnose`` have heavy tails: the remaining loss is carried by a few large errors
+  (outliers), which neither more epochs nor more capacity remove;
 - underfitting: the loss flattened while still high (above half its starting value, or
-  a classification accuracy below 75%): the model cannot do better; give it capacity;
+  a classification accuracy below 75%) and the residuals do not explain it: the model
+  cannot do better; give it capacity (the evidence says whether it has converged);
 - healthy: none of these.
 
 The thresholds are rules of thumb, and the evidence names the numbers they were applied
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +33,7 @@ from .history import History
 
 __all__ = ["Diagnosis", "diagnose", "KINDS"]
 
-KINDS = ("healthy", "overfitting", "underfitting", "lr_too_high", "lr_too_low", "diverged")
+KINDS = ("healthy", "overfitting", "underfitting", "converged", "lr_too_high", "lr_too_low", "diverged")
 
 #: Validation loss this far (relative) above its lowest value counts as rising.
 OVERFIT_RISE = 0.05
@@ -41,6 +47,17 @@ GAP_SHARE = 0.1
 #: Final loss above this share of the starting loss is "high".
 HIGH_LOSS = 0.5
 LOW_ACCURACY = 0.75
+#: Converged: the last gradient norm below this share of the first, or the last
+#: FLAT_EPOCHS epochs moved the loss by less than FLAT_CHANGE (relative).
+CONVERGED_GRADIENT = 1e-3
+FLAT_EPOCHS = 3
+FLAT_CHANGE = 1e-6
+#: Heavy-tailed residuals: at least OUTLIER_SHARE of them beyond OUTLIER_MADS robust
+#: standard deviations (1.4826 MAD) from their median (a Gaussian puts 6e-7 there), and
+#: those carry at least OUTLIER_WEIGHT of the sum of squared residuals.
+OUTLIER_MADS = 5.0
+OUTLIER_SHARE = 0.01
+OUTLIER_WEIGHT = 0.25
 
 
 @dataclass(frozen=True)
@@ -62,8 +79,43 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def diagnose(history: History) -> Diagnosis:
+def _converged(train: np.ndarray, grad_norm: np.ndarray, scale: float) -> str | None:
+    """The evidence that the run sits at its optimum (gradient ~0, or flat), else None."""
+    g = grad_norm[np.isfinite(grad_norm)]
+    if g.size >= 2 and g[0] > 0 and g[-1] <= CONVERGED_GRADIENT * g[0]:
+        return f"the gradient norm fell from {g[0]:.3g} to {g[-1]:.3g}"
+    if train.size > FLAT_EPOCHS:
+        change = float(np.max(np.abs(train[-FLAT_EPOCHS - 1:] - train[-1]))) / scale
+        if change < FLAT_CHANGE:
+            return f"the last {FLAT_EPOCHS} epochs changed the loss by {change:.1e} of its starting value"
+    return None
+
+
+def _heavy_tails(residuals: np.ndarray) -> str | None:
+    """The evidence that a few large residuals carry the loss, else None."""
+    r = residuals[np.isfinite(residuals)]
+    if r.size < 20:
+        return None
+    dev = np.abs(r - np.median(r))
+    sd = 1.4826 * float(np.median(dev))
+    if sd <= 0:
+        return None
+    far = dev > OUTLIER_MADS * sd
+    share = float(np.mean(far))
+    squares = (r - np.mean(r)) ** 2
+    weight = float(np.sum(squares[far]) / max(np.sum(squares), 1e-300))
+    if share >= OUTLIER_SHARE and weight >= OUTLIER_WEIGHT:
+        return (f"{int(far.sum())} of {r.size} residuals ({_pct(share)}) lie beyond {OUTLIER_MADS:g} robust standard"
+                f" deviations ({sd:.4g}) and carry {_pct(weight)} of the squared error")
+    return None
+
+
+def diagnose(history: History, residuals: Any = None) -> Diagnosis:
     """Name what went right or wrong in a training run, with the numbers that show it.
+
+    ``residuals`` (optional: y_pred − y_true on the training data, regression) let it tell
+    a fit at its optimum whose remaining loss comes from outliers ("converged") from a
+    model short of capacity ("underfitting").
 
     >>> h = History(train_loss=[1.0, 0.5, 0.3, 0.2, 0.15, 0.1], val_loss=[1.0, 0.6, 0.4, 0.45, 0.55, 0.7])
     >>> d = diagnose(h); d.kind, d.epoch
@@ -75,6 +127,14 @@ def diagnose(history: History) -> Diagnosis:
     val = np.asarray(history.val_loss, dtype=float)
     if train.size == 0:
         raise ValueError("history has no epochs to diagnose")
+    tails = None
+    if residuals is not None:
+        try:
+            res = np.asarray(residuals, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise TypeError(f"residuals must be an array of numbers (y_pred - y_true); got {type(residuals).__name__}"
+                            ) from None
+        tails = _heavy_tails(res)
     bad = np.flatnonzero(~np.isfinite(train))
     if history.diverged or bad.size:
         epoch = int(bad[0]) if bad.size else history.stopped_epoch
@@ -154,20 +214,41 @@ def diagnose(history: History) -> Diagnosis:
     accuracy = history.metrics.get("accuracy")
     low_accuracy = bool(accuracy) and accuracy[-1] < LOW_ACCURACY
     high = float(train[-1]) > HIGH_LOSS * start or low_accuracy
+    converged = _converged(train, np.asarray(history.grad_norm, dtype=float), scale)
     if high:
         acc_text = f", training accuracy {accuracy[-1]:.3f}" if accuracy else ""
         val_text = f", validation loss {val[-1]:.4g}" if val.size else ""
+        flat = (f"the training loss flattened at {train[-1]:.4g}, {_pct(float(train[-1]) / scale)} of its starting"
+                f" value {start:.4g} (last half of the run lowered it by {_pct(second)}){val_text}{acc_text}")
+        if converged and tails:
+            return Diagnosis(
+                "converged", n - 1,
+                f"{flat}; the fit is at its optimum ({converged}), and {tails}.",
+                "More epochs or capacity will not lower it: the loss left is a few large errors. Check those rows"
+                " for data errors, or use a robust loss (huber, mae) if they are genuine outliers.",
+            )
+        if converged:
+            return Diagnosis(
+                "underfitting", n - 1,
+                f"{flat}; the fit has converged ({converged}): more epochs change nothing, and the residuals"
+                + (" show no heavy tails." if residuals is not None else " were not given."),
+                "Give the model more capacity (hidden units, features) or lower the penalty."
+                + ("" if residuals is not None else " If a few large errors carry the loss (outliers), a robust loss"
+                   " (huber, mae) helps instead: diagnose(history, residuals=y_pred - y_true) tells them apart."),
+            )
         return Diagnosis(
             "underfitting", n - 1,
-            f"the training loss flattened at {train[-1]:.4g}, {_pct(float(train[-1]) / scale)} of its starting"
-            f" value {start:.4g} (last half of the run lowered it by {_pct(second)}){val_text}{acc_text}.",
+            f"{flat}.",
             "Give the model more capacity (hidden units, features), lower the penalty, or train longer with a"
             " larger learning rate if the loss is still creeping down.",
         )
+    advice = "Nothing to fix; compare losses or models on held-out data."
+    if tails:
+        advice += f" Note: {tails}; a robust loss (huber, mae) is less pulled by them."
     return Diagnosis(
         "healthy", history.best_epoch,
         f"the training loss fell from {start:.4g} to {train[-1]:.4g} ({_pct(total)} lower) and flattened"
         + (f"; the validation loss ended at {val[-1]:.4g}, {_pct((val[-1] - val.min()) / max(abs(val.min()), 1e-12))}"
            " above its lowest" if val.size else "") + ".",
-        "Nothing to fix; compare losses or models on held-out data.",
+        advice,
     )

@@ -1,0 +1,5 @@
+"""``python -m losslab``: the ``losslab`` command."""
+
+from losslab.cli import main
+
+main()
