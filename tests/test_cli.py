@@ -378,8 +378,6 @@ def test_fit_on_diverging_data_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="core.py reads LOSSLAB_NUM_THREADS with int() at import, before the CLI runs;"
-                                       " the lead fixes core (a clear warning, then the default)")
 def test_a_bad_thread_count_in_the_environment_is_not_a_traceback():
     import os
 

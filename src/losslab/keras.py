@@ -24,7 +24,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without keras
     raise ImportError(f"losslab.keras needs Keras 3: pip install keras ({exc})") from None
 
-from .core import Loss as _Loss
+from .loss import Loss as _Loss
 from .spec import format_spec, resolve_loss
 
 __all__ = ["Loss", "get"]

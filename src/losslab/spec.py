@@ -30,7 +30,7 @@ import math
 import re
 from typing import Any
 
-from .core import Loss, get, resolve
+from .loss import Loss, get, resolve
 
 __all__ = ["parse_spec", "format_spec", "split_specs", "expand_grid", "resolve_loss"]
 

@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
     raise ImportError(f"losslab.torch needs PyTorch: pip install 'losslab[torch]' ({exc})") from None
 
 from . import _validate as V
-from .core import Loss as _Loss
+from .loss import Loss as _Loss
 from .spec import resolve_loss
 
 __all__ = ["Loss", "module", "REDUCTIONS", "ARGUMENT_ORDERS"]
