@@ -13,7 +13,8 @@ same seed gives the same data. ``train_test_split`` splits one into two.
   (cat and dog against car and truck), for embeddings;
 - ``sparse_linear``: k of p features informative (the true coefficients in metadata);
 - ``add_label_noise``: flip a share of the labels;
-- ``load``: scikit-learn's bundled real data sets (diabetes, breast_cancer, digits, wine, iris).
+- ``load``: scikit-learn's bundled real data sets (diabetes, breast_cancer, digits, wine, iris);
+- ``read_csv``: a CSV file with a header row (what the command line reads).
 
 >>> d = houses(n=5, seed=0)
 >>> d.X.shape, d.y.shape, d.task
@@ -23,14 +24,18 @@ same seed gives the same data. ``train_test_split`` splits one into two.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from ._validate import suggest as _suggest
+
 __all__ = [
     "Dataset", "train_test_split", "houses", "heavy_tailed", "counts", "imbalanced", "circle", "xor", "gaussians",
     "spiral", "playground", "hierarchical", "sparse_linear", "add_label_noise", "load", "REAL_DATASETS",
+    "read_csv",
 ]
 
 PRICE_PER_M2 = 2.1
@@ -365,3 +370,68 @@ def load(name: str) -> Dataset:
     y = bunch.target.astype(float) if task == "regression" else bunch.target.astype(int)
     return Dataset(np.asarray(bunch.data, dtype=float), y, task, name, tuple(map(str, bunch.feature_names)),
                    target_names, {"source": f"sklearn.datasets.{loader}"})
+
+
+# ------------------------------------------------------------------------------- files
+def read_csv(path: str | os.PathLike, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(X, y, feature_names)`` from a CSV file with a header row (what the command line reads).
+
+    Every column but ``target`` is a feature and must be numeric; the target may hold
+    numbers or class labels. Empty cells are an error (losslab does not guess values). A
+    UTF-8 byte-order mark is ignored; a file that looks separated by ';' (as spreadsheets
+    write with a decimal comma) gets a hint. A numeric target whose values are all whole
+    numbers that float64 holds exactly (below 2^53) becomes int64 (class labels 0, 1, 2);
+    larger ones stay floats.
+    """
+    import csv
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such file: {path!r}")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        rows = [row for row in csv.reader(fh) if row and any(cell.strip() for cell in row)]
+    if len(rows) < 2:
+        raise ValueError(f"{path!r} needs a header row and at least one data row; it has {len(rows)} row(s)")
+    header = [h.strip() for h in rows[0]]
+    hint = ""
+    if len(header) == 1 and ";" in header[0]:
+        hint = (" The header holds ';': the file looks separated by semicolons; losslab reads comma-separated"
+                " files: save it as CSV with commas (and a decimal point).")
+    if target not in header:
+        raise ValueError(f"column {target!r} is not in {path!r}.{_suggest(target, header)} Columns: "
+                         f"{', '.join(header)}.{hint}")
+    data = rows[1:]
+    for line, row in enumerate(data, 2):
+        if len(row) != len(header):
+            raise ValueError(f"{path!r} line {line} has {len(row)} fields; the header has {len(header)}.{hint}")
+    columns: dict[str, np.ndarray] = {}
+    for j, name in enumerate(header):
+        cells = [row[j].strip() for row in data]
+        empty = [i for i, c in enumerate(cells) if c == "" or c.lower() in ("na", "nan", "null")]
+        if empty:
+            raise ValueError(f"column {name!r} has a missing value on line {empty[0] + 2} ({len(empty)} in all); "
+                             "fill or drop those rows first")
+        try:
+            columns[name] = np.array([float(c) for c in cells])
+        except ValueError:
+            if name == target:
+                columns[name] = np.array(cells)  # class labels
+                continue
+            bad = next(i for i, c in enumerate(cells) if not _is_number(c))
+            raise ValueError(f"column {name!r} is not numeric ({cells[bad]!r} on line {bad + 2}); features must be "
+                             f"numbers: encode or drop that column.{hint}") from None
+    features = [h for h in header if h != target]
+    if not features:
+        raise ValueError(f"{path!r} has no feature columns besides the target {target!r}.{hint}")
+    y = columns[target]
+    if y.dtype.kind == "f" and np.all(np.abs(y) < 2.0**53) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    return np.column_stack([columns[h] for h in features]), y, features
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
