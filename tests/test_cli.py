@@ -92,7 +92,7 @@ def test_fit_bad_file_column_and_content(tmp_path):
     text = tmp_path / "text.csv"
     text.write_text("a,b\n1,x\n")
     content = losslab("fit", str(text), "--target", "a")
-    assert content.returncode == 2 and "must hold numbers only" in content.stderr
+    assert content.returncode == 2 and "column 'b' is not numeric" in content.stderr
     loss = losslab("fit", str(data), "--target", "price", "--loss", "nonsense")
     assert loss.returncode == 2 and "unknown loss 'nonsense'" in loss.stderr
 

@@ -206,37 +206,6 @@ def report(
 
 
 # ------------------------------------------------------------------------ training on a CSV
-def read_csv(path: str, target: str) -> tuple[Any, Any, list[str]]:
-    """Numeric columns of a CSV with a header: (X, y, feature names). Clear errors for bad files."""
-    import csv
-    from pathlib import Path
-
-    import numpy as np
-
-    from losslab._validate import suggest
-
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"DATA file {path!r} does not exist")
-    with file.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    if len(rows) < 2:
-        raise ValueError(f"{path!r} needs a header row and at least one data row; got {len(rows)} row(s)")
-    header, body = [h.strip() for h in rows[0]], rows[1:]
-    if target not in header:
-        raise ValueError(f"--target {target!r} is not a column of {path!r}; columns: {', '.join(header)}."
-                         f"{suggest(target, header)}")
-    try:
-        data = np.array([[float(v) for v in row] for row in body if row], dtype=float)
-    except ValueError as exc:
-        raise ValueError(f"{path!r} must hold numbers only (a header, then numeric rows): {exc}") from None
-    if data.ndim != 2 or data.shape[1] != len(header):
-        raise ValueError(f"{path!r}: every row must have {len(header)} values, one per column")
-    k = header.index(target)
-    features = [h for i, h in enumerate(header) if i != k]
-    return np.delete(data, k, axis=1), data[:, k], features
-
-
 @app.command()
 @friendly_errors
 def fit(
@@ -255,7 +224,7 @@ def fit(
     from losslab.sklearn import LossClassifier, LossRegressor
     from losslab.train import diagnose
 
-    X, y, features = read_csv(data, target)
+    X, y, features = ll.datasets.read_csv(data, target)
     task = ll.get(loss).traits.task
     estimator_cls = LossRegressor if task == "regression" else LossClassifier
     estimator = estimator_cls(loss=loss, penalty=penalty, alpha=alpha, model=model, max_epochs=epochs,
@@ -298,10 +267,9 @@ def recommend(
     task: str = typer.Option(None, "--task", help="regression, binary or multiclass (default: inferred)."),
 ) -> None:
     """Describe the target and rank losses for it, with the reasons."""
-    from losslab.select import read_csv as read_table
     from losslab.select import recommend as advise
 
-    X, y, _ = read_table(data, target)
+    X, y, _ = ll.datasets.read_csv(data, target)
     console.print(str(advise(y, task=task, X=X, metric=metric)), highlight=False, markup=False)
 
 
@@ -321,10 +289,9 @@ def search(
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and the models."),
 ) -> None:
     """Cross-validate losses on a CSV: mean score, 95% interval, best and runner-up."""
-    from losslab.select import read_csv as read_table
     from losslab.select import search as cross_validate
 
-    X, y, _ = read_table(data, target)
+    X, y, _ = ll.datasets.read_csv(data, target)
     names = None if losses is None else [name.strip() for name in losses.split(",") if name.strip()]
     extra = {k: v for k, v in (("max_epochs", max_epochs), ("learning_rate", learning_rate)) if v is not None}
     result = cross_validate(X, y, losses=names, metric=metric, cv=cv, n_jobs=n_jobs, backend=backend,
