@@ -387,7 +387,7 @@ def read_csv(path: str | os.PathLike, target: str) -> tuple[np.ndarray, np.ndarr
 
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"the file {path!r} does not exist")
+        raise FileNotFoundError(f"no such file: {path!r} does not exist")
     with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = [row for row in csv.reader(fh) if row and any(cell.strip() for cell in row)]
     if len(rows) < 2:

@@ -176,7 +176,7 @@ def _advise_regression(d: dict[str, Any], m: _Metric | None) -> tuple[list[Sugge
         R.add(get("huber", delta=delta), 0.7 if heavy else 0.55,
               f"huber(delta={delta:g}) is smoother than mae and close to the median when the noise is symmetric")
         R.add(get("mse"), 0.3, "mse estimates the mean, which differs from the median under skew or outliers"
-              f" (skewness {d['residual_skewness']:.2f})")
+              f" (skewness {d['skewness']:.2f})")
         return R.ordered(), notes
     if stat == "mean (poisson)":
         R.add(get("poisson"), 0.95, "the metric is the Poisson deviance: train with poisson (log link)")
@@ -245,7 +245,7 @@ def _advise_regression(d: dict[str, Any], m: _Metric | None) -> tuple[list[Sugge
         R.add(get("huber", delta=delta), 0.5, f"huber(delta={delta:g}) costs about 5% efficiency under Gaussian noise"
               " and guards against outliers that may come later")
         R.add(get("mae"), 0.3, "mae estimates the median: equal to the mean only for symmetric noise "
-              f"(skewness {d['residual_skewness']:.2f})")
+              f"(skewness {d['skewness']:.2f})")
     return R.ordered(), notes
 
 

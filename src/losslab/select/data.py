@@ -91,26 +91,31 @@ def _describe_regression(y: np.ndarray, X: np.ndarray | None, random_state: int)
     from scipy import stats
 
     y = y.astype(np.float64)
+    # Statistics of y / max|y|, scaled back: at |y| near 1e300 the squares inside sd and
+    # skewness overflow; skewness and kurtosis do not depend on the scale.
+    scale = float(np.max(np.abs(y))) or 1.0
+    z = y / scale
     d: dict[str, Any] = {"task": "regression", "n_samples": len(y)}
-    d.update(mean=float(np.mean(y)), std=float(np.std(y)), median=float(np.median(y)),
+    d.update(mean=float(np.mean(z)) * scale, std=float(np.std(z)) * scale, median=float(np.median(y)),
              min=float(np.min(y)), max=float(np.max(y)))
-    d["skewness"] = float(stats.skew(y))
+    d["skewness"] = float(stats.skew(z))
     # what the tails are measured on: the target, or with X the residuals of a least-squares fit
-    r, source = y - np.median(y), "target"
+    r, source = z - np.median(z), "target"
     if X is not None and X.shape[1] > 0 and len(y) > X.shape[1] + 2:
         A = np.column_stack([X, np.ones(len(y))])
-        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-        r, source = y - A @ coef, "residuals of a linear least-squares fit on X"
+        coef, *_ = np.linalg.lstsq(A, z, rcond=None)
+        r, source = z - A @ coef, "residuals of a linear least-squares fit on X"
     dev = np.abs(r - np.median(r))
     mad = float(np.median(dev))
     d["tails_measured_on"] = source
-    d["mad"] = mad
-    d["robust_sd"] = 1.4826 * mad  # the MAD of a Gaussian is 0.6745 σ
+    d["mad"] = mad * scale
+    d["robust_sd"] = 1.4826 * mad * scale  # the MAD of a Gaussian is 0.6745 σ
     d["outlier_fraction"] = float(np.mean(dev > 5 * mad)) if mad > 0 else float(np.mean(dev > 0))
     d["excess_kurtosis"] = float(stats.kurtosis(r))
     d["residual_skewness"] = float(stats.skew(r))
     d["tail_index"] = _hill_tail_index(dev)
-    integer = bool(np.all(y == np.round(y)))
+    # whole numbers that float64 holds exactly (below 2^53) can be counts; larger ones are amounts
+    integer = bool(np.all(np.abs(y) < 2.0**53) and np.all(y == np.round(y)))
     d["integer_valued"] = integer
     d["nonnegative"] = bool(np.min(y) >= 0)
     d["positive"] = bool(np.min(y) > 0)
@@ -133,9 +138,10 @@ def _describe_regression(y: np.ndarray, X: np.ndarray | None, random_state: int)
         from sklearn.model_selection import KFold, cross_val_predict
         from sklearn.neighbors import KNeighborsRegressor
 
-        pred = cross_val_predict(KNeighborsRegressor(n_neighbors=5), X, y,
+        pred = cross_val_predict(KNeighborsRegressor(n_neighbors=5), X, z,
                                  cv=KFold(5, shuffle=True, random_state=random_state))
-        d["knn_unexplained_fraction"] = float(np.mean((y - pred) ** 2) / max(np.var(y), 1e-300))
+        # a share of the variance, at most all of it: k-NN can predict worse than the mean, which explains none
+        d["knn_unexplained_fraction"] = min(1.0, float(np.mean((z - pred) ** 2) / max(np.var(z), 1e-300)))
     return d
 
 
@@ -172,8 +178,12 @@ def _describe_lines(d: dict[str, Any]) -> list[str]:
         elif d["positive"]:
             lines.append("all targets positive")
         if "knn_unexplained_fraction" in d:
-            lines.append(f"k-NN (5 neighbours, 5-fold) leaves {_pct(d['knn_unexplained_fraction'])} of the variance"
-                         " unexplained (noise plus what k-NN misses)")
+            if d["knn_unexplained_fraction"] >= 1.0:
+                lines.append("k-NN (5 neighbours, 5-fold) explains none of the variance (it predicts no better than"
+                             " the mean: noise, or structure k-NN misses)")
+            else:
+                lines.append(f"k-NN (5 neighbours, 5-fold) leaves {_pct(d['knn_unexplained_fraction'])} of the"
+                             " variance unexplained (noise plus what k-NN misses)")
         return lines
     counts = ", ".join(f"{c}: {n}" for c, n in zip(d["classes"], d["class_counts"]))
     lines = [f"{d['n_classes']} classes ({counts}); imbalance 1:{d['imbalance_ratio']:.3g}"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _validate as V
 from .._json import to_json
-from ..core import Loss
+from ..core import Loss, get
 from .advice import recommend
 from .backends import BACKENDS, run_fits
 from .candidates import _candidates, _check_loss_for_task, _estimator_loss
@@ -31,7 +31,8 @@ class SearchResult:
     ``mean``, ``std``, ``ci_low``/``ci_high`` (95%, mean ± t·sd/√k), ``rank``);
     ``best_loss`` (a Loss), ``best``/``runner_up`` (rows), ``metric``,
     ``greater_is_better``, ``cv``, ``backend``; ``comparison``: the paired difference of the
-    best and the runner-up over the folds.
+    best and the runner-up over the folds; ``notes``: what the search decided for you (a
+    quantile level taken from a pinball metric).
     """
 
     metric: str
@@ -42,6 +43,7 @@ class SearchResult:
     backend: str
     splitter: str
     table: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> dict[str, Any]:
@@ -85,7 +87,7 @@ class SearchResult:
         return {"metric": self.metric, "greater_is_better": self.greater_is_better, "task": self.task, "cv": self.cv,
                 "n_samples": self.n_samples, "backend": self.backend, "splitter": self.splitter,
                 "best": self.best["label"], "runner_up": None if self.runner_up is None else self.runner_up["label"],
-                "comparison": self.comparison, "table": rows}
+                "comparison": self.comparison, "table": rows, "notes": list(self.notes)}
 
     def to_frame(self) -> Any:
         """The table as a pandas DataFrame (pandas is optional)."""
@@ -115,6 +117,7 @@ class SearchResult:
             lines.append(f"best: {self.best['label']}; runner-up: {self.runner_up['label']}, {gap:.3g} "
                          f"{'lower' if self.greater_is_better else 'higher'} (paired over {self.cv} folds: {verdict}, "
                          f"± {c['ci_half_width']:.3g})")
+        lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -163,6 +166,7 @@ def search(X: Any, y: Any, losses: Sequence[Any] | None = None,
         raise ValueError(f"cv must be an integer number of folds >= 2; got {cv!r}")
     if losses is None:
         losses = recommend(y, X=Xa, metric=metric, random_state=random_state).losses(3)
+    losses, notes = _quantile_level(losses, param_grid, metric)
     labelled = _candidates(losses, param_grid)
     candidates = [L for L, _ in labelled]
     tasks = {"regression" if L.traits.task == "regression" else "classification" for L in candidates}
@@ -206,7 +210,43 @@ def search(X: Any, y: Any, losses: Sequence[Any] | None = None,
     table = _table(labelled, scores, m)
     return SearchResult(m.name, m.greater_is_better, task if task == "regression" else
                         ("binary" if n_classes == 2 else "multiclass"), cv, len(y), backend,
-                        f"{type(splitter).__name__}(shuffle=True, random_state={random_state})", table)
+                        f"{type(splitter).__name__}(shuffle=True, random_state={random_state})", table, notes)
+
+
+def _quantile_level(losses: Any, param_grid: dict | None, metric: str | None) -> tuple[Any, list[str]]:
+    """Under a pinball_q metric, a quantile loss named without its level q trains at that q.
+
+    ``"quantile"`` alone means q = 0.5 (the median); judged by the pinball loss at 0.9 the
+    user wants the 0.9-quantile, so the search trains it and says so. A Loss object keeps
+    its own q (it was built on purpose); so does a ``param_grid`` over q.
+    """
+    if metric is None or isinstance(losses, Loss):
+        return losses, []
+    m = _metric(metric)
+    if not m.statistic.startswith("quantile("):
+        return losses, []
+    q = float(m.statistic[len("quantile("):-1])
+    items = [losses] if isinstance(losses, str) else list(losses)
+    if "q" in ((param_grid or {}).get("quantile") or {}):
+        return losses, []
+    out, changed = [], False
+    for item in items:
+        name, params = (item, {}) if isinstance(item, str) else (item if isinstance(item, tuple) else (None, None))
+        if isinstance(name, str) and isinstance(params, dict) and "q" not in params and _is_quantile(name):
+            out.append((name, {**params, "q": q}))
+            changed = True
+        else:
+            out.append(item)
+    notes = [f"the metric is {m.name}: quantile given without q trains at q={q:g}, the level the metric scores"
+             ] if changed else []
+    return out, notes
+
+
+def _is_quantile(name: str) -> bool:
+    try:
+        return get(name).name == "quantile"
+    except ValueError:
+        return False
 
 
 def _table(candidates: list[tuple[Loss, str]], scores: np.ndarray, m: _Metric) -> list[dict[str, Any]]:
