@@ -24,6 +24,10 @@ import ast
 import math
 from typing import Any
 
+import numpy as np
+
+from .. import _stable as S
+
 #: Variables, and the task each implies.
 VARIABLES = {"r": "regression", "m": "binary", "p": "binary"}
 #: Functions and their number of arguments (min, max).
@@ -271,8 +275,8 @@ def _fold(name: str, values: list[float]) -> float:
         value = {
             "abs": lambda: abs(x), "exp": lambda: math.exp(x), "log": lambda: math.log(x),
             "log1p": lambda: math.log1p(x), "sqrt": lambda: math.sqrt(x), "cosh": lambda: math.cosh(x),
-            "tanh": lambda: math.tanh(x), "sigmoid": lambda: 0.5 * (1.0 + math.tanh(0.5 * x)),
-            "softplus": lambda: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
+            "tanh": lambda: math.tanh(x), "sigmoid": lambda: float(S.sigmoid(np, np.float64(x))),
+            "softplus": lambda: float(S.softplus(np, np.float64(x))),
             "min": lambda: min(values), "max": lambda: max(values),
         }[name]()
     except (OverflowError, ValueError):
