@@ -257,7 +257,7 @@ def fit(
         console.print(f"advice: {diagnosis.advice}", highlight=False)
 
 
-# ------------------------------------------------------------------------ choosing a loss (select.py)
+# ------------------------------------------------------------------------ choosing a loss (select/)
 @app.command()
 @friendly_errors
 def recommend(
