@@ -517,14 +517,34 @@ def test_the_budget_refuses_before_sympy_computes(text, message, monkeypatch):
 
 def test_the_symbolic_work_stops_at_its_time_limit(monkeypatch):
     pytest.importorskip("sympy")
+    import signal
+    import threading
+
     import losslab.custom.symbolic as symbolic
 
+    text = "log(cosh(r)) + where(r < 1, r**2, sqrt(abs(r)))"
     monkeypatch.setattr(symbolic, "MAX_SECONDS", 0.0)  # every formula is now past its deadline
-    previous = sys.getprofile()
+    previous_profile = sys.getprofile()
+    previous_handler = signal.getsignal(signal.SIGALRM) if hasattr(signal, "SIGALRM") else None
     with pytest.raises(ValueError, match="too complex: its symbolic derivatives took more than 0 s"):
-        from_expression("log(cosh(r)) + where(r < 1, r**2, sqrt(abs(r)))")
-    assert sys.getprofile() is previous  # the hook is removed, whatever happened inside
-    monkeypatch.setattr(symbolic, "MAX_SECONDS", 10.0)
+        from_expression(text)  # the main thread: a timer signal
+    assert sys.getprofile() is previous_profile  # whatever happened inside, nothing is left behind
+    if previous_handler is not None:
+        assert signal.getsignal(signal.SIGALRM) is previous_handler
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    errors: list[BaseException] = []
+
+    def in_a_thread() -> None:  # off the main thread: the profile hook
+        try:
+            from_expression(text)
+        except ValueError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and len(errors) == 1 and "took more than 0 s" in str(errors[0])
+    monkeypatch.setattr(symbolic, "MAX_SECONDS", 5.0)
     assert from_expression("log(cosh(r))")([0.0], [1.0]) == pytest.approx(math.log(math.cosh(1.0)))
 
 

@@ -4,23 +4,26 @@ differentiated, and rewritten into stable forms; all of it under a hard time lim
 ``parser.py`` has already bounded the formula (size, constants, exponents, degree), so
 SymPy never meets a number it would take long to compute exactly and never expands a
 power: the rewriting below matches shapes (log(1 + e^u), 1 − sigmoid(u)) without
-``expand``. The time limit (``MAX_SECONDS``) is a second wall: the symbolic work runs with
-a profile hook that raises once the deadline has passed, so a formula the budget did not
-foresee is refused instead of hanging the process; the size of the derivative trees is
-capped (``MAX_TREE``), which bounds their memory and the cost of every later evaluation.
+``expand``. The time limit (``MAX_SECONDS``) is a second wall: the symbolic work is
+interrupted once the deadline has passed (a timer signal, or a profile hook off the main
+thread), so a formula the budget did not foresee is refused instead of hanging the
+process; the size of the derivative trees is capped (``MAX_TREE``), which bounds their
+memory and the cost of every later evaluation.
 """
 
 from __future__ import annotations
 
 import ast
+import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 
 #: Seconds the symbolic work (building, differentiating, rewriting) of one formula may take.
-MAX_SECONDS = 10.0
+MAX_SECONDS = 5.0
 #: Nodes a formula and its two derivatives may hold together once differentiated.
 MAX_TREE = 50_000
 
@@ -33,12 +36,54 @@ class _OutOfTime(Exception):
 def time_limit(text: str, seconds: float | None = None) -> Iterator[None]:
     """Run the block with a deadline: past it, ValueError naming the formula.
 
-    A profile hook sees every Python and C function call of this thread and raises at the
-    first one after the deadline (SymPy is Python, so its work is interrupted promptly;
-    a single C call of long duration, such as an exact power of a huge number, is what the
-    parser's budget excludes). The previous hook (a profiler, a debugger) keeps running.
+    In the main thread of a POSIX process with no timer of its own, a real-time timer
+    (``signal.setitimer``) interrupts the block at no cost while it runs. Elsewhere (other
+    threads, Windows, a caller's own SIGALRM timer) a profile hook sees every function call
+    of this thread and raises at the first one after the deadline; it makes the symbolic
+    work slower, and the previous hook (a profiler, a debugger) keeps running. Either way
+    SymPy, which is Python, is interrupted promptly; a single long C call (an exact power of
+    a huge number) is what the parser's budget excludes.
     """
     limit = MAX_SECONDS if seconds is None else seconds
+    try:
+        with (_alarm if _alarm_available() else _profile_hook)(max(limit, 1e-6)):
+            yield
+    except _OutOfTime:
+        raise ValueError(f"expression {text!r} is too complex: its symbolic derivatives took more than {limit:g} s"
+                         " (simplify the formula, or write it as a function with losslab.custom_loss)") from None
+    except RecursionError:
+        raise ValueError(f"expression {text!r} is too complex: its symbolic derivatives are nested too deeply"
+                         ) from None
+
+
+def _alarm_available() -> bool:
+    return (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+            and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0)
+
+
+@contextmanager
+def _alarm(limit: float) -> Iterator[None]:
+    armed = [True]
+
+    def ring(signum: int, frame: Any) -> None:
+        if armed[0]:  # once: a ring during the clean-up below must not interrupt it
+            armed[0] = False
+            raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        yield
+    finally:
+        try:
+            armed[0] = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0.0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _profile_hook(limit: float) -> Iterator[None]:
     deadline = time.monotonic() + limit
     previous = sys.getprofile()
     calls = [0]
@@ -53,12 +98,6 @@ def time_limit(text: str, seconds: float | None = None) -> Iterator[None]:
     sys.setprofile(hook)
     try:
         yield
-    except _OutOfTime:
-        raise ValueError(f"expression {text!r} is too complex: its symbolic derivatives took more than {limit:g} s"
-                         " (simplify the formula, or write it as a function with losslab.custom_loss)") from None
-    except RecursionError:
-        raise ValueError(f"expression {text!r} is too complex: its symbolic derivatives are nested too deeply"
-                         ) from None
     finally:
         sys.setprofile(previous)
 
@@ -176,12 +215,15 @@ def stabilise(expr: Any) -> Any:
 
     fn = sympy_functions()
     sig, softplus = fn["sigmoid"], fn["softplus"]
+    has_log, has_sigmoid = expr.has(sp.log), expr.has(sig)
+    if not (has_log or has_sigmoid):
+        return expr  # nothing to rewrite; walking a large polynomial's derivatives would only cost time
 
     def rewrite(e: Any) -> Any:
         if not e.args:
             return e
         e = e.func(*[rewrite(a) for a in e.args])
-        if isinstance(e, sp.log):
+        if has_log and isinstance(e, sp.log):
             (a,) = e.args
             if isinstance(a, sig):
                 return -softplus(-a.args[0])
@@ -194,7 +236,7 @@ def stabilise(expr: Any) -> Any:
                         return softplus(x.args[0])
                 if sp.S.One in a.args:
                     return fn["log1p"](a - 1)  # log(1 + x) loses x's digits for small x
-        if isinstance(e, sp.Add):
+        if has_sigmoid and isinstance(e, sp.Add):
             for s in e.atoms(sig):
                 if e - (1 - s) == 0:
                     return sig(-s.args[0])
