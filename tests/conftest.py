@@ -72,3 +72,15 @@ def backend(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261121)
+
+
+@pytest.fixture(autouse=True)
+def _catalog_left_as_found():
+    """A user loss a test registers (a named custom_loss registers itself) leaves the catalog after the test."""
+    import losslab as ll
+    from losslab.loss import unregister
+
+    before = {entry.name for entry in ll.catalog()}
+    yield
+    for name in {entry.name for entry in ll.catalog()} - before:
+        unregister(name)

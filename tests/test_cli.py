@@ -293,7 +293,7 @@ def test_fit_reads_a_byte_order_mark_and_hints_at_semicolons(tmp_path):
     semi.write_text("a;b;y\n1;2;3\n4;5;6\n")
     for command in ("fit", "recommend", "search"):
         result = invoke(command, semi, "--target", "y")
-        assert result.exit_code == 2 and "looks ';'-separated" in result.stderr
+        assert result.exit_code == 2 and "looks separated by semicolons" in result.stderr
 
 
 def test_plot_draws_one_panel_per_variable_with_the_legend_outside():
@@ -481,7 +481,7 @@ def test_profile_titles_read_as_typed():
 def test_the_csv_reader_keeps_huge_integers_exact_and_labels_as_text(tmp_path):
     import numpy as np
 
-    from losslab._table import read_csv
+    from losslab.datasets import read_csv
 
     big = tmp_path / "big.csv"
     big.write_text("x,y\n" + "".join(f"{i},{10**30 + i * 10**20}\n" for i in range(5)))

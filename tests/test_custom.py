@@ -439,6 +439,202 @@ def test_compile_is_only_ever_asked_for_a_syntax_tree(monkeypatch):
 
 
 def test_profile_of_an_expression_names_its_problem():
-    with pytest.raises(ValueError, match="neither a registered loss nor a valid expression"):
+    with pytest.raises(ValueError, match="is neither a loss spec nor a valid expression"):
         ll.profile("__import__('os')")
     assert math.isclose(ll.profile("abs(r)").efficiency, 2 / math.pi, rel_tol=1e-3)
+
+
+# ----------------------------------------------------------------------------- denial of service
+#: Formulas that hung the process before the complexity budget (issue 12): a constant power whose
+#: base lies below 1 (the old size estimate was negative), the same with a negative exponent, and a
+#: sum whose rewriting expanded (1+r)**1000*(2+r)**1000 into a million terms.
+HOSTILE = ["(1/3)**(10**15) * r", "(2/3)**(-(10**15)) * r", "log(exp(r) + (1+r)**1000*(2+r)**1000)"]
+
+_PROBE_SCRIPT = """
+import sys, losslab as ll
+from losslab.custom import from_expression
+text, how = sys.argv[1], sys.argv[2]
+try:
+    if how == "profile":
+        ll.profile(text)
+    else:
+        from_expression(text)([0.0, 0.0], [0.5, -0.5])
+except ValueError as exc:
+    print("REFUSED", exc)
+else:
+    print("ACCEPTED")
+"""
+
+
+def _bounded(args: list[str], timeout: float = 20.0):
+    """Run a fresh interpreter under a generous wall-clock limit: a hang fails with TimeoutExpired."""
+    import subprocess
+
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("how", ["from_expression", "profile"])
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_formulas_are_accepted_or_refused_within_bounded_time(text, how):
+    pytest.importorskip("sympy")
+    out = _bounded(["-c", _PROBE_SCRIPT, text, how])
+    assert out.returncode == 0, out.stderr
+    if text.startswith("("):
+        assert out.stdout.startswith("REFUSED") and "the constant power" in out.stdout and "too large or too small" in out.stdout
+    else:  # accepted: it overflows at r = ±0.5 (2.5**1000 > 1e308), which is an honest answer
+        assert "ACCEPTED" in out.stdout or "REFUSED" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_formulas_through_the_command_line_end_without_a_traceback(text):
+    pytest.importorskip("sympy")
+    pytest.importorskip("typer")
+    out = _bounded(["-m", "losslab.cli", "profile", text])
+    assert out.returncode in (0, 2) and "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ("9**9**9", "too large or too small"),
+    ("(0.5)**5000 * r", "too large or too small"),
+    ("(r**1000)**1000", "polynomial of degree 1e\\+06"),
+    ("exp(1000) * r", "undefined or out of range"),
+    ("1e-200 * 1e-200 * r", "underflows"),
+    ("(-8)**(1/3) * r", "not a real number"),
+    ("r / (1 - 1)", "division by the constant 0"),
+])
+def test_the_budget_refuses_before_sympy_computes(text, message, monkeypatch):
+    pytest.importorskip("sympy")
+    import losslab.custom.symbolic as symbolic
+
+    def no_sympy(*args, **kwargs):
+        raise AssertionError("SymPy was asked to build a formula the budget should have refused")
+
+    monkeypatch.setattr(symbolic, "build", no_sympy)
+    monkeypatch.setattr(sys.modules["losslab.custom.expression"], "build", no_sympy)
+    with pytest.raises(ValueError, match=message):
+        from_expression(text)
+
+
+def test_the_symbolic_work_stops_at_its_time_limit(monkeypatch):
+    pytest.importorskip("sympy")
+    import signal
+    import threading
+
+    import losslab.custom.symbolic as symbolic
+
+    text = "log(cosh(r)) + where(r < 1, r**2, sqrt(abs(r)))"
+    monkeypatch.setattr(symbolic, "MAX_SECONDS", 0.0)  # every formula is now past its deadline
+    previous_profile = sys.getprofile()
+    previous_handler = signal.getsignal(signal.SIGALRM) if hasattr(signal, "SIGALRM") else None
+    with pytest.raises(ValueError, match="too complex: its symbolic derivatives took more than 0 s"):
+        from_expression(text)  # the main thread: a timer signal
+    assert sys.getprofile() is previous_profile  # whatever happened inside, nothing is left behind
+    if previous_handler is not None:
+        assert signal.getsignal(signal.SIGALRM) is previous_handler
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    errors: list[BaseException] = []
+
+    def in_a_thread() -> None:  # off the main thread: the profile hook
+        try:
+            from_expression(text)
+        except ValueError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and len(errors) == 1 and "took more than 0 s" in str(errors[0])
+    monkeypatch.setattr(symbolic, "MAX_SECONDS", 5.0)
+    assert from_expression("log(cosh(r))")([0.0], [1.0]) == pytest.approx(math.log(math.cosh(1.0)))
+
+
+def test_derivative_trees_past_the_node_cap_are_refused(monkeypatch):
+    pytest.importorskip("sympy")
+    import losslab.custom.symbolic as symbolic
+
+    monkeypatch.setattr(symbolic, "MAX_TREE", 10)
+    with pytest.raises(ValueError, match="derivatives hold more than 10 nodes"):
+        from_expression("log(cosh(r)) * exp(-r**2)")
+
+
+# ----------------------------------------------------------------------------- valid formulas accepted
+def test_a_formula_longer_than_a_name_gets_a_shortened_name():
+    text = "where(abs(r) <= delta, r**2/2, delta*(abs(r) - delta/2))" + " + 0*r" * 10  # 116 characters
+    assert len(text) > 100
+    L = from_expression(text, delta=1.0)
+    assert len(L.name) == 100 and L.name.endswith("…")
+    assert L([0.0], [3.0]) == pytest.approx(ll.huber([0.0], [3.0], delta=1.0))
+
+
+def test_a_parameter_called_self_is_a_parameter():
+    L = from_expression("self * r**2", self=2.0)
+    assert L.params == {"self": 2.0} and L([0.0], [3.0]) == pytest.approx(18.0)
+    assert type(L)(self=3.0)([0.0], [1.0]) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("value", ["no", 1, 0.0])
+def test_from_logits_must_be_a_boolean(value):
+    with pytest.raises(ValueError, match="from_logits must be True or False"):
+        from_expression("-log(p)", from_logits=value)
+
+
+def test_nan_from_the_formulas_domain_is_named_as_such():
+    with pytest.raises(ValueError, match=r"undefined \(NaN\) at r = -1 \(element 1\).*outside the formula's domain"):
+        from_expression("r**0.5")([0.0, 0.0], [1.0, -1.0])
+    with pytest.raises(ll.LossOverflow):  # a true overflow keeps its own error
+        from_expression("exp(r)")([0.0], [1000.0])
+
+
+# ----------------------------------------------------------------------------- issue 16: custom losses
+def test_a_named_custom_loss_is_registered_and_its_keywords_are_parameters():
+    @ll.custom_loss(task="regression", name="my_cauchy_16")
+    def my_cauchy(y_true, y_pred, xp, c=1.0):
+        r = (y_pred - y_true) / c
+        return c * c / 2 * xp.log1p(r * r)
+
+    try:
+        # Cauchy's loss with scale c is c²/2·log(1 + (r/c)²): the built-in cauchy is the oracle.
+        for c in (1.0, 2.5):
+            got = ll.get("my_cauchy_16", c=c)
+            assert got.params == {"c": c}
+            assert got([0.0, 1.0], [2.0, -3.0]) == pytest.approx(ll.cauchy([0.0, 1.0], [2.0, -3.0], scale=c))
+        with pytest.raises(ValueError, match="c must be a finite real number"):
+            ll.get("my_cauchy_16", c=float("inf"))
+
+        @ll.custom_loss(task="regression", name="my_cauchy_16")  # re-running a notebook cell replaces it
+        def my_cauchy_again(y_true, y_pred, c=1.0):
+            return abs(y_pred - y_true) * c
+
+        assert ll.get("my_cauchy_16", c=2.0)([0.0], [3.0]) == pytest.approx(6.0)
+    finally:
+        unregister("my_cauchy_16")
+    unnamed = custom_loss(_pseudo_huber)  # no name: not registered
+    with pytest.raises(ValueError, match="unknown loss"):
+        ll.get(unnamed.name)
+    kept = custom_loss(_pseudo_huber, name="not_registered_16", register=False)
+    with pytest.raises(ValueError, match="unknown loss"):
+        ll.get(kept.name)
+
+
+def test_a_built_in_name_stays_the_built_in_unless_register_is_asked_for():
+    mine = custom_loss(lambda y_true, y_pred: abs(y_pred - y_true), name="huber")
+    assert type(ll.get("huber")) is ll.Huber and mine([0.0], [3.0]) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="already registered"):
+        custom_loss(lambda y_true, y_pred: abs(y_pred - y_true), name="huber", register=True)
+
+
+def test_function_parameters_must_be_numbers_or_bools_with_free_names():
+    with pytest.raises(TypeError, match="must default to a number or a bool"):
+        custom_loss(lambda y_true, y_pred, mode="a": y_pred - y_true)
+    with pytest.raises(ValueError, match="'params' is taken by the Loss object"):
+        custom_loss(lambda y_true, y_pred, params=1.0: y_pred - y_true)
+
+
+def test_printing_a_profile_shows_a_readable_card():
+    card = ll.profile(custom_loss(_pseudo_huber, task="regression"))
+    text = str(card)
+    lines = text.splitlines()
+    assert lines[0].startswith("profile of _pseudo_huber") and "regression" in lines[0]
+    assert any(line.split()[:2] == ["convex", "True"] for line in lines)
+    assert max(len(line) for line in lines) < 250 and "measurements" not in text
+    assert len(repr(card)) < 300 and repr(card).startswith("Profile(")

@@ -168,7 +168,7 @@ def test_profile_accepts_names_params_and_expressions():
     assert ll.profile("huber", params={"delta": 2.0}).params == {"delta": 2.0}
     p = ll.profile("abs(r)")
     assert p.estimates == "median" and p.kinks == (0.0,)
-    with pytest.raises(ValueError, match="neither a registered loss nor a valid expression"):
+    with pytest.raises(ValueError, match="unknown loss .hubr.. Did you mean .huber."):
         ll.profile("hubr")
     with pytest.raises(TypeError, match="loss must be"):
         ll.profile(3.0)

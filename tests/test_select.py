@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 import subprocess
 import sys
@@ -384,3 +385,72 @@ def test_cli_bad_arguments(csv_file, tmp_path):
     assert out.returncode == 2 and "column 'city' is not numeric ('x'" in out.stderr
     out = run_cli("search", str(numeric), "--target", "price", "--losses", "mse", "--metric", "f2")
     assert out.returncode == 2 and "unknown metric 'f2'" in out.stderr and "Traceback" not in out.stderr
+
+
+# ----------------------------------------------------------------------------- issues 12 and 16
+def test_knn_never_leaves_more_than_all_the_variance_unexplained():
+    # y independent of X: k-NN predicts noise with noise, a mean squared error about (1 + 1/5)·var(y)
+    # (its own 5 neighbours' average adds var/5), more than the variance itself.
+    rng = np.random.default_rng(21)
+    X, y = rng.normal(size=(200, 3)), rng.normal(size=200)
+    advice = recommend(y, X=X)
+    assert advice.describe["knn_unexplained_fraction"] == 1.0
+    assert "explains none of the variance" in str(advice) and "118" not in str(advice)
+
+
+def test_one_skewness_figure_per_run():
+    # skewed targets whose residuals on X are less skewed: two different skewness numbers exist
+    rng = np.random.default_rng(22)
+    X = rng.exponential(size=(300, 1)) * 3
+    y = X[:, 0] + rng.exponential(size=300)
+    text = str(recommend(y, X=X, metric="mae"))
+    figures = set(re.findall(r"skewness (-?[0-9.]+)", text))
+    assert len(figures) == 1, text
+
+
+def test_huge_targets_have_finite_statistics():
+    # A Gaussian sample scaled by 1e300: the mean and sd scale with it, skewness does not change.
+    base = np.random.default_rng(23).normal(size=300)
+    advice = recommend(base * 1e300)
+    d, ref = advice.describe, recommend(base).describe
+    assert math.isfinite(d["std"]) and d["std"] == pytest.approx(ref["std"] * 1e300, rel=1e-12)
+    assert d["skewness"] == pytest.approx(ref["skewness"], rel=1e-9)
+    assert not re.search(r"\b(inf|nan)\b", str(advice)), str(advice)
+
+
+def test_whole_numbers_beyond_float64_integers_stay_floats(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("x,y\n1,1e30\n2,2e30\n3,3.5e30\n")
+    X, y, _ = ll.datasets.read_csv(path, "y")
+    assert y.dtype == np.float64 and y.tolist() == [1e30, 2e30, 3.5e30]
+    assert recommend(y).describe["integer_valued"] is False  # not counts: 1e30 has no units digit in float64
+    small = tmp_path / "labels.csv"
+    small.write_text("x,y\n1,0\n2,1\n3,2\n")
+    assert ll.datasets.read_csv(small, "y")[1].dtype == np.int64
+
+
+def test_csv_with_a_byte_order_mark_and_the_target_first(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("price,size\n1.5,10\n2.5,20\n3.5,30\n".encode("utf-8-sig"))
+    X, y, features = ll.datasets.read_csv(path, "price")
+    assert features == ["size"] and y.tolist() == [1.5, 2.5, 3.5] and X[:, 0].tolist() == [10, 20, 30]
+    out = run_cli("fit", str(path), "--target", "price", "--epochs", "5")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+
+
+def test_semicolon_separated_csv_gets_a_hint(tmp_path):
+    path = tmp_path / "semi.csv"
+    path.write_text("price;size\n1,5;10\n2,5;20\n")
+    with pytest.raises(ValueError, match="looks separated by semicolons"):
+        ll.datasets.read_csv(path, "price")
+
+
+def test_pinball_metric_trains_a_quantile_named_without_q_at_that_level():
+    rng = np.random.default_rng(24)
+    X, y = linear_data(90, rng.exponential(size=90))
+    result = search(X, y, losses=["mse", "quantile"], metric="pinball_0.9", cv=3, estimator_params=FAST)
+    assert {row["label"] for row in result.table} == {"mse", "quantile(q=0.9)"}
+    assert "trains at q=0.9" in result.notes[0] and "note: the metric is pinball_0.9" in str(result)
+    kept = search(X, y, losses=["mse", ll.get("quantile", q=0.5)], metric="pinball_0.9", cv=3,
+                  estimator_params=FAST)
+    assert kept.notes == [] and {row["label"] for row in kept.table} == {"mse", "quantile"}

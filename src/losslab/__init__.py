@@ -35,7 +35,7 @@ from .regularizers import L1, L2, ElasticNet, Objective, Regularizer, elastic_ne
 from . import datasets, train
 from .train import diagnose, fit
 
-# Profiles (profile.py) and user losses (custom.py); matplotlib and sympy are imported lazily
+# Profiles (profile/) and user losses (custom/); matplotlib and sympy are imported lazily
 from .profile import Profile, profile
 from . import custom
 from .custom import custom_loss
@@ -44,7 +44,7 @@ from .custom import custom_loss
 from . import spec
 from .spec import resolve_loss
 
-# Choosing a loss (select.py); scikit-learn, joblib and dask are imported when the functions run
+# Choosing a loss (select/); scikit-learn, joblib and dask are imported when the functions run
 from .select import Advice, SearchResult, recommend, search
 
 __version__ = "0.1.0"

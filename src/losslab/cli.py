@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the cli 
     raise SystemExit(f"the losslab command needs the cli extra: pip install 'losslab[cli]' ({exc})") from None
 
 import losslab as ll
+from losslab.datasets import read_csv
 from losslab.spec import expand_grid, format_spec, parse_spec, resolve_loss, split_specs
 
 app = typer.Typer(
@@ -303,13 +304,6 @@ def report(
 
 
 # ------------------------------------------------------------------------ reading a CSV
-def read_csv(path: str, target: str) -> tuple[Any, Any, list[str]]:
-    """``(X, y, feature names)`` of a CSV (see :func:`losslab._table.read_csv`)."""
-    from losslab._table import read_csv as read_table
-
-    return read_table(path, target)
-
-
 def _positive(y: Any, pos_label: str | None, task: str) -> tuple[Any, list[Any] | None]:
     """For a binary target: ``y`` as 0/1 with 1 the positive class, and [negative, positive]
     labels; the positive class is ``pos_label`` or, without it, the label that sorts last

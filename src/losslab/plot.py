@@ -19,6 +19,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from .loss import Loss
+from .profile.curves import loss_curve
+from .profile.figure import plot_profile
 
 __all__ = ["plot_losses", "plot_profile", "loss_curve", "legend_label"]
 
@@ -38,48 +40,6 @@ def _as_loss(item: Any) -> Loss:
     from .spec import resolve_loss
 
     return resolve_loss(item)
-
-
-def loss_curve(loss: Loss, gradient: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
-    """(x, values, x label) of one loss over the variable of its task."""
-    from .profile import _declared, _kind
-
-    traits = _declared(loss)
-    kind = _kind(loss, traits)
-    extra = {"var": 1.0} if "var" in loss.call_options else {}
-    f = loss.gradient if gradient else (lambda *a, **k: loss(*a, reduction="none", **k))
-    kw = {"reduction": "sum"} if gradient else {}
-    if kind == "regression":
-        dom = traits.y_pred_domain
-        if dom.low == -np.inf:
-            x = np.linspace(-3.0, 3.0, 601)
-            t = np.zeros_like(x) + (0.0 if traits.y_true_domain.contains(0.0) and loss.name != "mape" else 1.0)
-            opts = {k: np.full_like(x, v) for k, v in extra.items()}
-            y = f(t, t + x, **kw, **opts)
-            return x, np.asarray(y, dtype=float), "residual r = y_pred − y_true"
-        x = np.linspace(max(dom.low, 0.0) + 0.02, 4.0, 600)
-        return x, np.asarray(f(np.ones_like(x), x, **kw), dtype=float), "y_pred (y_true = 1)"
-    if kind == "binary-probability":
-        x = np.linspace(0.005, 0.995, 600)
-        return x, np.asarray(f(np.ones_like(x), x, **kw), dtype=float), "p, probability of the true class"
-    if kind == "binary-score":
-        x = np.linspace(-3.0, 3.0, 601)
-        return x, np.asarray(f(np.ones_like(x), x, **kw), dtype=float), "margin y·f"
-    if kind.startswith("multiclass"):
-        eye = np.tile(np.eye(3)[0], (600, 1))
-        if kind == "multiclass-probability":
-            x = np.linspace(0.005, 0.995, 600)
-            pred = np.stack([x, (1 - x) / 2, (1 - x) / 2], axis=1)
-            label = "p, probability of the true class (3 classes)"
-        else:
-            x = np.linspace(-6.0, 6.0, 600)
-            z = np.stack([x, np.zeros_like(x), np.zeros_like(x)], axis=1)
-            pred = z if kind == "multiclass-score" else z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-            label = "score of the true class (others 0)"
-        y = np.asarray(f(eye, pred, **kw), dtype=float)
-        return x, (y[:, 0] if gradient else y), label
-    raise ValueError(
-        f"{loss.name} ({traits.task}) cannot be drawn as a curve of one variable: its inputs are {loss.inputs}")
 
 
 #: Legend labels longer than this are shortened (the parameters that differ from the defaults
@@ -147,27 +107,4 @@ def plot_losses(losses: Any, gradient: bool = False, ax: Any = None) -> Any:
                     frameon=False)
     if ax is None:
         fig.set_size_inches(5.0 * len(curves), 3.8 + 0.25 * (max(len(v) for v in curves.values()) // 3))
-    return fig
-
-
-def plot_profile(profile: Any, ax: Any = None) -> Any:
-    """The profile card's figure: loss, gradient, and influence (or the score's gradient); returns the Figure."""
-    c = profile.curves
-    if not c:
-        raise ValueError(f"the profile of {profile.name} has no curves: {' '.join(profile.notes)}")
-    fig, axes = _figure(None, 3, 4.2) if ax is None else (ax[0].figure, list(ax))
-    axes[0].plot(c["x"], c["value"])
-    axes[0].set(xlabel=c["xlabel"], ylabel="loss", title=f"{profile.name}: loss")
-    axes[1].plot(c["x"], c["gradient"], color="C1")
-    axes[1].set(xlabel=c["xlabel"], ylabel="∂ℓ/∂y_pred", title=f"gradient ({profile.gradient_tail or '?'} tail)")
-    if "outlier" in c:
-        axes[2].semilogx(c["outlier"], c["shift"], "o-", color="C2")
-        axes[2].set(xlabel="outlier distance from the bulk", ylabel="n · shift of the best constant",
-                    title="influence of one outlier")
-    elif "z" in c:
-        axes[2].plot(c["z"], c["gradient_z"], color="C2")
-        axes[2].set(xlabel="logit / score of the true class", ylabel="∂ℓ/∂z",
-                    title="gradient the model receives")
-    for a in axes:
-        a.axhline(0.0, color="0.8", lw=0.8, zorder=0)
     return fig

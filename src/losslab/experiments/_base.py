@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._json import to_json
+
 __all__ = ["Experiment", "Figure", "Result", "register_experiment", "EXPERIMENTS", "get_experiment"]
 
 
@@ -58,7 +60,7 @@ class Result:
             "claim": self.claim,
             "verdict_rule": self.verdict_rule,
             "supported": bool(self.supported),
-            "numbers": _jsonable(self.numbers),
+            "numbers": to_json(self.numbers),
             "figures": [
                 {"name": f.name, "caption": f.caption, **({"path": figure_paths[f.name]} if figure_paths else {})}
                 for f in self.figures
@@ -108,22 +110,3 @@ def get_experiment(name: str) -> Experiment:
             f"unknown experiment {name!r}.{suggest(name, EXPERIMENTS)} `losslab experiments` lists them."
         )
     return EXPERIMENTS[name]()
-
-
-def _jsonable(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if np.isfinite(v) else str(v)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return value

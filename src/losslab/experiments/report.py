@@ -13,7 +13,6 @@ import html
 import json
 import multiprocessing
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from .._progress import Progress
 from . import get_experiment, names
 from ._base import Figure, Result
 from ._fit import pyplot
@@ -93,8 +93,12 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     start = time.perf_counter()
-    with _Progress(len(selected), enabled=progress) as bar:
-        results = run_experiments(selected, quick=quick, seed=seed, jobs=jobs, on_done=bar.done)
+    with Progress(len(selected), "experiments", enabled=progress) as bar:
+        def done(result: Result) -> None:
+            verdict = "supported" if result.supported else "NOT supported"
+            bar.advance(f"{result.name}: {verdict} ({result.seconds:.1f} s)")
+
+        results = run_experiments(selected, quick=quick, seed=seed, jobs=jobs, on_done=done)
     figure_paths: dict[str, dict[str, str]] = {}
     for result in results:
         figure_paths[result.name] = {}
@@ -114,40 +118,6 @@ def write_report(
     html_path = out / "report.html"
     html_path.write_text(render_html(results, payload, catalog=catalog), encoding="utf-8")
     return html_path, json_path
-
-
-class _Progress:
-    """A Rich progress bar on a terminal, one line per experiment elsewhere (logs, CI)."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.enabled, self.count = total, enabled, 0
-        self._rich = None
-
-    def __enter__(self) -> "_Progress":
-        if self.enabled and sys.stderr.isatty():
-            try:
-                from rich.progress import Progress
-
-                self._rich = Progress(transient=True)
-                self._rich.__enter__()
-                self._task = self._rich.add_task("experiments", total=self.total)
-            except ImportError:
-                self._rich = None
-        return self
-
-    def done(self, result: Result) -> None:
-        self.count += 1
-        if not self.enabled:
-            return
-        verdict = "supported" if result.supported else "NOT supported"
-        if self._rich is not None:
-            self._rich.update(self._task, advance=1, description=f"{result.name}: {verdict}")
-        else:
-            print(f"[{self.count}/{self.total}] {result.name}: {verdict} ({result.seconds:.1f} s)", file=sys.stderr)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._rich is not None:
-            self._rich.__exit__(*exc)
 
 
 # ------------------------------------------------------------------------------- HTML
@@ -231,7 +201,7 @@ def _catalog_html() -> str:
 
 def loss_thumbnail(loss: Any) -> Figure | None:
     """A small figure of the loss and its gradient along its natural axis, or None."""
-    from ..plot import loss_curve
+    from ..profile.curves import loss_curve
 
     try:
         x, value, xlabel = loss_curve(loss)

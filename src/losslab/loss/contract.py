@@ -78,7 +78,7 @@ class Loss:
     #: make many NumPy calls per block (softmax over a class axis) amortise them on larger blocks.
     block_scale: ClassVar[int] = 1
 
-    def __init__(self, **params: Any) -> None:
+    def __init__(self, /, **params: Any) -> None:  # positional-only self: a parameter may be named "self"
         known = {p.name: p for p in self.parameters}
         for key in params:
             if key not in known:
