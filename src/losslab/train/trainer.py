@@ -10,6 +10,17 @@ One epoch, for each mini-batch::
     params = prox_{λ·η·L1}(params)                        # L1 as soft-thresholding: exact zeros
 
 ``LBFGS`` runs the same objective through SciPy's L-BFGS-B instead (full batch).
+
+Weights. Every loss the trainer reports is the weighted mean the loss defines, Σcᵢℓᵢ/Σcᵢ
+(cᵢ: the sample weight times the loss's own class weight or ignore mask): ``initial_loss``,
+the validation loss (with the validation weights) and the epoch loss, which sums Σcℓ and
+Σc over the epoch's mini-batches before dividing, so that a batch counts by its weight, not
+by its row count. Each step follows the gradient of its mini-batch's weighted mean
+Σ_batch cℓ/Σ_batch c, as PyTorch's ``reduction="mean"`` does with class weights
+(``cross_entropy(weight=...)`` divides by the batch's total weight). Keras instead divides
+Σwℓ by the batch's row count ("sum_over_batch_size", keras-team/keras#19740), so its step
+size grows with a batch's total weight; here the size of a step does not depend on the
+scale of the weights, and weights multiplied by a constant train the same model.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import numpy as np
 
 from ..core import Loss, LossOverflow, get
 from .. import _validate as V
+from .._array import array_namespace
 from ..regularizers import L1, L2, ElasticNet, Objective, get_regularizer
 from .history import History, TrainingDiverged
 from .models import Linear, Model
@@ -138,6 +150,45 @@ def _check_data(X: Any, y: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray
     return X, y
 
 
+_NUMPY = array_namespace(np.zeros(0))
+
+
+def check_weights(sample_weight: Any, n_samples: int, where: str = "", training: bool = True) -> np.ndarray | None:
+    """The losses' ``sample_weight`` rule (``losslab._validate.check_sample_weight``: shape
+    (n_samples,), finite, >= 0), then, for training data, the one rule training adds: some
+    weight is > 0 (with every weight 0 the loss is 0 whatever the model: nothing to fit).
+    ``where`` prefixes the messages (e.g. "validation_data: ")."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(V.check_sample_weight(_NUMPY, sample_weight, n_samples, np.float64, "cpu"))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}{exc}") from None
+    if training and n_samples and not np.any(w > 0):
+        raise ValueError(f"{where}sample_weight is 0 for every sample; at least one weight must be > 0")
+    return w
+
+
+def _row_weights(loss: Any, arrays: tuple, pred: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Each row's part cᵢ·(elements per row) of the total weight Σc that the loss's "mean"
+    divides by (as ``Loss._scale`` computes it): the sample weight times the loss's own
+    per-sample weights (class_weight, ignore_index). A mini-batch's total is the sum over
+    its rows, so Σ_batches (batch mean · batch total) / Σ totals is the epoch's weighted mean."""
+    n = len(pred)
+    # A wrapper without the Loss internals (the estimators' exp link) is elementwise.
+    shape = loss._loss_shape(arrays) if hasattr(loss, "_loss_shape") else pred.shape
+    rows = np.ones(n) if w is None else w
+    extra = None
+    if hasattr(loss, "_extra_weights") and hasattr(loss, "_prepare"):
+        prepared, _ = loss._prepare(_NUMPY, arrays, {})
+        extra = loss._extra_weights(_NUMPY, prepared, {})
+    if extra is None:
+        return rows * float(math.prod(shape[1:]))
+    extra = np.asarray(extra, dtype=np.float64)
+    per_weight = float(math.prod(shape[extra.ndim:]))
+    return rows * np.sum(extra.reshape(n, -1), axis=1) * per_weight
+
+
 class _Run:
     """One training run's shared state: the objective, the data and the bookkeeping."""
 
@@ -201,15 +252,20 @@ class _Run:
             if pen:
                 p[...] = L1().prox(p, self.lam * self.l1 * np.asarray(step))
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def evaluate(self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(the objective: the loss's weighted mean + λ·penalty, predictions); inf when it diverged."""
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             pred = self.predict(X, y)
             if not np.all(np.isfinite(pred)):
                 return math.inf, pred
             try:
-                return float(self.loss(*self._arrays(y, pred))) + self.penalty(), pred
+                return float(self.loss(*self._arrays(y, pred), sample_weight=w)) + self.penalty(), pred
             except LossOverflow:
                 return math.inf, pred
+
+    def row_weights(self, pred: np.ndarray) -> np.ndarray:
+        """The training rows' parts of the loss's total weight (see ``_row_weights``)."""
+        return _row_weights(self.loss, self._arrays(self.y, pred), pred, self.sample_weight)
 
     def accuracy(self, y: np.ndarray, pred: np.ndarray) -> float | None:
         if not self.classification:
@@ -293,14 +349,18 @@ def fit(
       biases). L2 is added to the gradient; L1 is a proximal step scaled by the
       optimizer's per-coordinate step, which gives exact zeros.
     - ``batch_size``: None for full batch; mini-batches are reshuffled each epoch with ``seed``.
+    - ``sample_weight``: one weight >= 0 per sample (the losses' rule, some weight > 0).
+      Every loss reported is the loss's weighted mean; each step follows the gradient of its
+      mini-batch's weighted mean.
+    - ``validation_data``: (X_val, y_val) or (X_val, y_val, sample_weight_val).
     - ``early_stopping``: None, True (patience 10), a patience, or an ``EarlyStopping``;
       the best weights are restored.
     - ``callbacks``: functions ``callback(epoch, logs)`` called after each epoch with its
       numbers; returning True stops training.
     - ``progress``: a progress bar on long runs when stderr is a terminal.
 
-    Raises ``TrainingDiverged`` (naming the epoch and the last finite loss) when the loss
-    becomes NaN or inf.
+    Raises ``TrainingDiverged`` (naming the epoch, the last sane loss and the learning rate)
+    when the loss or a parameter becomes NaN or inf, or the loss explodes (``Divergence``).
 
     >>> import numpy as np
     >>> from losslab.train import Linear, fit
@@ -332,15 +392,18 @@ def fit(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1; got {epochs!r}")
     X, y = _check_data(X, y)
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=np.float64)
-        if sample_weight.shape != (len(X),):
-            raise ValueError(f"sample_weight must have shape ({len(X)},); got {sample_weight.shape}")
+    sample_weight = check_weights(sample_weight, len(X))
     val = None
     if validation_data is not None:
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise TypeError("validation_data must be a pair (X_val, y_val)")
-        val = _check_data(*validation_data, name="X_val")
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
+            raise TypeError(
+                f"validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, sample_weight_val);"
+                f" got {type(validation_data).__name__}"
+                f"{' of length ' + str(len(validation_data)) if isinstance(validation_data, (tuple, list)) else ''}"
+            )
+        X_val, y_val = _check_data(*validation_data[:2], name="X_val")
+        w_val = validation_data[2] if len(validation_data) == 3 else None
+        val = (X_val, y_val, check_weights(w_val, len(X_val), "validation_data: ", training=False))
     optimizer = default_optimizer(model, L) if optimizer is None else optimizer
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a losslab.train optimizer (SGD, Adam, ...); got {optimizer!r}")
@@ -354,7 +417,7 @@ def fit(
     stopper = _early_stopping(early_stopping)
     run = _Run(model, L, reg, lam, X, y, sample_weight)
     history = History(loss=repr(L), optimizer=repr(optimizer))
-    history.initial_loss = run.evaluate(X, y)[0]
+    history.initial_loss = run.evaluate(X, y, sample_weight)[0]
     bar = _Progress(progress, epochs)
     try:
         if isinstance(optimizer, LBFGS):
@@ -415,12 +478,82 @@ def _log_epoch(
     history.log(train_loss, grad_norm, lr, val_loss, **metrics)
 
 
-def _diverged(history: History, epoch: int, lr: Any) -> TrainingDiverged:
-    finite = [v for v in history.train_loss if math.isfinite(v)]
-    last = finite[-1] if finite else history.initial_loss
+#: A finite loss above this many times its scale (the larger of |starting loss| and |best
+#: loss so far|) has diverged. Healthy runs, early rises and the oscillations of a learning
+#: rate that is merely too high (the report's diagnosis runs) stay within 10-30x.
+BLOWUP_FACTOR = 1e4
+#: A loss that grew at least GROWTH_FACTOR-fold in each of GROWTH_EPOCHS consecutive epochs,
+#: ending above its starting loss, has diverged too (it is heading for overflow, as plain
+#: gradient descent past its stable step grows geometrically).
+GROWTH_FACTOR = 10.0
+GROWTH_EPOCHS = 3
+
+
+class Divergence:
+    """Watches the epoch losses of one run for divergence: NaN or inf, or an explosion.
+
+    ``check(loss)`` after each epoch returns None while the run is sane, else the reason.
+    The scale is the starting loss (before the first step; the first epoch's when that is
+    not finite) and the best loss since. Losses may be negative (log-likelihoods): the
+    rules compare magnitudes, and a run whose scale is exactly 0 is only checked for NaN
+    and inf. L-BFGS accepts only steps that lower the objective, so there only NaN and inf
+    can trip it; a first epoch above the start, or a noisy SGD loss, is far below the bounds.
+
+    >>> d = Divergence(10.0); [d.check(v) for v in (4.0, 6.0, 3.0)]
+    [None, None, None]
+    >>> d.check(5e5) is not None, d.last_sane
+    (True, (3.0, 2))
+    """
+
+    def __init__(self, start: float) -> None:
+        self.start = float(start)
+        self.values = [self.start]  # the start, then one loss per epoch
+        self.rise_start = 0  # index in values of the low point the current rise began from
+        self.streak = 0
+
+    @property
+    def last_sane(self) -> tuple[float, int]:
+        """(the loss before the current rise, its epoch; -1: before the first step)."""
+        finite = [i for i in range(self.rise_start, -1, -1) if math.isfinite(self.values[i])]
+        i = finite[0] if finite else 0
+        return self.values[i], i - 1
+
+    def check(self, loss: float) -> str | None:
+        loss = float(loss)
+        prev = self.values[-1]
+        self.values.append(loss)
+        if not math.isfinite(loss):
+            return "the loss became NaN or inf"
+        if not (loss > prev):
+            self.rise_start = len(self.values) - 1
+        if not math.isfinite(self.start):
+            self.start = loss
+        sane = [v for v in self.values[:-1] if math.isfinite(v)]
+        scale = max(abs(self.start), abs(min(sane))) if sane else abs(loss)
+        if scale > 0 and abs(loss) > BLOWUP_FACTOR * scale:
+            return f"the loss reached {loss:.4g}, over {BLOWUP_FACTOR:.0e} times its scale {scale:.4g}"
+        grew = prev > 0 and math.isfinite(prev) and loss >= GROWTH_FACTOR * prev
+        self.streak = self.streak + 1 if grew else 0
+        if self.streak >= GROWTH_EPOCHS and loss > abs(self.start) > 0:
+            return (
+                f"the loss grew at least {GROWTH_FACTOR:g}-fold in each of the last {GROWTH_EPOCHS} epochs, to"
+                f" {loss:.4g} (it started at {self.start:.4g})"
+            )
+        return None
+
+
+def _diverged(history: History, epoch: int, lr: Any, watch: Divergence, reason: str) -> TrainingDiverged:
+    last, last_epoch = watch.last_sane
     history.diverged = True
     history.stopped_epoch = epoch
-    return TrainingDiverged(epoch, last, lr, history)
+    return TrainingDiverged(epoch, last, lr, history, reason, last_epoch)
+
+
+def _nonfinite_parameter(model: Model) -> str | None:
+    for i, p in enumerate(model.parameters):
+        if not np.all(np.isfinite(p)):
+            return f"parameter {i} (shape {p.shape}) became NaN or inf"
+    return None
 
 
 def _fit_steps(run: _Run, optimizer: Optimizer, epochs: int, batch_size: Any, val: Any, stopper: Any,
@@ -430,11 +563,16 @@ def _fit_steps(run: _Run, optimizer: Optimizer, epochs: int, batch_size: Any, va
     rng = np.random.default_rng(seed)
     optimizer.init(model.parameters, model.penalized)
     tracker = _Tracker(run, stopper, callbacks, history, val is not None)
+    watch = Divergence(history.initial_loss)
     size = n if batch_size is None else min(batch_size, n)
+    # Mini-batches: each row's part of the loss's total weight, to sum the batches' weighted
+    # losses Σcℓ = (batch mean)·(batch total) over the epoch and divide once by the epoch's total.
+    rows = None if size == n else run.row_weights(run.predict(X, y))
+    total_weight = None if rows is None else float(np.sum(rows))
     for epoch in range(epochs):
         lr = optimizer.lr(epoch, epochs)
         order = np.arange(n) if size == n else rng.permutation(n)
-        total = norm_total = correct = 0.0
+        weighted = penalty_total = norm_total = correct = 0.0
         for start in range(0, n, size):
             idx = order[start:start + size]
             Xb, yb, wb = (X, y, w) if size == n else (X[idx], y[idx], None if w is None else w[idx])
@@ -442,21 +580,30 @@ def _fit_steps(run: _Run, optimizer: Optimizer, epochs: int, batch_size: Any, va
             value, norm, pred = run.value_and_backward(Xb, yb, wb)
             if not math.isfinite(value + penalty):
                 history.log(math.inf, math.inf, lr)
-                raise _diverged(history, epoch, lr)
+                watch.check(math.inf)
+                raise _diverged(history, epoch, lr, watch, "the loss became NaN or inf")
             acc = run.accuracy(yb, pred)
             correct += 0.0 if acc is None else acc * len(idx)
             with np.errstate(over="ignore", invalid="ignore"):
                 steps = optimizer.update(model.parameters, run.add_penalty_gradient(), lr)
                 run.prox(steps)
-            total += (value + penalty) * len(idx)
+            if rows is None:
+                weighted, penalty_total = value, penalty
+            else:
+                weighted += value * float(np.sum(rows[idx]))
+                penalty_total += penalty * len(idx)
             norm_total += norm * len(idx)
+        if rows is not None:  # the penalty changes with every step: its mean over the epoch's rows
+            weighted = weighted / total_weight if total_weight > 0 else 0.0
+            penalty_total /= n
         train_acc = correct / n if run.classification and acc is not None else None
-        _log_epoch(run, history, total / n, norm_total / n, lr, train_acc, val)
+        _log_epoch(run, history, weighted + penalty_total, norm_total / n, lr, train_acc, val)
         bar.update(history.last())
+        reason = watch.check(history.train_loss[-1]) or _nonfinite_parameter(model)
+        if reason is not None:
+            raise _diverged(history, epoch, lr, watch, reason)
         if tracker.end_epoch(epoch):
             break
-    if not all(np.all(np.isfinite(p)) for p in model.parameters):
-        raise _diverged(history, history.stopped_epoch or 0, lr)
     tracker.finish()
 
 
@@ -530,6 +677,7 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
     else:
         x0, bounds = theta0, None
     tracker = _Tracker(run, stopper, callbacks, history, val is not None)
+    watch = Divergence(history.initial_loss)
     state = {"epoch": -1}
 
     def callback(intermediate_result: Any) -> None:
@@ -540,10 +688,14 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
         state["epoch"] += 1
         epoch = state["epoch"]
         if not math.isfinite(cache["value"]):
-            raise _diverged(history, epoch, None)
+            watch.check(math.inf)
+            raise _diverged(history, epoch, None, watch, "the loss became NaN or inf")
         pred = run.predict(run.X, run.y)
         _log_epoch(run, history, cache["value"], cache["norm"], math.nan, run.accuracy(run.y, pred), val)
         bar.update(history.last())
+        reason = watch.check(cache["value"]) or _nonfinite_parameter(model)
+        if reason is not None:
+            raise _diverged(history, epoch, None, watch, reason)
         if tracker.end_epoch(epoch):
             raise StopIteration
 
@@ -555,8 +707,10 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
             },
         )
     theta = unpack(result.x)
-    if not np.all(np.isfinite(theta)) or not math.isfinite(float(result.fun)):
-        raise _diverged(history, max(state["epoch"], 0), None)
+    if not np.all(np.isfinite(theta)):
+        raise _diverged(history, max(state["epoch"], 0), None, watch, "a parameter became NaN or inf")
+    if not math.isfinite(float(result.fun)):
+        raise _diverged(history, max(state["epoch"], 0), None, watch, "the loss became NaN or inf")
     assign(theta)
     if not history.train_loss:  # converged before the first iteration (already optimal)
         value, norm, pred = run.value_and_backward(run.X, run.y, run.sample_weight)
