@@ -414,7 +414,7 @@ def test_sample_weight_follows_the_losses_rule(regression_data):
         with pytest.raises(ValueError, match="sample_weight " + message):
             fit(Linear(4, 1), "mse", X, y, sample_weight=w, epochs=1)
     # A loss accepts all-zero weights (its mean is then 0); training on them has nothing to fit.
-    with pytest.raises(ValueError, match="sample_weight is 0 for every sample"):
+    with pytest.raises(ValueError, match="sample_weight is zero for every sample"):
         fit(Linear(4, 1), "mse", X, y, sample_weight=np.zeros(200), epochs=1)
     with pytest.raises(ValueError, match="validation_data: sample_weight must have shape \\(5,\\)"):
         fit(Linear(4, 1), "mse", X, y, validation_data=(X[:5], y[:5], np.ones(4)), epochs=1)
@@ -425,41 +425,71 @@ def test_sample_weight_follows_the_losses_rule(regression_data):
 # --------------------------------------------------------------------------- divergence
 def test_sgd_at_rate_50_is_caught_diverging():
     # Issue 11: on standard-normal data this run went from a loss of ~10 to 2e212 (weights
-    # of 1e108) in 50 epochs without a word. It now stops when the loss passes 1e4 times
-    # its starting loss, naming the epoch, the learning rate and the loss before the rise.
+    # of 1e108) in 50 epochs without a word. A run that ends 1e4 times above its starting
+    # loss has diverged: the error names the epoch it passed that bound, the learning rate
+    # and the loss before the rise.
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 10))
     y = X @ rng.standard_normal(10)  # Var y = Σ w² ≈ 10: a starting loss of ~10
-    with pytest.raises(TrainingDiverged, match=r"diverged at epoch \d+: the loss reached .* \(learning rate 50\);"
-                                               r" the last sane loss was [0-9.]+") as info:
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch \d+: the run ended with a loss of [0-9.e+]+, over"
+                                               r" 1e\+04 times .* \(learning rate 50\); the last sane loss was"
+                                               r" [0-9.]+ at epoch 0") as info:
         fit(Linear(10, 1, seed=0), "mse", X, y, optimizer=SGD(50.0), epochs=50, progress=False)
     err = info.value
     h = err.history
-    assert 5 < h.initial_loss < 20
-    assert err.lr == 50.0 and h.diverged and h.stopped_epoch == err.epoch == h.epochs - 1 < 10
-    assert h.train_loss[-1] > 1e4 * h.initial_loss and all(v <= 1e4 * h.initial_loss for v in h.train_loss[:-1])
-    assert err.last_sane_loss == err.last_finite_loss <= h.initial_loss  # the low point before the rise
+    assert 5 < h.initial_loss < 20 and h.train_loss[-1] > 1e200  # as the issue measured
+    assert err.lr == 50.0 and h.diverged and h.epochs == 50
+    passed = [epoch for epoch, v in enumerate(h.train_loss) if v > 1e4 * h.initial_loss]
+    assert passed == list(range(err.epoch, 50)) and err.epoch <= 3  # named: the epoch it passed the bound
+    assert err.last_sane_loss == err.last_finite_loss == h.train_loss[0] and err.last_sane_epoch == 0
     assert diagnose(h).kind == "diverged"
 
 
 def test_an_overflowing_run_names_the_last_sane_loss():
-    data = D.houses(n=50, seed=0)  # sizes of 40-250 m² times 1e60: the first step overflows
-    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 1: the loss became NaN or inf .*"
+    data = D.houses(n=50, seed=0)  # unscaled sizes of 40-250 m²: lr=1 explodes, to inf within 200 epochs
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch \d+: the loss became NaN or inf .*"
                                                r"last sane loss was [0-9.e+]+ at epoch 0") as info:
-        fit(Linear(1, 1, seed=0), "mse", data.X * 1e60, data.y, optimizer=GD(lr=1.0), epochs=20)
+        fit(Linear(1, 1, seed=0), "mse", data.X, data.y, optimizer=GD(lr=1.0), epochs=200)
     err = info.value
-    assert math.isfinite(err.last_sane_loss) and err.last_sane_epoch == 0
+    assert math.isfinite(err.last_sane_loss) and err.last_sane_epoch == 0 and err.epoch >= 2
     assert err.history.diverged and err.history.epochs == err.epoch + 1 == len(err.history.lr)
     assert json.loads(json.dumps(err.history.to_dict()))["train_loss"][-1] is None  # inf → null
     assert diagnose(err.history).kind == "diverged"
 
 
-def test_geometric_growth_is_caught_before_it_overflows():
-    # Gradient descent past its stable step on a quadratic: the loss grows geometrically.
-    data = D.houses(n=50, seed=0)
-    with pytest.raises(TrainingDiverged, match=r"diverged at epoch [1-5]: the loss reached") as info:
-        fit(Linear(1, 1, seed=0), "mse", data.X, data.y, optimizer=GD(lr=1.0), epochs=200)
-    assert info.value.last_sane_epoch == 0 and math.isfinite(info.value.history.train_loss[-1])
+def test_geometric_growth_the_run_ends_in_is_divergence():
+    # Gradient descent past its stable step on a quadratic: the loss grows 1.85x per epoch.
+    # After 12 epochs it is 600x its start (a learning rate too high, see the diagnosis test
+    # below); after 20, 1.3e4x: diverged, from epoch 17 on.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((100, 3))
+    y = X @ np.array([1.0, 2.0, 3.0])
+    fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.9), epochs=12)
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 17: .*learning rate 0.9.*at epoch 1\.") as info:
+        fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.9), epochs=20)
+    assert info.value.last_sane_loss == info.value.history.train_loss[1] < info.value.history.initial_loss
+
+
+def test_an_excursion_that_comes_back_is_not_divergence():
+    # The report's "learning rate too high" run: its loss climbs geometrically for 60 epochs
+    # (to ~1e91) and then falls back below its start. Stopped in the middle of the climb, the
+    # same run has diverged.
+    circle = D.circle(300, noise=0.3, seed=0)
+    h = fit(MLP([2, 16, 1], seed=0), "binary_cross_entropy", circle.X, circle.y, optimizer=GD(30.0), epochs=100,
+            progress=False)
+    assert max(h.train_loss) > 1e50 and h.train_loss[-1] < h.initial_loss and not h.diverged
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 3: the run ended with a loss"):
+        fit(MLP([2, 16, 1], seed=0), "binary_cross_entropy", circle.X, circle.y, optimizer=GD(30.0), epochs=20,
+            progress=False)
+
+
+def test_early_stopping_judges_the_weights_it_restores():
+    # Early stopping that restores the best weights after a blow-up ends with a sane model.
+    circle = D.circle(300, noise=0.3, seed=0)
+    h = fit(MLP([2, 16, 1], seed=0), "binary_cross_entropy", circle.X, circle.y, optimizer=GD(30.0), epochs=30,
+            early_stopping=EarlyStopping(patience=5, monitor="train_loss"), progress=False)
+    assert h.train_loss[-1] > 1e4 * h.initial_loss and h.train_loss[h.best_epoch] <= h.initial_loss
+    assert not h.diverged
 
 
 def test_a_non_finite_parameter_is_divergence_even_when_the_loss_is_finite():
@@ -494,17 +524,21 @@ def test_a_noisy_but_healthy_sgd_run_never_trips_the_detector():
 def test_divergence_rules_on_hand_made_curves():
     from losslab.train.trainer import Divergence
 
-    def first_trip(start, values):
+    def verdict(start, values):
         d = Divergence(start)
-        return next((i for i, v in enumerate(values) if d.check(v) is not None), None)
+        assert all(d.check(v) is None for v in values)
+        found = d.verdict()
+        return None if found is None else found[1:]  # (epoch, last sane loss, its epoch)
 
-    assert first_trip(1.0, [1.3, 0.9, 2.5, 0.8, 30.0, 0.7]) is None  # rises and spikes of 30x: sane
-    assert first_trip(1.0, [0.5, 5e3, 1.1e4]) == 2  # past 1e4 times the start
-    assert first_trip(1.0, [1e-6, 1e-5, 1e-4, 1e-3]) is None  # growth far below the start
-    assert first_trip(1.0, [0.01, 0.1, 1.0, 10.0]) == 3  # 10x three epochs running, past the start
-    assert first_trip(-2.0, [-3.0, -5.0, 4e4, 6e4]) == 3  # a log-likelihood: magnitudes; scale 5
-    assert first_trip(0.0, [1e-9, 1e-6, 1e-3]) is None  # a scale of 0: only NaN and inf count
-    assert first_trip(math.nan, [2.0, 1.0, 3e4]) == 2  # no finite start: the first epoch's loss
+    assert verdict(1.0, [1.3, 0.9, 2.5, 0.8, 3e4, 0.7]) is None  # rises and a spike that came back
+    assert verdict(1.0, [0.5, 5e3, 2e4, 3e4]) == (2, 0.5, 0)  # ended past 1e4 times the start
+    assert verdict(1.0, [1e-6, 1e-5, 1e-4, 1e-3]) is None  # growth far below the start
+    assert verdict(1.0, [0.5, 0.01, 0.1, 1.0, 10.0]) == (2, 0.01, 1)  # 10x three epochs running, past the start
+    assert verdict(-2.0, [-3.0, -5.0, 4e4, 6e4]) == (3, -5.0, 1)  # log-likelihoods: magnitudes; scale 5, bound 5e4
+    assert verdict(0.0, [1e-9, 1e-6, 1e-3]) is None  # a scale of 0: only NaN and inf count
+    assert verdict(math.nan, [2.0, 1.0, 3e4]) == (2, 1.0, 1)  # no finite start: the first epoch's loss
+    d = Divergence(1.0)
+    assert d.check(math.inf) == "the loss became NaN or inf"
 
 
 # --------------------------------------------------------------------------- early stopping
@@ -614,7 +648,7 @@ def test_diagnose_real_underfitting_and_learning_rate_runs():
     slow = fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=1e-4), epochs=50)
     assert diagnose(slow).kind == "lr_too_low"
     # Past the stable step the loss grows 1.85x per epoch: after 12 epochs 600x its start, a
-    # rise diagnose calls lr_too_high (by 1e4x, at epoch 17, fit stops it as diverged).
+    # rise diagnose calls lr_too_high (run for 20 epochs it ends 1.3e4x up: fit raises).
     fast = fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.9), epochs=12)
     assert diagnose(fast).kind == "lr_too_high"
 

@@ -77,7 +77,7 @@ def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     weights every sample alike (scikit-learn's convention)."""
     if sample_weight is None:
         return None
-    if np.ndim(sample_weight) == 0 and isinstance(sample_weight, (int, float, np.number)):
+    if isinstance(sample_weight, (int, float, np.number)):
         sample_weight = np.full(n_samples, float(sample_weight))
     return check_weights(sample_weight, n_samples)
 

@@ -165,7 +165,7 @@ def check_weights(sample_weight: Any, n_samples: int, where: str = "", training:
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}{exc}") from None
     if training and n_samples and not np.any(w > 0):
-        raise ValueError(f"{where}sample_weight is 0 for every sample; at least one weight must be > 0")
+        raise ValueError(f"{where}sample_weight is zero for every sample; at least one weight must be > 0")
     return w
 
 
@@ -478,75 +478,109 @@ def _log_epoch(
     history.log(train_loss, grad_norm, lr, val_loss, **metrics)
 
 
-#: A finite loss above this many times its scale (the larger of |starting loss| and |best
-#: loss so far|) has diverged. Healthy runs, early rises and the oscillations of a learning
-#: rate that is merely too high (the report's diagnosis runs) stay within 10-30x.
+#: A run that ends with a loss above this many times its scale (the larger of |starting
+#: loss| and |best loss|) has diverged. Healthy runs, early rises and noisy SGD stay within
+#: 10-30x of their start.
 BLOWUP_FACTOR = 1e4
-#: A loss that grew at least GROWTH_FACTOR-fold in each of GROWTH_EPOCHS consecutive epochs,
-#: ending above its starting loss, has diverged too (it is heading for overflow, as plain
+#: A run whose loss grew at least GROWTH_FACTOR-fold in each of its last GROWTH_EPOCHS
+#: epochs, ending above its starting loss, ends diverging too (heading for overflow, as
 #: gradient descent past its stable step grows geometrically).
 GROWTH_FACTOR = 10.0
 GROWTH_EPOCHS = 3
 
 
 class Divergence:
-    """Watches the epoch losses of one run for divergence: NaN or inf, or an explosion.
+    """Divergence of one run: NaN or inf at once, an exploded loss at the end of the run.
 
-    ``check(loss)`` after each epoch returns None while the run is sane, else the reason.
-    The scale is the starting loss (before the first step; the first epoch's when that is
-    not finite) and the best loss since. Losses may be negative (log-likelihoods): the
-    rules compare magnitudes, and a run whose scale is exactly 0 is only checked for NaN
-    and inf. L-BFGS accepts only steps that lower the objective, so there only NaN and inf
-    can trip it; a first epoch above the start, or a noisy SGD loss, is far below the bounds.
+    ``check(loss)`` after each epoch returns the reason when the loss is NaN or inf (a
+    parameter is checked by the trainer). A finite loss, however large, is judged only when
+    the run ends (``verdict``): the report's own "learning rate too high" run (an MLP on
+    binary cross-entropy by gradient descent at rate 30) grows geometrically to 1e91 over 60
+    epochs and then recovers to a loss below its start, its loss and gradient norm growing as
+    fast as a least-squares run at rate 50 that never recovers; no rule that sees only the
+    epochs so far can tell the two apart, so a finite excursion that comes back is not
+    divergence, and one the run ends in is. The scale is the starting loss (before the first
+    step; the first epoch's when that is not finite) and the best loss. Losses may be
+    negative (log-likelihoods): the rules compare magnitudes, and a run whose scale is
+    exactly 0 is only checked for NaN and inf. L-BFGS accepts only steps that lower the
+    objective, so there only NaN and inf can trip it.
 
-    >>> d = Divergence(10.0); [d.check(v) for v in (4.0, 6.0, 3.0)]
-    [None, None, None]
-    >>> d.check(5e5) is not None, d.last_sane
-    (True, (3.0, 2))
+    >>> d = Divergence(10.0); [d.check(v) for v in (4.0, 6.0, 3.0, 8e5, 1.0)]
+    [None, None, None, None, None]
+    >>> d.verdict() is None  # the spike came back
+    True
+    >>> d.check(5e5); d.verdict()[1:]  # ended 5e4 times the start: (epoch, last sane loss, its epoch)
+    (5, 1.0, 4)
     """
 
     def __init__(self, start: float) -> None:
-        self.start = float(start)
-        self.values = [self.start]  # the start, then one loss per epoch
-        self.rise_start = 0  # index in values of the low point the current rise began from
-        self.streak = 0
-
-    @property
-    def last_sane(self) -> tuple[float, int]:
-        """(the loss before the current rise, its epoch; -1: before the first step)."""
-        finite = [i for i in range(self.rise_start, -1, -1) if math.isfinite(self.values[i])]
-        i = finite[0] if finite else 0
-        return self.values[i], i - 1
+        self.values = [float(start)]  # the starting loss, then one loss per epoch
 
     def check(self, loss: float) -> str | None:
-        loss = float(loss)
-        prev = self.values[-1]
-        self.values.append(loss)
-        if not math.isfinite(loss):
-            return "the loss became NaN or inf"
-        if not (loss > prev):
-            self.rise_start = len(self.values) - 1
-        if not math.isfinite(self.start):
-            self.start = loss
-        sane = [v for v in self.values[:-1] if math.isfinite(v)]
-        scale = max(abs(self.start), abs(min(sane))) if sane else abs(loss)
+        self.values.append(float(loss))
+        return None if math.isfinite(loss) else "the loss became NaN or inf"
+
+    def last_sane(self, index: int) -> tuple[float, int]:
+        """(the finite loss at the low point the rise to values[index] began from, its epoch;
+        -1 is the loss before the first step)."""
+        v = self.values
+        j = index
+        while j > 0 and (not math.isfinite(v[j - 1]) or not math.isfinite(v[j]) or v[j - 1] < v[j]):
+            j -= 1
+        while j > 0 and not math.isfinite(v[j]):
+            j -= 1
+        return v[j], j - 1
+
+    def verdict(self, final: int | None = None) -> tuple[str, int, float, int] | None:
+        """None when the run ends sane, else (reason, epoch it diverged, last sane loss, its epoch).
+
+        ``final``: the epoch whose weights the model ends with (early stopping may restore
+        an earlier one); by default the last."""
+        v = self.values
+        end = len(v) - 1 if final is None else final + 1
+        if end < 1 or not math.isfinite(v[end]):
+            return None
+        finite = [x for x in v[: end + 1] if math.isfinite(x)]
+        start = v[0] if math.isfinite(v[0]) else v[1]
+        scale = max(abs(start), abs(min(finite)))
+        loss = v[end]
         if scale > 0 and abs(loss) > BLOWUP_FACTOR * scale:
-            return f"the loss reached {loss:.4g}, over {BLOWUP_FACTOR:.0e} times its scale {scale:.4g}"
-        grew = prev > 0 and math.isfinite(prev) and loss >= GROWTH_FACTOR * prev
-        self.streak = self.streak + 1 if grew else 0
-        if self.streak >= GROWTH_EPOCHS and loss > abs(self.start) > 0:
-            return (
-                f"the loss grew at least {GROWTH_FACTOR:g}-fold in each of the last {GROWTH_EPOCHS} epochs, to"
-                f" {loss:.4g} (it started at {self.start:.4g})"
+            first = end  # the first epoch of the final stretch above the bound
+            while first > 1 and math.isfinite(v[first - 1]) and abs(v[first - 1]) > BLOWUP_FACTOR * scale:
+                first -= 1
+            reason = (
+                f"the run ended with a loss of {loss:.4g}, over {BLOWUP_FACTOR:.0e} times its scale {scale:.4g}"
+                " (the starting or best loss), a bound it passed at this epoch"
             )
+            return (reason, first - 1, *self.last_sane(first))
+        if end > GROWTH_EPOCHS and loss > abs(start) > 0:
+            recent = v[end - GROWTH_EPOCHS:end + 1]
+            if all(a > 0 and b >= GROWTH_FACTOR * a for a, b in zip(recent, recent[1:])):
+                reason = (
+                    f"the loss grew at least {GROWTH_FACTOR:g}-fold in each of the run's last {GROWTH_EPOCHS}"
+                    f" epochs, to {loss:.4g} (it started at {start:.4g})"
+                )
+                return (reason, end - GROWTH_EPOCHS, *self.last_sane(end - GROWTH_EPOCHS + 1))
         return None
 
 
 def _diverged(history: History, epoch: int, lr: Any, watch: Divergence, reason: str) -> TrainingDiverged:
-    last, last_epoch = watch.last_sane
+    """The error for a NaN or inf at ``epoch`` (the last one run)."""
+    last, last_epoch = watch.last_sane(len(watch.values) - 1)
     history.diverged = True
     history.stopped_epoch = epoch
     return TrainingDiverged(epoch, last, lr, history, reason, last_epoch)
+
+
+def _check_end(history: History, watch: Divergence, final: int | None) -> None:
+    """Raise ``TrainingDiverged`` when the run ends with an exploded loss (``Divergence.verdict``)."""
+    found = watch.verdict(final)
+    if found is None:
+        return
+    reason, epoch, last, last_epoch = found
+    history.diverged = True
+    lr = history.lr[epoch] if 0 <= epoch < len(history.lr) and math.isfinite(history.lr[epoch]) else None
+    raise TrainingDiverged(epoch, last, lr, history, reason, last_epoch)
 
 
 def _nonfinite_parameter(model: Model) -> str | None:
@@ -604,6 +638,7 @@ def _fit_steps(run: _Run, optimizer: Optimizer, epochs: int, batch_size: Any, va
             raise _diverged(history, epoch, lr, watch, reason)
         if tracker.end_epoch(epoch):
             break
+    _check_end(history, watch, history.best_epoch if tracker.best_weights is not None else None)
     tracker.finish()
 
 
@@ -715,6 +750,8 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
     if not history.train_loss:  # converged before the first iteration (already optimal)
         value, norm, pred = run.value_and_backward(run.X, run.y, run.sample_weight)
         _log_epoch(run, history, value + run.penalty(), norm, math.nan, run.accuracy(run.y, pred), val)
+        watch.check(history.train_loss[-1])
         tracker.end_epoch(0)
+    _check_end(history, watch, history.best_epoch if tracker.best_weights is not None else None)
     if tracker.best_weights is not None or stopper is None:
         tracker.finish()
