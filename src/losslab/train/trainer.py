@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..core import Loss, LossOverflow, get
+from ..core import Loss, LossOverflow, _one_blas_thread, get
 from .. import _validate as V
 from .._array import array_namespace
 from ..regularizers import L1, L2, ElasticNet, Objective, get_regularizer
@@ -584,6 +584,10 @@ def _check_end(history: History, watch: Divergence, final: int | None) -> None:
 
 
 def _nonfinite_parameter(model: Model) -> str | None:
+    # A sum is finite only if every term is: one pass and no temporary in the usual case.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(sum(float(np.add.reduce(p, axis=None)) for p in model.parameters)):
+            return None
     for i, p in enumerate(model.parameters):
         if not np.all(np.isfinite(p)):
             return f"parameter {i} (shape {p.shape}) became NaN or inf"
@@ -644,15 +648,10 @@ def _fit_steps(run: _Run, optimizer: Optimizer, epochs: int, batch_size: Any, va
 
 def _single_blas_thread(small: bool) -> Any:
     """One BLAS thread for small L-BFGS problems: L-BFGS-B's own BLAS calls are on vectors of
-    the parameters' length, and threads spinning on them cost 5-10x on a busy machine."""
-    if small:
-        try:
-            from threadpoolctl import threadpool_limits
-
-            return threadpool_limits(limits=1, user_api="blas")
-        except ImportError:
-            pass
-    return contextlib.nullcontext()
+    the parameters' length, and threads spinning on them cost 5-10x on a busy machine. The
+    loss core's limiter keeps one threadpoolctl controller (~15 µs a limit); a fresh
+    ``threadpool_limits`` scans the loaded libraries each time (~10 ms, 209 times in the report)."""
+    return _one_blas_thread() if small else contextlib.nullcontext()
 
 
 def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any, callbacks: tuple,
@@ -687,9 +686,9 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         theta = unpack(x)
         assign(theta)
-        value, norm, _ = run.value_and_backward(run.X, run.y, run.sample_weight)
+        value, norm, pred = run.value_and_backward(run.X, run.y, run.sample_weight)
         if not math.isfinite(value):
-            cache.update(x=x.copy(), value=math.inf, norm=math.inf)
+            cache.update(x=x.copy(), value=math.inf, norm=math.inf, pred=pred)
             return math.inf, np.zeros_like(x)
         grad = np.concatenate([g.ravel() for g in model.gradients])
         w = theta[pen_mask]
@@ -702,7 +701,7 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
             g_pen = grad[pen_mask]
             f += lam * run.l1 * float(np.sum(x[theta0.size:]))
             grad = np.concatenate([np.where(pen_mask, 0.0, grad), g_pen + lam * run.l1, -g_pen + lam * run.l1])
-        cache.update(x=x.copy(), value=f, norm=norm)
+        cache.update(x=x.copy(), value=f, norm=norm, pred=pred)
         return f, grad
 
     if split:
@@ -725,8 +724,8 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
         if not math.isfinite(cache["value"]):
             watch.check(math.inf)
             raise _diverged(history, epoch, None, watch, "the loss became NaN or inf")
-        pred = run.predict(run.X, run.y)
-        _log_epoch(run, history, cache["value"], cache["norm"], math.nan, run.accuracy(run.y, pred), val)
+        # the cached predictions are those of x (the model now holds x): no second forward pass
+        _log_epoch(run, history, cache["value"], cache["norm"], math.nan, run.accuracy(run.y, cache["pred"]), val)
         bar.update(history.last())
         reason = watch.check(cache["value"]) or _nonfinite_parameter(model)
         if reason is not None:
