@@ -42,7 +42,7 @@ from .models import Linear, Model
 from .optimizers import LBFGS, Adam, Optimizer
 from .schedules import cosine
 
-__all__ = ["fit", "EarlyStopping", "default_optimizer", "prepare_loss"]
+__all__ = ["fit", "EarlyStopping", "default_optimizer", "prepare_loss", "check_weights", "Divergence"]
 
 _CLASSIFICATION_TASKS = ("binary", "multiclass", "classification")
 #: The input layouts fit knows how to feed: targets and predictions, or embeddings of
