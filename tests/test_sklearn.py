@@ -230,3 +230,41 @@ def test_class_weight_equals_the_same_sample_weights_and_lifts_minority_recall()
     assert recall(balanced) > recall(plain) + 0.3
     with pytest.raises(ValueError):
         LossClassifier(class_weight="balance").fit(X, y)
+
+
+def test_sample_weight_follows_the_losses_rule_and_weights_the_validation_loss(linear_data):
+    X, y = linear_data
+    with pytest.raises(ValueError, match=r"sample_weight must be non-negative; got min -1"):
+        LossRegressor().fit(X, y, sample_weight=np.r_[-1.0, np.ones(149)])
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(150,\)"):
+        LossRegressor().fit(X, y, sample_weight=np.ones(149))
+    # Keras's column of weights is the same as a vector.
+    np.testing.assert_allclose(LossRegressor().fit(X, y, sample_weight=np.full((150, 1), 2.0)).coef_,
+                               LossRegressor().fit(X, y).coef_, rtol=1e-6, atol=1e-8)
+    # One number weights every sample alike (scikit-learn's convention): the unweighted fit.
+    np.testing.assert_allclose(LossRegressor().fit(X, y, sample_weight=3.0).coef_, LossRegressor().fit(X, y).coef_,
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_early_stopping_scores_the_held_out_rows_with_their_weights(linear_data, monkeypatch):
+    # The estimator holds out 10% for early stopping; fit must get those rows' weights with
+    # them, so that the validation loss is weighted as the training loss is. A spy on fit
+    # reads what the estimator passes; y_val (not centred) finds each held-out row.
+    import losslab.sklearn as S
+
+    X, y = linear_data
+    w = 1.0 + np.arange(150) / 1000.0  # a weight that names its row
+    seen = {}
+    real_fit = S.fit
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(S, "fit", spy)
+    LossRegressor(early_stopping=True, max_epochs=5, random_state=0).fit(X, y, sample_weight=w)
+    X_val, y_val, w_val = seen["validation_data"]
+    rows = [int(np.argmin(np.abs(y - t))) for t in y_val]
+    assert len(set(rows)) == len(y_val) == 15
+    np.testing.assert_array_equal(w_val, w[rows])
+    assert seen["sample_weight"].sum() + w_val.sum() == pytest.approx(w.sum())

@@ -324,16 +324,221 @@ def test_fit_refuses_losses_of_other_inputs():
         fit(Linear(2, 2), "triplet", np.ones((4, 2)), np.zeros(4))
 
 
+# --------------------------------------------------------------------------- weights
+# A step of 1e-300 moves the predictions of a model at W = b = 0 by ~1e-300, far below what
+# float64 resolves next to the targets: every mini-batch of such a run sees the same model,
+# so its epoch loss must be the weighted mean of the whole data set at that model.
+FROZEN = 1e-300
+
+
+def _frozen_linear(n_features, n_outputs=1):
+    model = Linear(n_features, n_outputs, seed=0)
+    model.set_weights([np.zeros_like(p) for p in model.parameters])
+    return model
+
+
+def test_reported_losses_are_the_weighted_mean_on_eight_rows():
+    # Issue 11's case: 8 rows weighted 1 (four rows) and 10 (four rows). The model predicts 0,
+    # so the squared error of row i is y_i²:
+    #   rows weighted 1:  y = 1, -1, 2, -2 → ℓ = 1, 1, 4, 4 → Σwℓ = 10,     Σw = 4
+    #   rows weighted 10: y = 3, -3, 1, -1 → ℓ = 9, 9, 1, 1 → Σwℓ = 10·20,  Σw = 40
+    #   weighted mean = (10 + 200) / (4 + 40) = 210/44 = 4.7727...; the unweighted mean is 30/8 = 3.75.
+    # Before the fix initial_loss reported the unweighted 3.75 (evaluate dropped the weights),
+    # and the mini-batch epoch loss averaged each batch's own weighted mean by row counts, so
+    # it moved with the shuffle: 5.53 in the second epoch at batch_size=4, 5.12 then 4.29 at
+    # batch_size=3 (seed 0), for the same frozen model. (Issue 11 measured 4.053 and 8.069
+    # against a true 6.412 on its own data.)
+    X = np.array([[0.5], [1.0], [1.5], [2.0], [2.5], [3.0], [3.5], [4.0]])
+    y = np.array([1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 1.0, -1.0])
+    w = np.array([1.0] * 4 + [10.0] * 4)
+    expected = 210.0 / 44.0
+    for batch_size in (None, 4, 3):  # full batch; two batches; uneven batches of 3, 3, 2
+        for seed in (0, 1):
+            h = fit(_frozen_linear(1), "mse", X, y, optimizer=SGD(FROZEN), epochs=2, batch_size=batch_size,
+                    seed=seed, sample_weight=w, validation_data=(X, y, w), progress=False)
+            assert h.initial_loss == pytest.approx(expected, rel=1e-14)
+            np.testing.assert_allclose(h.train_loss, expected, rtol=1e-14)
+            np.testing.assert_allclose(h.val_loss, expected, rtol=1e-14)
+    # Validation without weights is the plain mean of its rows.
+    h = fit(_frozen_linear(1), "mse", X, y, optimizer=SGD(FROZEN), epochs=1, sample_weight=w,
+            validation_data=(X, y), progress=False)
+    assert h.val_loss == [pytest.approx(30.0 / 8.0, rel=1e-14)]
+
+
+@needs_loss("cross_entropy")
+def test_epoch_loss_counts_the_loss_own_class_weights_and_ignored_rows():
+    # cross_entropy with class_weight and ignore_index divides by Σ sample weight × class
+    # weight over the rows not ignored; the epoch loss of a frozen run must be that loss
+    # evaluated by the loss itself on the whole data set, whatever the batches.
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((11, 2))
+    y = np.array([0, 1, 2, 2, -100, 1, 0, 2, -100, 1, 2])
+    w = rng.uniform(0.5, 3.0, 11)
+    loss = ll.get("cross_entropy", from_logits=True, class_weight=[1.0, 4.0, 0.5], ignore_index=-100)
+    model = Linear(2, 3, seed=1)
+    start = model.get_weights()
+    expected = float(loss(y, model(X), sample_weight=w))
+    for batch_size in (None, 4):
+        model.set_weights(start)
+        h = fit(model, loss, X, y, optimizer=SGD(FROZEN), epochs=1, batch_size=batch_size, seed=0,
+                sample_weight=w, progress=False)
+        assert h.initial_loss == pytest.approx(expected, rel=1e-12)
+        assert h.train_loss[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_integer_weights_train_as_repeated_rows(regression_data):
+    # Full-batch gradient descent on rows weighted k is gradient descent on the data with each
+    # row repeated k times: the same steps, the same reported losses.
+    X, y = regression_data
+    X, y = X[:30], y[:30]
+    k = np.random.default_rng(0).integers(1, 4, 30)
+    Xr, yr = np.repeat(X, k, axis=0), np.repeat(y, k)
+    weighted = fit(Linear(4, 1, seed=0), "huber", X, y, optimizer=GD(0.1), epochs=15, sample_weight=k,
+                   validation_data=(X, y, k))
+    repeated = fit(Linear(4, 1, seed=0), "huber", Xr, yr, optimizer=GD(0.1), epochs=15, validation_data=(Xr, yr))
+    assert weighted.initial_loss == pytest.approx(repeated.initial_loss, rel=1e-12)
+    np.testing.assert_allclose(weighted.train_loss, repeated.train_loss, rtol=1e-12)
+    np.testing.assert_allclose(weighted.val_loss, repeated.val_loss, rtol=1e-12)
+
+
+def test_sample_weight_follows_the_losses_rule(regression_data):
+    X, y = regression_data
+    cases = {  # the losses' own rule, word for word
+        "must have shape \\(200,\\)": np.ones(199),
+        "must be non-negative": np.r_[-1.0, np.ones(199)],
+        "must not contain NaN": np.r_[np.nan, np.ones(199)],
+    }
+    for message, w in cases.items():
+        with pytest.raises(ValueError, match="sample_weight " + message):
+            ll.get("mse")(y, y, sample_weight=w)
+        with pytest.raises(ValueError, match="sample_weight " + message):
+            fit(Linear(4, 1), "mse", X, y, sample_weight=w, epochs=1)
+    # A loss accepts all-zero weights (its mean is then 0); training on them has nothing to fit.
+    with pytest.raises(ValueError, match="sample_weight is zero for every sample"):
+        fit(Linear(4, 1), "mse", X, y, sample_weight=np.zeros(200), epochs=1)
+    with pytest.raises(ValueError, match="validation_data: sample_weight must have shape \\(5,\\)"):
+        fit(Linear(4, 1), "mse", X, y, validation_data=(X[:5], y[:5], np.ones(4)), epochs=1)
+    with pytest.raises(TypeError, match="a pair \\(X_val, y_val\\) or a triple"):
+        fit(Linear(4, 1), "mse", X, y, validation_data=(X, y, None, None), epochs=1)
+
+
 # --------------------------------------------------------------------------- divergence
-def test_divergence_raises_naming_the_epoch_and_last_finite_loss():
-    data = D.houses(n=50, seed=0)  # unscaled sizes of 40-250 m²: lr=1 explodes at once
-    with pytest.raises(TrainingDiverged, match=r"diverged at epoch \d+.*last finite loss was [0-9.e+]+") as info:
+def test_sgd_at_rate_50_is_caught_diverging():
+    # Issue 11: on standard-normal data this run went from a loss of ~10 to 2e212 (weights
+    # of 1e108) in 50 epochs without a word. A run that ends 1e4 times above its starting
+    # loss has diverged: the error names the epoch it passed that bound, the learning rate
+    # and the loss before the rise.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 10))
+    y = X @ rng.standard_normal(10)  # Var y = Σ w² ≈ 10: a starting loss of ~10
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch \d+: the run ended with a loss of [0-9.e+]+, over"
+                                               r" 1e\+04 times .* \(learning rate 50\); the last sane loss was"
+                                               r" [0-9.]+ at epoch 0") as info:
+        fit(Linear(10, 1, seed=0), "mse", X, y, optimizer=SGD(50.0), epochs=50, progress=False)
+    err = info.value
+    h = err.history
+    assert 5 < h.initial_loss < 20 and h.train_loss[-1] > 1e200  # as the issue measured
+    assert err.lr == 50.0 and h.diverged and h.epochs == 50
+    passed = [epoch for epoch, v in enumerate(h.train_loss) if v > 1e4 * h.initial_loss]
+    assert passed == list(range(err.epoch, 50)) and err.epoch <= 3  # named: the epoch it passed the bound
+    assert err.last_sane_loss == err.last_finite_loss == h.train_loss[0] and err.last_sane_epoch == 0
+    assert diagnose(h).kind == "diverged"
+
+
+def test_an_overflowing_run_names_the_last_sane_loss():
+    data = D.houses(n=50, seed=0)  # unscaled sizes of 40-250 m²: lr=1 explodes, to inf within 200 epochs
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch \d+: the loss became NaN or inf .*"
+                                               r"last sane loss was [0-9.e+]+ at epoch 0") as info:
         fit(Linear(1, 1, seed=0), "mse", data.X, data.y, optimizer=GD(lr=1.0), epochs=200)
     err = info.value
-    assert math.isfinite(err.last_finite_loss) and err.epoch >= 1
+    assert math.isfinite(err.last_sane_loss) and err.last_sane_epoch == 0 and err.epoch >= 2
     assert err.history.diverged and err.history.epochs == err.epoch + 1 == len(err.history.lr)
     assert json.loads(json.dumps(err.history.to_dict()))["train_loss"][-1] is None  # inf → null
     assert diagnose(err.history).kind == "diverged"
+
+
+def test_geometric_growth_the_run_ends_in_is_divergence():
+    # Gradient descent past its stable step on a quadratic: the loss grows 1.85x per epoch.
+    # After 12 epochs it is 600x its start (a learning rate too high, see the diagnosis test
+    # below); after 20, 1.3e4x: diverged, from epoch 17 on.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((100, 3))
+    y = X @ np.array([1.0, 2.0, 3.0])
+    fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.9), epochs=12)
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 17: .*learning rate 0.9.*at epoch 1\.") as info:
+        fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.9), epochs=20)
+    assert info.value.last_sane_loss == info.value.history.train_loss[1] < info.value.history.initial_loss
+
+
+def test_an_excursion_that_comes_back_is_not_divergence():
+    # The report's "learning rate too high" run: its loss climbs geometrically for 60 epochs
+    # (to ~1e91) and then falls back below its start. Stopped in the middle of the climb, the
+    # same run has diverged.
+    circle = D.circle(300, noise=0.3, seed=0)
+    h = fit(MLP([2, 16, 1], seed=0), "binary_cross_entropy", circle.X, circle.y, optimizer=GD(30.0), epochs=100,
+            progress=False)
+    assert max(h.train_loss) > 1e50 and h.train_loss[-1] < h.initial_loss and not h.diverged
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 3: the run ended with a loss"):
+        fit(MLP([2, 16, 1], seed=0), "binary_cross_entropy", circle.X, circle.y, optimizer=GD(30.0), epochs=20,
+            progress=False)
+
+
+def test_early_stopping_judges_the_weights_it_restores():
+    # Early stopping that restores the best weights after a blow-up ends with a sane model.
+    circle = D.circle(300, noise=0.3, seed=0)
+    h = fit(MLP([2, 16, 1], seed=0), "binary_cross_entropy", circle.X, circle.y, optimizer=GD(30.0), epochs=30,
+            early_stopping=EarlyStopping(patience=5, monitor="train_loss"), progress=False)
+    assert h.train_loss[-1] > 1e4 * h.initial_loss and h.train_loss[h.best_epoch] <= h.initial_loss
+    assert not h.diverged
+
+
+def test_a_non_finite_parameter_is_divergence_even_when_the_loss_is_finite():
+    class Poisoned(SGD):
+        """SGD that writes -inf into one first-layer weight at its 3rd step."""
+
+        def update(self, params, grads, lr):
+            steps = super().update(params, grads, lr)
+            if self.t == 3:
+                params[0][0, 0] = -np.inf
+            return steps
+
+    X = np.abs(np.random.default_rng(0).standard_normal((20, 2))) + 0.1  # > 0: that unit's ReLU gives 0, not NaN
+    y = X.sum(axis=1)
+    with pytest.raises(TrainingDiverged, match=r"diverged at epoch 2: parameter 0 \(shape \(2, 4\)\) became NaN"):
+        fit(MLP([2, 4, 1], "relu", seed=0), "mse", X, y, optimizer=Poisoned(0.01), epochs=10, progress=False)
+
+
+def test_a_noisy_but_healthy_sgd_run_never_trips_the_detector():
+    # Small steps on noisy data, one sample per step: the epoch loss goes up and down, but
+    # it is a healthy run and must finish.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, 3))
+    y = X @ np.array([0.5, -1.0, 2.0]) + 1.0 * rng.standard_normal(60)
+    h = fit(MLP([3, 16, 1], "tanh", seed=0), "mse", X, y, optimizer=SGD(0.03), batch_size=1, epochs=60, seed=0,
+            progress=False)
+    rises = np.diff(h.train_loss) > 0
+    assert rises.sum() >= 5, "the run was meant to be noisy"
+    assert h.epochs == 60 and not h.diverged and h.train_loss[-1] < 0.5 * h.initial_loss
+
+
+def test_divergence_rules_on_hand_made_curves():
+    from losslab.train.trainer import Divergence
+
+    def verdict(start, values):
+        d = Divergence(start)
+        assert all(d.check(v) is None for v in values)
+        found = d.verdict()
+        return None if found is None else found[1:]  # (epoch, last sane loss, its epoch)
+
+    assert verdict(1.0, [1.3, 0.9, 2.5, 0.8, 3e4, 0.7]) is None  # rises and a spike that came back
+    assert verdict(1.0, [0.5, 5e3, 2e4, 3e4]) == (2, 0.5, 0)  # ended past 1e4 times the start
+    assert verdict(1.0, [1e-6, 1e-5, 1e-4, 1e-3]) is None  # growth far below the start
+    assert verdict(1.0, [0.5, 0.01, 0.1, 1.0, 10.0]) == (2, 0.01, 1)  # 10x three epochs running, past the start
+    assert verdict(-2.0, [-3.0, -5.0, 4e4, 6e4]) == (3, -5.0, 1)  # log-likelihoods: magnitudes; scale 5, bound 5e4
+    assert verdict(0.0, [1e-9, 1e-6, 1e-3]) is None  # a scale of 0: only NaN and inf count
+    assert verdict(math.nan, [2.0, 1.0, 3e4]) == (2, 1.0, 1)  # no finite start: the first epoch's loss
+    d = Divergence(1.0)
+    assert d.check(math.inf) == "the loss became NaN or inf"
 
 
 # --------------------------------------------------------------------------- early stopping
@@ -442,7 +647,9 @@ def test_diagnose_real_underfitting_and_learning_rate_runs():
     y = X @ np.array([1.0, 2.0, 3.0])
     slow = fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=1e-4), epochs=50)
     assert diagnose(slow).kind == "lr_too_low"
-    fast = fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.9), epochs=20)
+    # Past the stable step the loss grows 1.85x per epoch: after 12 epochs 600x its start, a
+    # rise diagnose calls lr_too_high (run for 20 epochs it ends 1.3e4x up: fit raises).
+    fast = fit(Linear(3, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.9), epochs=12)
     assert diagnose(fast).kind == "lr_too_high"
 
 

@@ -41,6 +41,7 @@ from .loss import Loss, get
 from .regularizers import L1, L2, ElasticNet
 from .train import MLP, EarlyStopping, Linear, default_optimizer, fit, get_optimizer
 from .train.optimizers import LBFGS
+from .train.trainer import check_weights
 from .train.schedules import cosine
 from .traits import REAL
 
@@ -73,18 +74,11 @@ class _LogLink:
 
 
 def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
+    """One weight per sample, by the rule the losses and ``fit`` share (a single number
+    weights every sample alike, scikit-learn's convention and Keras's)."""
     if sample_weight is None:
         return None
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.ndim == 0:
-        w = np.full(n_samples, float(w))
-    if w.shape != (n_samples,):
-        raise ValueError(f"sample_weight must have shape ({n_samples},); got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must hold finite numbers >= 0")
-    if not np.any(w > 0):
-        raise ValueError("sample_weight is zero for every sample; at least one weight must be > 0")
-    return w
+    return np.broadcast_to(check_weights(sample_weight, n_samples), (n_samples,)).copy()
 
 
 class _LossEstimator(BaseEstimator):
@@ -177,8 +171,10 @@ class _LossEstimator(BaseEstimator):
             order = np.random.default_rng(seed).permutation(len(X))
             val_idx, train_idx = order[:n_val], order[n_val:]
             validation = (X[val_idx], y[val_idx])
+            if sample_weight is not None:  # the validation loss is weighted as the training loss is
+                validation += (sample_weight[val_idx],)
+                sample_weight = sample_weight[train_idx]
             X, y = X[train_idx], y[train_idx]
-            sample_weight = None if sample_weight is None else sample_weight[train_idx]
             stopper = EarlyStopping(patience=10)
         batch = self.batch_size
         if batch is not None and (optimizer.full_batch or batch >= len(X)):
@@ -192,7 +188,7 @@ class _LossEstimator(BaseEstimator):
         if isinstance(model, Linear) and (sample_weight is None or np.sum(sample_weight) > 0):
             offset = np.average(X, axis=0, weights=sample_weight)
         if validation is not None:
-            validation = (validation[0] - offset, validation[1])
+            validation = (validation[0] - offset, *validation[1:])
         self.history_ = fit(
             model, loss, X - offset, y, optimizer=optimizer, regularizer=regularizer, lam=lam,
             epochs=int(self.max_epochs), batch_size=batch, validation_data=validation, early_stopping=stopper,

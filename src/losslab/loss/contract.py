@@ -18,7 +18,7 @@ import numpy as np
 from array_api_compat import device as array_device
 
 from .. import _validate as V
-from .._array import array_namespace, as_array, float_dtype, is_numpy, is_tracing
+from .._array import array_namespace, as_array, float_dtype, is_numpy, is_tracing, to_numpy
 from ..traits import Traits
 from . import engine as E
 from . import weights as W
@@ -233,6 +233,25 @@ class Loss:
     def hessian(self, *arrays: Any, sample_weight: Any = None, reduction: str = "mean", **options: Any) -> Any:
         """The diagonal of the Hessian of ``L(...)`` with respect to y_pred."""
         return self._run(arrays, options, sample_weight, reduction, hessian=True)[2]
+
+    def row_weights(self, *arrays: Any, sample_weight: Any = None, **options: Any) -> np.ndarray:
+        """Each sample's share of the total weight that ``reduction="mean"`` divides by: wᵢ
+        (sample weight × the loss's own class weight and ignore mask) times the elements of
+        its row, as a NumPy array. The trainer sums them over mini-batches to report an
+        epoch's loss as the loss's own weighted mean."""
+        arrays, options = self._bind(arrays, dict(options))
+        xp = array_namespace(*arrays)
+        arrays = tuple(xp.reshape(a, (1,)) if a.ndim == 0 else a for a in arrays)
+        arrays, options = self._prepare(xp, arrays, options)
+        loss_shape = self._loss_shape(arrays)
+        pred = self._differentiable(arrays)[0]
+        weights = W.check_sample_weight(xp, sample_weight, loss_shape[0], pred.dtype, array_device(pred))
+        weights = W.combine(xp, weights, self._extra_weights(xp, arrays, options))
+        if weights is None:
+            return np.full(loss_shape[0], float(math.prod(loss_shape[1:])))
+        weights = np.asarray(to_numpy(weights), dtype=np.float64)
+        per_weight = float(math.prod(loss_shape[weights.ndim:]))
+        return np.sum(weights.reshape(loss_shape[0], -1), axis=1) * per_weight
 
     # ------------------------------------------------------------------ the one engine
     def _bind(self, arrays: tuple, options: dict) -> tuple[tuple, dict]:

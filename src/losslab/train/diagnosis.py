@@ -140,10 +140,16 @@ def diagnose(history: History, residuals: Any = None) -> Diagnosis:
         epoch = int(bad[0]) if bad.size else history.stopped_epoch
         finite = train[np.isfinite(train)]
         last = f"{finite[-1]:.4g}" if finite.size else "none"
+        start = f"starting loss {history.initial_loss:.4g}"
+        if bad.size:
+            what = f"the training loss became NaN or inf at epoch {epoch} (last finite loss {last}, {start})."
+        else:  # fit raised TrainingDiverged on a finite loss: it exploded, or a parameter became NaN/inf
+            what = (
+                f"fit stopped the run as diverged at epoch {epoch} (an exploded loss or a NaN/inf parameter);"
+                f" its last loss was {last} ({start})."
+            )
         return Diagnosis(
-            "diverged", epoch,
-            f"the training loss became NaN or inf at epoch {epoch} (last finite loss {last}, starting loss"
-            f" {history.initial_loss:.4g}).",
+            "diverged", epoch, what,
             "Lower the learning rate (by 10x), scale the inputs, clip gradients, or use a loss with bounded"
             " gradients (huber, log_cosh) if outliers drive it.",
         )

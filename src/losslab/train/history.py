@@ -94,18 +94,35 @@ class History:
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or inf: names the epoch and the last finite loss.
+    """Training diverged: a loss or a parameter became NaN or inf, or the loss exploded.
 
-    ``history`` holds the epochs run before it happened, so ``diagnose`` can read it.
+    Names the epoch where it was detected, ``last_sane_loss`` (the loss before the rise
+    that ended in divergence, with its epoch ``last_sane_epoch``; -1 is the loss before the
+    first step) and the learning rate. ``history`` holds the epochs run, the last one
+    included, so ``diagnose`` can read it.
     """
 
     def __init__(
-        self, epoch: int, last_finite_loss: float, lr: float | None, history: History, what: str = "loss"
+        self,
+        epoch: int,
+        last_sane_loss: float,
+        lr: float | None,
+        history: History,
+        reason: str = "the loss became NaN or inf",
+        last_sane_epoch: int | None = None,
     ) -> None:
-        self.epoch, self.last_finite_loss, self.lr, self.history = epoch, last_finite_loss, lr, history
+        self.epoch, self.last_sane_loss, self.lr, self.history = epoch, last_sane_loss, lr, history
+        self.reason, self.last_sane_epoch = reason, last_sane_epoch
         lr_text = f" (learning rate {lr:.3g})" if lr is not None and math.isfinite(lr) else ""
-        last = f"{last_finite_loss:.6g}" if math.isfinite(last_finite_loss) else "none"
+        last = f"{last_sane_loss:.6g}" if math.isfinite(last_sane_loss) else "none"
+        if last_sane_epoch is not None and math.isfinite(last_sane_loss):
+            last += " before the first step" if last_sane_epoch < 0 else f" at epoch {last_sane_epoch}"
         super().__init__(
-            f"training diverged at epoch {epoch}: the {what} became NaN or inf{lr_text}; the last finite loss"
-            f" was {last}. Lower the learning rate, scale the inputs, or use a loss with bounded gradients."
+            f"training diverged at epoch {epoch}: {reason}{lr_text}; the last sane loss was {last}. Lower the"
+            " learning rate, scale the inputs, or use a loss with bounded gradients."
         )
+
+    @property
+    def last_finite_loss(self) -> float:
+        """The name this number had before divergence meant more than NaN or inf."""
+        return self.last_sane_loss

@@ -10,6 +10,17 @@ One epoch, for each mini-batch::
     params = prox_{λ·η·L1}(params)                        # L1 as soft-thresholding: exact zeros
 
 ``LBFGS`` runs the same objective through SciPy's L-BFGS-B instead (full batch).
+
+Weights. Every loss the trainer reports is the weighted mean the loss defines, Σcᵢℓᵢ/Σcᵢ
+(cᵢ: the sample weight times the loss's own class weight or ignore mask): ``initial_loss``,
+the validation loss (with the validation weights) and the epoch loss, which sums Σcℓ and
+Σc over the epoch's mini-batches before dividing, so that a batch counts by its weight, not
+by its row count. Each step follows the gradient of its mini-batch's weighted mean
+Σ_batch cℓ/Σ_batch c, as PyTorch's ``reduction="mean"`` does with class weights
+(``cross_entropy(weight=...)`` divides by the batch's total weight). Keras instead divides
+Σwℓ by the batch's row count ("sum_over_batch_size", keras-team/keras#19740), so its step
+size grows with a batch's total weight; here the size of a step does not depend on the
+scale of the weights, and weights multiplied by a constant train the same model.
 """
 
 from __future__ import annotations
@@ -22,15 +33,18 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..loss import Loss, LossOverflow, get
+from .._progress import Progress
+from ..loss import Loss, LossOverflow, get, one_blas_thread
+from ..loss.weights import check_sample_weight
 from .. import _validate as V
+from .._array import array_namespace
 from ..regularizers import L1, L2, ElasticNet, Objective, get_regularizer
 from .history import History, TrainingDiverged
 from .models import Linear, Model
 from .optimizers import LBFGS, Adam, Optimizer
 from .schedules import cosine
 
-__all__ = ["fit", "EarlyStopping", "default_optimizer", "prepare_loss"]
+__all__ = ["fit", "EarlyStopping", "default_optimizer", "prepare_loss", "check_weights", "Divergence"]
 
 _CLASSIFICATION_TASKS = ("binary", "multiclass", "classification")
 #: The input layouts fit knows how to feed: targets and predictions, or embeddings of
@@ -138,6 +152,36 @@ def _check_data(X: Any, y: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray
     return X, y
 
 
+_NUMPY = array_namespace(np.zeros(0))
+
+
+def check_weights(sample_weight: Any, n_samples: int, where: str = "", training: bool = True) -> np.ndarray | None:
+    """The losses' ``sample_weight`` rule (``losslab.loss.weights.check_sample_weight``: shape
+    (n_samples,), (n_samples, 1) or (), finite, >= 0), then, for training data, the one rule training adds: some
+    weight is > 0 (with every weight 0 the loss is 0 whatever the model: nothing to fit).
+    ``where`` prefixes the messages (e.g. "validation_data: ")."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(check_sample_weight(_NUMPY, sample_weight, n_samples, np.float64, "cpu"))
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{where}{exc}") from None
+    if training and n_samples and not np.any(w > 0):
+        raise ValueError(f"{where}sample_weight is zero for every sample; at least one weight must be > 0")
+    return w
+
+
+def _row_weights(loss: Any, arrays: tuple, pred: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Each row's part of the total weight Σc that the loss's "mean" divides by
+    (``Loss.row_weights``). A mini-batch's total is the sum over its rows, so
+    Σ_batches (batch mean · batch total) / Σ totals is the epoch's weighted mean."""
+    if isinstance(loss, Loss):
+        return loss.row_weights(*arrays, sample_weight=w)
+    # A wrapper of a loss (the estimators' exp link) is elementwise.
+    rows = np.ones(len(pred)) if w is None else w
+    return rows * float(math.prod(pred.shape[1:]))
+
+
 class _Run:
     """One training run's shared state: the objective, the data and the bookkeeping."""
 
@@ -201,15 +245,20 @@ class _Run:
             if pen:
                 p[...] = L1().prox(p, self.lam * self.l1 * np.asarray(step))
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    def evaluate(self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(the objective: the loss's weighted mean + λ·penalty, predictions); inf when it diverged."""
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             pred = self.predict(X, y)
             if not np.all(np.isfinite(pred)):
                 return math.inf, pred
             try:
-                return float(self.loss(*self._arrays(y, pred))) + self.penalty(), pred
+                return float(self.loss(*self._arrays(y, pred), sample_weight=w)) + self.penalty(), pred
             except LossOverflow:
                 return math.inf, pred
+
+    def row_weights(self, pred: np.ndarray) -> np.ndarray:
+        """The training rows' parts of the loss's total weight (see ``_row_weights``)."""
+        return _row_weights(self.loss, self._arrays(self.y, pred), pred, self.sample_weight)
 
     def accuracy(self, y: np.ndarray, pred: np.ndarray) -> float | None:
         if not self.classification:
@@ -223,43 +272,9 @@ class _Run:
         return None
 
 
-class _Progress:
-    """A progress bar on long runs: rich if installed, else a plain line; off when not a TTY."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled = bool(enabled) and total >= 20 and sys.stderr.isatty()
-        self.total, self._bar, self._task = total, None, None
-        if not self.enabled:
-            return
-        try:
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self._bar = Progress(console=Console(stderr=True), transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task("training", total=total)
-        except ImportError:
-            self._bar = None
-
-    def update(self, logs: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        text = f"epoch {int(logs['epoch']) + 1}/{self.total} loss {logs['train_loss']:.4g}"
-        if "val_loss" in logs:
-            text += f" val {logs['val_loss']:.4g}"
-        if self._bar is not None:
-            self._bar.update(self._task, advance=1, description=text)
-        else:
-            sys.stderr.write("\r" + text)
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.stop()
-        else:
-            sys.stderr.write("\n")
+def _epoch_text(total: int, logs: dict[str, float]) -> str:
+    text = f"epoch {int(logs['epoch']) + 1}/{total} loss {logs['train_loss']:.4g}"
+    return text + (f" val {logs['val_loss']:.4g}" if "val_loss" in logs else "")
 
 
 def fit(
@@ -293,14 +308,18 @@ def fit(
       biases). L2 is added to the gradient; L1 is a proximal step scaled by the
       optimizer's per-coordinate step, which gives exact zeros.
     - ``batch_size``: None for full batch; mini-batches are reshuffled each epoch with ``seed``.
+    - ``sample_weight``: one weight >= 0 per sample (the losses' rule, some weight > 0).
+      Every loss reported is the loss's weighted mean; each step follows the gradient of its
+      mini-batch's weighted mean.
+    - ``validation_data``: (X_val, y_val) or (X_val, y_val, sample_weight_val).
     - ``early_stopping``: None, True (patience 10), a patience, or an ``EarlyStopping``;
       the best weights are restored.
     - ``callbacks``: functions ``callback(epoch, logs)`` called after each epoch with its
       numbers; returning True stops training.
     - ``progress``: a progress bar on long runs when stderr is a terminal.
 
-    Raises ``TrainingDiverged`` (naming the epoch and the last finite loss) when the loss
-    becomes NaN or inf.
+    Raises ``TrainingDiverged`` (naming the epoch, the last sane loss and the learning rate)
+    when the loss or a parameter becomes NaN or inf, or the loss explodes (``Divergence``).
 
     >>> import numpy as np
     >>> from losslab.train import Linear, fit
@@ -332,15 +351,18 @@ def fit(
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1; got {epochs!r}")
     X, y = _check_data(X, y)
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=np.float64)
-        if sample_weight.shape != (len(X),):
-            raise ValueError(f"sample_weight must have shape ({len(X)},); got {sample_weight.shape}")
+    sample_weight = check_weights(sample_weight, len(X))
     val = None
     if validation_data is not None:
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise TypeError("validation_data must be a pair (X_val, y_val)")
-        val = _check_data(*validation_data, name="X_val")
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3)):
+            raise TypeError(
+                f"validation_data must be a pair (X_val, y_val) or a triple (X_val, y_val, sample_weight_val);"
+                f" got {type(validation_data).__name__}"
+                f"{' of length ' + str(len(validation_data)) if isinstance(validation_data, (tuple, list)) else ''}"
+            )
+        X_val, y_val = _check_data(*validation_data[:2], name="X_val")
+        w_val = validation_data[2] if len(validation_data) == 3 else None
+        val = (X_val, y_val, check_weights(w_val, len(X_val), "validation_data: ", training=False))
     optimizer = default_optimizer(model, L) if optimizer is None else optimizer
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a losslab.train optimizer (SGD, Adam, ...); got {optimizer!r}")
@@ -354,15 +376,13 @@ def fit(
     stopper = _early_stopping(early_stopping)
     run = _Run(model, L, reg, lam, X, y, sample_weight)
     history = History(loss=repr(L), optimizer=repr(optimizer))
-    history.initial_loss = run.evaluate(X, y)[0]
-    bar = _Progress(progress, epochs)
-    try:
+    history.initial_loss = run.evaluate(X, y, sample_weight)[0]
+    # A bar on long runs at a terminal (a log would get a line per epoch).
+    with Progress(epochs, "training", enabled=progress and epochs >= 20 and sys.stderr.isatty()) as bar:
         if isinstance(optimizer, LBFGS):
             _fit_lbfgs(run, optimizer, epochs, val, stopper, tuple(callbacks), history, bar)
         else:
             _fit_steps(run, optimizer, epochs, batch_size, val, stopper, tuple(callbacks), seed, history, bar)
-    finally:
-        bar.close()
     return history
 
 
@@ -415,26 +435,139 @@ def _log_epoch(
     history.log(train_loss, grad_norm, lr, val_loss, **metrics)
 
 
-def _diverged(history: History, epoch: int, lr: Any) -> TrainingDiverged:
-    finite = [v for v in history.train_loss if math.isfinite(v)]
-    last = finite[-1] if finite else history.initial_loss
+#: A run that ends with a loss above this many times its scale (the larger of |starting
+#: loss| and |best loss|) has diverged. Healthy runs, early rises and noisy SGD stay within
+#: 10-30x of their start.
+BLOWUP_FACTOR = 1e4
+#: A run whose loss grew at least GROWTH_FACTOR-fold in each of its last GROWTH_EPOCHS
+#: epochs, ending above its starting loss, ends diverging too (heading for overflow, as
+#: gradient descent past its stable step grows geometrically).
+GROWTH_FACTOR = 10.0
+GROWTH_EPOCHS = 3
+
+
+class Divergence:
+    """Divergence of one run: NaN or inf at once, an exploded loss at the end of the run.
+
+    ``check(loss)`` after each epoch returns the reason when the loss is NaN or inf (a
+    parameter is checked by the trainer). A finite loss, however large, is judged only when
+    the run ends (``verdict``): the report's own "learning rate too high" run (an MLP on
+    binary cross-entropy by gradient descent at rate 30) grows geometrically to 1e91 over 60
+    epochs and then recovers to a loss below its start, its loss and gradient norm growing as
+    fast as a least-squares run at rate 50 that never recovers; no rule that sees only the
+    epochs so far can tell the two apart, so a finite excursion that comes back is not
+    divergence, and one the run ends in is. The scale is the starting loss (before the first
+    step; the first epoch's when that is not finite) and the best loss. Losses may be
+    negative (log-likelihoods): the rules compare magnitudes, and a run whose scale is
+    exactly 0 is only checked for NaN and inf. L-BFGS accepts only steps that lower the
+    objective, so there only NaN and inf can trip it.
+
+    >>> d = Divergence(10.0); [d.check(v) for v in (4.0, 6.0, 3.0, 8e5, 1.0)]
+    [None, None, None, None, None]
+    >>> d.verdict() is None  # the spike came back
+    True
+    >>> d.check(5e5); d.verdict()[1:]  # ended 5e4 times the start: (epoch, last sane loss, its epoch)
+    (5, 1.0, 4)
+    """
+
+    def __init__(self, start: float) -> None:
+        self.values = [float(start)]  # the starting loss, then one loss per epoch
+
+    def check(self, loss: float) -> str | None:
+        self.values.append(float(loss))
+        return None if math.isfinite(loss) else "the loss became NaN or inf"
+
+    def last_sane(self, index: int) -> tuple[float, int]:
+        """(the finite loss at the low point the rise to values[index] began from, its epoch;
+        -1 is the loss before the first step)."""
+        v = self.values
+        j = index
+        while j > 0 and (not math.isfinite(v[j - 1]) or not math.isfinite(v[j]) or v[j - 1] < v[j]):
+            j -= 1
+        while j > 0 and not math.isfinite(v[j]):
+            j -= 1
+        return v[j], j - 1
+
+    def verdict(self, final: int | None = None) -> tuple[str, int, float, int] | None:
+        """None when the run ends sane, else (reason, epoch it diverged, last sane loss, its epoch).
+
+        ``final``: the epoch whose weights the model ends with (early stopping may restore
+        an earlier one); by default the last."""
+        v = self.values
+        end = len(v) - 1 if final is None else final + 1
+        if end < 1 or not math.isfinite(v[end]):
+            return None
+        finite = [x for x in v[: end + 1] if math.isfinite(x)]
+        start = v[0] if math.isfinite(v[0]) else v[1]
+        scale = max(abs(start), abs(min(finite)))
+        loss = v[end]
+        if scale > 0 and abs(loss) > BLOWUP_FACTOR * scale:
+            first = end  # the first epoch of the final stretch above the bound
+            while first > 1 and math.isfinite(v[first - 1]) and abs(v[first - 1]) > BLOWUP_FACTOR * scale:
+                first -= 1
+            reason = (
+                f"the run ended with a loss of {loss:.4g}, over {BLOWUP_FACTOR:.0e} times its scale {scale:.4g}"
+                " (the starting or best loss), a bound it passed at this epoch"
+            )
+            return (reason, first - 1, *self.last_sane(first))
+        if end > GROWTH_EPOCHS and loss > abs(start) > 0:
+            recent = v[end - GROWTH_EPOCHS:end + 1]
+            if all(a > 0 and b >= GROWTH_FACTOR * a for a, b in zip(recent, recent[1:])):
+                reason = (
+                    f"the loss grew at least {GROWTH_FACTOR:g}-fold in each of the run's last {GROWTH_EPOCHS}"
+                    f" epochs, to {loss:.4g} (it started at {start:.4g})"
+                )
+                return (reason, end - GROWTH_EPOCHS, *self.last_sane(end - GROWTH_EPOCHS + 1))
+        return None
+
+
+def _diverged(history: History, epoch: int, lr: Any, watch: Divergence, reason: str) -> TrainingDiverged:
+    """The error for a NaN or inf at ``epoch`` (the last one run)."""
+    last, last_epoch = watch.last_sane(len(watch.values) - 1)
     history.diverged = True
     history.stopped_epoch = epoch
-    return TrainingDiverged(epoch, last, lr, history)
+    return TrainingDiverged(epoch, last, lr, history, reason, last_epoch)
+
+
+def _check_end(history: History, watch: Divergence, final: int | None) -> None:
+    """Raise ``TrainingDiverged`` when the run ends with an exploded loss (``Divergence.verdict``)."""
+    found = watch.verdict(final)
+    if found is None:
+        return
+    reason, epoch, last, last_epoch = found
+    history.diverged = True
+    lr = history.lr[epoch] if 0 <= epoch < len(history.lr) and math.isfinite(history.lr[epoch]) else None
+    raise TrainingDiverged(epoch, last, lr, history, reason, last_epoch)
+
+
+def _nonfinite_parameter(model: Model) -> str | None:
+    # A sum is finite only if every term is: one pass and no temporary in the usual case.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(sum(float(np.add.reduce(p, axis=None)) for p in model.parameters)):
+            return None
+    for i, p in enumerate(model.parameters):
+        if not np.all(np.isfinite(p)):
+            return f"parameter {i} (shape {p.shape}) became NaN or inf"
+    return None
 
 
 def _fit_steps(run: _Run, optimizer: Optimizer, epochs: int, batch_size: Any, val: Any, stopper: Any,
-               callbacks: tuple, seed: Any, history: History, bar: _Progress) -> None:
+               callbacks: tuple, seed: Any, history: History, bar: Progress) -> None:
     model, X, y, w = run.model, run.X, run.y, run.sample_weight
     n = len(X)
     rng = np.random.default_rng(seed)
     optimizer.init(model.parameters, model.penalized)
     tracker = _Tracker(run, stopper, callbacks, history, val is not None)
+    watch = Divergence(history.initial_loss)
     size = n if batch_size is None else min(batch_size, n)
+    # Mini-batches: each row's part of the loss's total weight, to sum the batches' weighted
+    # losses Σcℓ = (batch mean)·(batch total) over the epoch and divide once by the epoch's total.
+    rows = None if size == n else run.row_weights(run.predict(X, y))
+    total_weight = None if rows is None else float(np.sum(rows))
     for epoch in range(epochs):
         lr = optimizer.lr(epoch, epochs)
         order = np.arange(n) if size == n else rng.permutation(n)
-        total = norm_total = correct = 0.0
+        weighted = penalty_total = norm_total = correct = 0.0
         for start in range(0, n, size):
             idx = order[start:start + size]
             Xb, yb, wb = (X, y, w) if size == n else (X[idx], y[idx], None if w is None else w[idx])
@@ -442,39 +575,44 @@ def _fit_steps(run: _Run, optimizer: Optimizer, epochs: int, batch_size: Any, va
             value, norm, pred = run.value_and_backward(Xb, yb, wb)
             if not math.isfinite(value + penalty):
                 history.log(math.inf, math.inf, lr)
-                raise _diverged(history, epoch, lr)
+                watch.check(math.inf)
+                raise _diverged(history, epoch, lr, watch, "the loss became NaN or inf")
             acc = run.accuracy(yb, pred)
             correct += 0.0 if acc is None else acc * len(idx)
             with np.errstate(over="ignore", invalid="ignore"):
                 steps = optimizer.update(model.parameters, run.add_penalty_gradient(), lr)
                 run.prox(steps)
-            total += (value + penalty) * len(idx)
+            if rows is None:
+                weighted, penalty_total = value, penalty
+            else:
+                weighted += value * float(np.sum(rows[idx]))
+                penalty_total += penalty * len(idx)
             norm_total += norm * len(idx)
+        if rows is not None:  # the penalty changes with every step: its mean over the epoch's rows
+            weighted = weighted / total_weight if total_weight > 0 else 0.0
+            penalty_total /= n
         train_acc = correct / n if run.classification and acc is not None else None
-        _log_epoch(run, history, total / n, norm_total / n, lr, train_acc, val)
-        bar.update(history.last())
+        _log_epoch(run, history, weighted + penalty_total, norm_total / n, lr, train_acc, val)
+        bar.advance(_epoch_text(bar.total, history.last()))
+        reason = watch.check(history.train_loss[-1]) or _nonfinite_parameter(model)
+        if reason is not None:
+            raise _diverged(history, epoch, lr, watch, reason)
         if tracker.end_epoch(epoch):
             break
-    if not all(np.all(np.isfinite(p)) for p in model.parameters):
-        raise _diverged(history, history.stopped_epoch or 0, lr)
+    _check_end(history, watch, history.best_epoch if tracker.best_weights is not None else None)
     tracker.finish()
 
 
 def _single_blas_thread(small: bool) -> Any:
     """One BLAS thread for small L-BFGS problems: L-BFGS-B's own BLAS calls are on vectors of
-    the parameters' length, and threads spinning on them cost 5-10x on a busy machine."""
-    if small:
-        try:
-            from threadpoolctl import threadpool_limits
-
-            return threadpool_limits(limits=1, user_api="blas")
-        except ImportError:
-            pass
-    return contextlib.nullcontext()
+    the parameters' length, and threads spinning on them cost 5-10x on a busy machine. The
+    loss core's limiter keeps one threadpoolctl controller (~15 µs a limit); a fresh
+    ``threadpool_limits`` scans the loaded libraries each time (~10 ms, 209 times in the report)."""
+    return one_blas_thread() if small else contextlib.nullcontext()
 
 
 def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any, callbacks: tuple,
-               history: History, bar: _Progress) -> None:
+               history: History, bar: Progress) -> None:
     from scipy.optimize import minimize
 
     model = run.model
@@ -505,9 +643,9 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         theta = unpack(x)
         assign(theta)
-        value, norm, _ = run.value_and_backward(run.X, run.y, run.sample_weight)
+        value, norm, pred = run.value_and_backward(run.X, run.y, run.sample_weight)
         if not math.isfinite(value):
-            cache.update(x=x.copy(), value=math.inf, norm=math.inf)
+            cache.update(x=x.copy(), value=math.inf, norm=math.inf, pred=pred)
             return math.inf, np.zeros_like(x)
         grad = np.concatenate([g.ravel() for g in model.gradients])
         w = theta[pen_mask]
@@ -520,7 +658,7 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
             g_pen = grad[pen_mask]
             f += lam * run.l1 * float(np.sum(x[theta0.size:]))
             grad = np.concatenate([np.where(pen_mask, 0.0, grad), g_pen + lam * run.l1, -g_pen + lam * run.l1])
-        cache.update(x=x.copy(), value=f, norm=norm)
+        cache.update(x=x.copy(), value=f, norm=norm, pred=pred)
         return f, grad
 
     if split:
@@ -530,6 +668,7 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
     else:
         x0, bounds = theta0, None
     tracker = _Tracker(run, stopper, callbacks, history, val is not None)
+    watch = Divergence(history.initial_loss)
     state = {"epoch": -1}
 
     def callback(intermediate_result: Any) -> None:
@@ -540,10 +679,14 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
         state["epoch"] += 1
         epoch = state["epoch"]
         if not math.isfinite(cache["value"]):
-            raise _diverged(history, epoch, None)
-        pred = run.predict(run.X, run.y)
-        _log_epoch(run, history, cache["value"], cache["norm"], math.nan, run.accuracy(run.y, pred), val)
-        bar.update(history.last())
+            watch.check(math.inf)
+            raise _diverged(history, epoch, None, watch, "the loss became NaN or inf")
+        # the cached predictions are those of x (the model now holds x): no second forward pass
+        _log_epoch(run, history, cache["value"], cache["norm"], math.nan, run.accuracy(run.y, cache["pred"]), val)
+        bar.advance(_epoch_text(bar.total, history.last()))
+        reason = watch.check(cache["value"]) or _nonfinite_parameter(model)
+        if reason is not None:
+            raise _diverged(history, epoch, None, watch, reason)
         if tracker.end_epoch(epoch):
             raise StopIteration
 
@@ -555,12 +698,16 @@ def _fit_lbfgs(run: _Run, optimizer: LBFGS, epochs: int, val: Any, stopper: Any,
             },
         )
     theta = unpack(result.x)
-    if not np.all(np.isfinite(theta)) or not math.isfinite(float(result.fun)):
-        raise _diverged(history, max(state["epoch"], 0), None)
+    if not np.all(np.isfinite(theta)):
+        raise _diverged(history, max(state["epoch"], 0), None, watch, "a parameter became NaN or inf")
+    if not math.isfinite(float(result.fun)):
+        raise _diverged(history, max(state["epoch"], 0), None, watch, "the loss became NaN or inf")
     assign(theta)
     if not history.train_loss:  # converged before the first iteration (already optimal)
         value, norm, pred = run.value_and_backward(run.X, run.y, run.sample_weight)
         _log_epoch(run, history, value + run.penalty(), norm, math.nan, run.accuracy(run.y, pred), val)
+        watch.check(history.train_loss[-1])
         tracker.end_epoch(0)
+    _check_end(history, watch, history.best_epoch if tracker.best_weights is not None else None)
     if tracker.best_weights is not None or stopper is None:
         tracker.finish()
