@@ -40,10 +40,11 @@ CENTRES = 3.0 * np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
 POSITIVE_SPREAD, HARD_SPREAD = 0.35, 0.9  # standard deviations around a blob centre
 BOX, EASY_CLEARANCE = 8.0, 2.0  # easy negatives: uniform on [−8, 8]², at least 2 from every centre
 HIDDEN = 16
+INPUT_SCALE = 4.0  # features divided by 4: the box [−8, 8]² becomes [−2, 2]², the scale the MLP's init expects
 LEARNING_RATE = 0.01
 BUDGETS = (50, 300)  # full-batch Adam steps; quick mode reads the same run at (50, 150)
 BUDGETS_QUICK = (50, 150)
-N_TRAIN, N_TRAIN_QUICK, N_TEST = 10000, 5000, 20000
+N_TRAIN, N_TRAIN_QUICK, N_TEST, N_TEST_QUICK = 10000, 3000, 20000, 10000
 CB_BETA = 0.999
 
 #: The focal variant the claim is about (Lin et al.'s γ = 2, α = 0.25) and the baseline.
@@ -123,7 +124,10 @@ def train_and_read(loss: ll.Loss, weights: np.ndarray | None, X: np.ndarray, y: 
                    X_test: np.ndarray, y_test: np.ndarray, budgets: tuple[int, ...], seed: int) -> dict[int, dict]:
     """One full-batch Adam run; at each budget: test AP, best F1, and the easy negatives' gradient share."""
     model = MLP([X.shape[1], HIDDEN, 1], seed=seed)
-    model.biases[-1][:] = -np.log((1.0 - PRIOR) / PRIOR)  # Lin et al.: every sample starts at p = π
+    # Lin et al.: the final layer's weights drawn with std 0.01 and its bias −log((1 − π)/π), so that
+    # every sample starts at p ≈ π
+    model.weights[-1][:] = 0.01 * np.random.default_rng(seed).standard_normal(model.weights[-1].shape)
+    model.biases[-1][:] = -np.log((1.0 - PRIOR) / PRIOR)
     optimizer = Adam(LEARNING_RATE)
     optimizer.init(model.parameters, model.penalized)
     w = None if weights is None else weights[y]
@@ -163,7 +167,8 @@ class Imbalance(Experiment):
     def trial(self, quick: bool, seed: int) -> Trial:
         rng = np.random.default_rng(seed)
         X, y, kind = detection_data(N_TRAIN_QUICK if quick else N_TRAIN, rng)
-        X_test, y_test, _ = detection_data(N_TEST, rng)
+        X_test, y_test, _ = detection_data(N_TEST_QUICK if quick else N_TEST, rng)
+        X, X_test = X / INPUT_SCALE, X_test / INPUT_SCALE
         budgets = BUDGETS_QUICK if quick else BUDGETS
         counts = np.bincount(y, minlength=2)
         runs = {}
@@ -175,7 +180,7 @@ class Imbalance(Experiment):
             "class_balanced_minority_weight_ratio": minority_weight_ratio(counts, CB_BETA),
             "runs": {label: {str(step): values for step, values in read.items()} for label, read in runs.items()},
         }
-        return Trial(numbers, (X[:3000], kind[:3000]))
+        return Trial(numbers, (X[:3000] * INPUT_SCALE, kind[:3000]))
 
     def checks(self, numbers: dict) -> list[Check]:
         out = []
