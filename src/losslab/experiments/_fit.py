@@ -26,13 +26,20 @@ def best_constant(loss: Any, sample: np.ndarray) -> float:
     return float(result.x)
 
 
+#: Type sizes in points: figures are saved at 100 dpi and shown at about their size in the report
+#: (at most 11 inches wide), so no text is smaller than 9 pt as read.
+FONT = {"font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "xtick.labelsize": 10, "ytick.labelsize": 10,
+        "legend.fontsize": 10, "figure.titlesize": 12}
+
+
 def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    """matplotlib.pyplot on the Agg backend (no display needed), with the report's type sizes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update(FONT)
     return plt
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 import losslab as ll
 
-from ._base import Experiment, Figure, register_experiment
+from ._base import Check, Experiment, Figure, Trial, TrialResult, register_experiment
 from ._fit import pyplot
 
 DELTA = 1.345
@@ -41,14 +41,14 @@ class HuberEfficiency(Experiment):
         f"Under Gaussian noise, Huber (delta = {DELTA}) keeps about 95% of the mean's efficiency and the median"
         " about 64%; with 10% gross outliers the order reverses: both beat the mean."
     )
-    verdict_rule = (
-        f"Monte-Carlo efficiencies within {EFFICIENCY_TOLERANCE} of {HUBER_ARE} (Huber) and 2/π ≈ {MEDIAN_ARE:.3f}"
+    seed_rule = (
+        f"Monte-Carlo efficiencies within {EFFICIENCY_TOLERANCE} of {HUBER_ARE} (Huber) and of 2/π ≈ {MEDIAN_ARE:.3f}"
         " (median) under Gaussian noise, and both above 1 under contamination"
     )
 
-    def compute(self, quick: bool, seed: int):
+    def trial(self, quick: bool, seed: int) -> Trial:
         rng = np.random.default_rng(seed)
-        reps = 1500 if quick else 6000
+        reps = 1500 if quick else 4000
         gaussian = rng.normal(size=(reps, SAMPLE_SIZE))
         outlier = rng.random(size=(reps, SAMPLE_SIZE)) < CONTAMINATION
         contaminated = np.where(outlier, rng.normal(0.0, OUTLIER_SCALE, size=gaussian.shape), gaussian)
@@ -63,24 +63,40 @@ class HuberEfficiency(Experiment):
                 "variance": variances,
                 "efficiency_vs_mean": {k: variances["mean"] / v for k, v in variances.items()},
             }
-        g, c = numbers["gaussian"]["efficiency_vs_mean"], numbers["contaminated"]["efficiency_vs_mean"]
-        supported = (
-            abs(g["huber"] - HUBER_ARE) <= EFFICIENCY_TOLERANCE
-            and abs(g["median"] - MEDIAN_ARE) <= EFFICIENCY_TOLERANCE
-            and c["huber"] > 1.0
-            and c["median"] > 1.0
-        )
-        return supported, numbers, [self._figure(numbers)], ""
+        return Trial(numbers)
 
-    def _figure(self, numbers: dict) -> Figure:
+    def checks(self, numbers: dict) -> list[Check]:
+        g, c = numbers["gaussian"]["efficiency_vs_mean"], numbers["contaminated"]["efficiency_vs_mean"]
+        return [
+            Check("|Huber's Gaussian efficiency − 0.95|", abs(g["huber"] - HUBER_ARE), "<=", EFFICIENCY_TOLERANCE),
+            Check("|median's Gaussian efficiency − 2/π|", abs(g["median"] - MEDIAN_ARE), "<=", EFFICIENCY_TOLERANCE),
+            Check("Huber's efficiency under contamination", c["huber"], ">", 1.0),
+            Check("median's efficiency under contamination", c["median"], ">", 1.0),
+        ]
+
+    def summarize(self, trials: list[TrialResult], quick: bool) -> tuple[list[Figure], str, dict]:
+        return [self._figure(trials)], "", {}
+
+    def _figure(self, trials: list[TrialResult]) -> Figure:
         plt = pyplot()
-        fig, ax = plt.subplots(figsize=(6, 3.2))
+        fig, ax = plt.subplots(figsize=(8.5, 4.6))
         labels = ["mean", "median", "huber"]
         for k, label in enumerate(("gaussian", "contaminated")):
-            values = [numbers[label]["efficiency_vs_mean"][name] for name in labels]
-            ax.bar(np.arange(3) + 0.38 * k, values, width=0.36, label=label)
-        ax.axhline(1.0, color="gray", lw=1, ls=":")
+            values = np.array([[t.numbers[label]["efficiency_vs_mean"][name] for name in labels] for t in trials])
+            ax.bar(np.arange(3) + 0.38 * k, values.mean(axis=0), width=0.36, color=f"C{k}",
+                   label=f"{label} noise (mean over seeds)")
+            for j in range(3):  # each seed as a dot on its bar
+                ax.plot(np.full(len(trials), j + 0.38 * k), values[:, j], "k.", ms=5)
+        ax.axhline(1.0, color="gray", lw=1.2, ls=":")
+        ax.axhline(HUBER_ARE, color="C2", lw=1.5, ls="--", label="0.95 (Huber, δ = 1.345, theory)")
+        ax.axhline(MEDIAN_ARE, color="C3", lw=1.5, ls="--", label="2/π ≈ 0.637 (median, theory)")
         ax.set_xticks(np.arange(3) + 0.19, labels)
-        ax.set_ylabel("efficiency relative to the mean")
-        ax.legend()
-        return Figure.from_matplotlib(fig, "huber_efficiency", "Variance of the mean divided by each estimator's variance.")
+        ax.set_ylabel("efficiency relative to the mean\n(variance of the mean / estimator's variance)")
+        ax.legend(loc="upper left", fontsize=9)
+        ax.set_ylim(0, max(2.2, ax.get_ylim()[1]))
+        return Figure.from_matplotlib(
+            fig, "huber_efficiency",
+            f"Efficiency relative to the mean from {trials[0].numbers['replications']} samples of {SAMPLE_SIZE} per seed"
+            " (dots: seeds): under Gaussian noise Huber sits near 0.95 and the median near 2/π; with 10% outliers"
+            " (scale 10) both beat the mean.",
+        )

@@ -15,14 +15,14 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from . import get_experiment, names
-from ._base import Figure, Result
+from ._base import Figure, Result, TrialResult, seeds_for
 from ._fit import pyplot
 
 
@@ -31,28 +31,67 @@ def run_experiments(
     *,
     quick: bool = False,
     seed: int = 0,
+    n_seeds: int | None = None,
     jobs: int = 1,
+    on_trial: Callable[[str, TrialResult], None] | None = None,
     on_done: Callable[[Result], None] | None = None,
 ) -> list[Result]:
-    """Run the experiments (all, or ``only``) in report order; ``jobs`` > 1 uses processes."""
+    """Run the experiments (all, or ``only``) in report order, each over its seeds.
+
+    ``jobs`` > 1 runs the trials (one experiment at one seed) in processes, then each
+    experiment's summary (its figures) once its trials are in; the numbers are the same as
+    with ``jobs = 1``: every trial is seeded.
+    """
     selected = _check_selection(only, jobs)
+    seeds = {name: seeds_for(seed, get_experiment(name).default_seeds(n_seeds)) for name in selected}
     results: dict[str, Result] = {}
     if jobs == 1:
         for name in selected:
-            results[name] = _run_one(name, quick, seed)
+            results[name] = get_experiment(name).run(quick, seed, len(seeds[name]), on_trial)
             if on_done:
                 on_done(results[name])
-    else:
-        # "spawn": a forked child of a process that has started threads (JAX, BLAS, the
-        # row-block pool) can deadlock; fresh interpreters cannot.
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_run_one, name, quick, seed): name for name in selected}
-            for future in _as_completed(futures):
-                result = future.result()
-                results[result.name] = result
-                if on_done:
-                    on_done(result)
+        return [results[name] for name in selected]
+    trials: dict[str, dict[int, TrialResult]] = {name: {} for name in selected}
+    # "spawn": a forked child of a process that has started threads (JAX, BLAS, the
+    # row-block pool) can deadlock; fresh interpreters cannot.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        # the slowest experiments first, so that no long trial starts last
+        tasks = [(name, s) for name in sorted(selected, key=_cost, reverse=True) for s in seeds[name]]
+        pending = {pool.submit(_trial, name, quick, s): name for name, s in tasks}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                name = pending.pop(future)
+                outcome = future.result()
+                if isinstance(outcome, Result):
+                    results[name] = outcome
+                    if on_done:
+                        on_done(outcome)
+                    continue
+                trials[name][outcome.seed] = outcome
+                if on_trial:
+                    on_trial(name, outcome)
+                if len(trials[name]) == len(seeds[name]):
+                    ordered = [trials[name][s] for s in seeds[name]]
+                    pending[pool.submit(_finish, name, ordered, quick, seed)] = name
     return [results[name] for name in selected]
+
+
+#: Rough seconds per trial in quick mode, measured: the scheduler starts the slow ones first.
+_COSTS = {"embedding_geometry": 5, "diagnosis": 4, "label_noise": 4, "imbalance": 4, "calibration": 3,
+          "combined_objective": 3, "outliers": 3, "ce_vs_hinge": 2, "l1_vs_l2": 2}
+
+
+def _cost(name: str) -> float:
+    return _COSTS.get(name, 1)
+
+
+def _trial(name: str, quick: bool, seed: int) -> TrialResult:
+    return get_experiment(name).run_trial(quick, seed)
+
+
+def _finish(name: str, trials: list[TrialResult], quick: bool, base_seed: int) -> Result:
+    return get_experiment(name).finish(trials, quick, base_seed)
 
 
 def _check_selection(only: Iterable[str] | None, jobs: Any) -> list[str]:
@@ -65,16 +104,6 @@ def _check_selection(only: Iterable[str] | None, jobs: Any) -> list[str]:
     return selected
 
 
-def _as_completed(futures: dict) -> Iterable[Any]:
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
-
-
-def _run_one(name: str, quick: bool, seed: int) -> Result:
-    return get_experiment(name).run(quick=quick, seed=seed)
-
-
 def write_report(
     out_dir: str | os.PathLike = "report",
     *,
@@ -82,6 +111,7 @@ def write_report(
     only: Iterable[str] | None = None,
     jobs: int = 1,
     seed: int = 0,
+    n_seeds: int | None = None,
     progress: bool = True,
     catalog: bool = True,
 ) -> tuple[Path, Path]:
@@ -89,12 +119,16 @@ def write_report(
     import losslab
 
     selected = _check_selection(only, jobs)
+    if n_seeds is not None:
+        seeds_for(seed, n_seeds)  # a bad count or seed fails before anything runs
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     start = time.perf_counter()
-    with _Progress(len(selected), enabled=progress) as bar:
-        results = run_experiments(selected, quick=quick, seed=seed, jobs=jobs, on_done=bar.done)
+    total = sum(get_experiment(name).default_seeds(n_seeds) for name in selected)
+    with _Progress(total, enabled=progress) as bar:
+        results = run_experiments(selected, quick=quick, seed=seed, n_seeds=n_seeds, jobs=jobs,
+                                  on_trial=bar.trial, on_done=bar.done)
     figure_paths: dict[str, dict[str, str]] = {}
     for result in results:
         figure_paths[result.name] = {}
@@ -117,7 +151,7 @@ def write_report(
 
 
 class _Progress:
-    """A Rich progress bar on a terminal, one line per experiment elsewhere (logs, CI)."""
+    """A Rich progress bar of the trials on a terminal, one line per trial elsewhere (logs, CI)."""
 
     def __init__(self, total: int, enabled: bool) -> None:
         self.total, self.enabled, self.count = total, enabled, 0
@@ -135,15 +169,26 @@ class _Progress:
                 self._rich = None
         return self
 
-    def done(self, result: Result) -> None:
+    def trial(self, name: str, trial: TrialResult) -> None:
         self.count += 1
         if not self.enabled:
             return
-        verdict = "supported" if result.supported else "NOT supported"
+        verdict = "pass" if trial.passed else "FAIL"
         if self._rich is not None:
-            self._rich.update(self._task, advance=1, description=f"{result.name}: {verdict}")
+            self._rich.update(self._task, advance=1, description=f"{name} seed {trial.seed}: {verdict}")
         else:
-            print(f"[{self.count}/{self.total}] {result.name}: {verdict} ({result.seconds:.1f} s)", file=sys.stderr)
+            print(f"[{self.count}/{self.total}] {name} seed {trial.seed}: {verdict} ({trial.seconds:.1f} s)",
+                  file=sys.stderr)
+
+    def done(self, result: Result) -> None:
+        if not self.enabled:
+            return
+        verdict = "supported" if result.supported else "NOT supported"
+        line = f"{result.name}: {result.k}/{result.n} seeds pass, {verdict}"
+        if self._rich is not None:
+            self._rich.console.print(line, highlight=False)
+        else:
+            print(line, file=sys.stderr)
 
     def __exit__(self, *exc: Any) -> None:
         if self._rich is not None:
@@ -160,50 +205,140 @@ th{background:#f5f5f7} .yes{color:#0a7d32;font-weight:600} .no{color:#b3261e;fon
 pre{background:#f5f5f7;padding:.8em;overflow-x:auto;font-size:.85em} img{max-width:100%}
 .claim{font-size:1.05em} .rule{color:#555;font-size:.92em} .loss{display:inline-block;width:330px;margin:.4em;
 vertical-align:top;border:1px solid #e3e3e3;border-radius:6px;padding:.5em;font-size:.85em}
-.loss img{width:300px} .muted{color:#777}
+.loss img{width:300px} .muted{color:#777} td.num{text-align:right;font-variant-numeric:tabular-nums}
+figure{margin:1em 0} figcaption{font-size:.92em;color:#333} nav ol{columns:2;font-size:.95em}
+math{font-size:1.05em}
 """
 
 
-def _verdict(supported: bool) -> str:
-    return '<span class="yes">supported</span>' if supported else '<span class="no">not supported</span>'
+def _verdict(result: Result) -> str:
+    word = "supported" if result.kind == "experiment" else "passes"
+    if result.supported:
+        return f'<span class="yes">{word}</span>'
+    return f'<span class="no">not {word}</span>' if result.kind == "experiment" else '<span class="no">fails</span>'
+
+
+def _kn(result: Result) -> str:
+    return "check" if result.kind == "check" else f"{result.k}/{result.n} seeds"
+
+
+def _number(value: Any) -> str:
+    """A number as the page shows it: three significant digits."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    return f"{float(value):.3g}"
+
+
+def reproduce_command(result: Result) -> str:
+    """The command that reruns one experiment with the same seeds."""
+    return f"losslab experiment {result.name} --seed {result.base_seed}" + (" --quick" if result.quick else "")
 
 
 def render_html(results: list[Result], payload: dict[str, Any], *, catalog: bool = True) -> str:
     esc = html.escape
+    n_supported = sum(r.supported for r in results)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>losslab report</title>',
         f"<style>{_CSS}</style></head><body>",
         "<h1>losslab report</h1>",
-        f'<p class="muted">losslab {esc(str(payload["losslab_version"]))} · seed {payload["seed"]} · '
-        f'{"quick mode · " if payload["quick"] else ""}{payload["seconds"]} s · each verdict is computed from the'
-        " numbers against the rule shown, never written by hand.</p>",
-        "<h2>Claims and verdicts</h2><table><tr><th>#</th><th>experiment</th><th>claim</th><th>verdict</th></tr>",
+        f'<p class="muted">losslab {esc(str(payload["losslab_version"]))} · base seed {payload["seed"]} · '
+        f'{"quick mode · " if payload["quick"] else ""}{payload["seconds"]} s. Each experiment is repeated over'
+        " several seeds; a seed passes when every check of its rule holds, and a claim is supported only when"
+        " enough seeds pass, under a rule fixed in the code before the run. Deterministic computations are"
+        " labelled checks and run once. Every verdict is computed, never written by hand; every number is in"
+        " results.json.</p>",
+        '<nav><h2 id="contents">Contents</h2><ol>',
+    ]
+    for r in results:
+        parts.append(f'<li><a href="#{esc(r.name)}">{esc(r.title)}</a> · {_kn(r)} · {_verdict(r)}</li>')
+    if catalog:
+        parts.append('<li><a href="#catalog">The catalog of losses</a></li>')
+    parts.append("</ol></nav>")
+    parts += [
+        f'<h2 id="summary">Claims and verdicts ({n_supported} of {len(results)} hold)</h2>',
+        '<table><tr><th>#</th><th>experiment</th><th>claim</th><th>seeds passing</th><th>verdict</th></tr>',
     ]
     for k, r in enumerate(results, 1):
         parts.append(
             f'<tr><td>{k}</td><td><a href="#{esc(r.name)}">{esc(r.name)}</a></td><td>{esc(r.claim)}</td>'
-            f"<td>{_verdict(r.supported)}</td></tr>"
+            f'<td class="num">{_kn(r)}</td><td class="verdict" data-name="{esc(r.name)}">{_verdict(r)}</td></tr>'
         )
     parts.append("</table>")
     for k, r in enumerate(results, 1):
         parts += [
-            f'<h2 id="{esc(r.name)}">{k}. {esc(r.title)}</h2>',
+            f'<section id="{esc(r.name)}"><h2>{k}. {esc(r.title)}</h2>',
             f'<p class="claim"><b>Claim.</b> {esc(r.claim)}</p>',
-            f'<p class="rule"><b>Verdict rule.</b> {esc(r.verdict_rule)}. <b>Verdict:</b> {_verdict(r.supported)}'
-            f" ({r.seconds:.1f} s)</p>",
+            f'<p class="rule"><b>Rule.</b> {esc(r.verdict_rule)}</p>',
+            f'<p><b>Verdict:</b> {_verdict(r)} ({_kn(r) if r.kind == "check" else f"{r.k} of {r.n} seeds pass"};'
+            f" {r.seconds:.1f} s of computing)</p>",
+            _checks_table(r),
         ]
-        if r.notes:
-            parts.append(f"<p><b>Notes.</b> {esc(r.notes)}</p>")
+        if r.table:
+            parts.append('<table class="numbers"><tr><th>number</th><th>value</th></tr>'
+                         + "".join(f"<tr><td>{esc(a)}</td><td>{esc(b)}</td></tr>" for a, b in r.table)
+                         + "</table>")
         for figure in r.figures:
             parts.append(f'<figure><img alt="{esc(figure.caption)}" src="{figure.data_uri()}">'
                          f"<figcaption>{esc(figure.caption)}</figcaption></figure>")
-        numbers = json.dumps(payload["experiments"][k - 1]["numbers"], indent=2)
-        parts.append(f"<details open><summary>numbers</summary><pre>{esc(numbers)}</pre></details>")
+        if r.notes:
+            parts.append(f"<p><b>Notes.</b> {esc(r.notes)}</p>")
+        parts.append(f'<p class="rule">Reproduce: <code>{esc(reproduce_command(r))}</code> · '
+                     '<a href="#contents">contents</a></p></section>')
     if catalog:
         parts.append(_catalog_html())
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _checks_table(result: Result) -> str:
+    """The checks of the rule: threshold, seeds passing, value and margin (mean with its 95% interval)."""
+    esc = html.escape
+    single = result.n == 1
+    head = ("<tr><th>check</th><th>value</th><th>margin to the threshold</th></tr>" if single else
+            "<tr><th>check</th><th>seeds passing</th><th>mean value</th>"
+            "<th>margin to the threshold: mean [95% interval]</th></tr>")
+    rows = []
+    for row in result.check_summary():
+        rule = esc(f"{row['check']} {row['op']} {_number(row['threshold'])}")
+        margin = _number(row["margin_mean"])
+        if row["margin_ci95"] is not None:
+            lo, hi = row["margin_ci95"]
+            margin += f" [{_number(lo)}, {_number(hi)}]"
+        if single:
+            rows.append(f"<tr><td>{rule}</td><td class=\"num\">{_number(row['mean_value'])}</td>"
+                        f"<td class=\"num\">{margin}</td></tr>")
+        else:
+            rows.append(f"<tr><td>{rule}</td><td class=\"num\">{row['passed']}/{row['n']}</td>"
+                        f"<td class=\"num\">{_number(row['mean_value'])}</td><td class=\"num\">{margin}</td></tr>")
+    return '<table class="checks">' + head + "".join(rows) + "</table>"
+
+
+def formula_html(tex: str) -> str:
+    """A LaTeX formula as MathML (rendered by the browser, offline), or as plain text if latex2mathml is absent."""
+    try:
+        from latex2mathml.converter import convert
+    except ImportError:
+        return f"<code>{html.escape(_tex_to_text(tex))}</code>"
+    try:
+        return convert(tex)
+    except Exception:  # a construct latex2mathml does not know: fall back to readable text
+        return f"<code>{html.escape(_tex_to_text(tex))}</code>"
+
+
+_TEX_WORDS = {
+    r"\alpha": "α", r"\beta": "β", r"\gamma": "γ", r"\delta": "δ", r"\epsilon": "ε", r"\lambda": "λ",
+    r"\sigma": "σ", r"\tau": "τ", r"\mu": "μ", r"\pi": "π", r"\le": "≤", r"\ge": "≥", r"\cdot": "·",
+    r"\sum": "Σ", r"\log": "log", r"\max": "max", r"\min": "min", r"\exp": "exp", r"\infty": "∞",
+    r"\tfrac12": "½", r"\frac12": "½", r"\big": "", r"\Big": "", r"\left": "", r"\right": "",
+    r"\\": "; ", "&": " if ", r"\begin{cases}": "{ ", r"\end{cases}": " }", "{": "", "}": "",
+}
+
+
+def _tex_to_text(tex: str) -> str:
+    for key in sorted(_TEX_WORDS, key=len, reverse=True):
+        tex = tex.replace(key, _TEX_WORDS[key])
+    return tex.replace("\\", "")
 
 
 def _catalog_html() -> str:
@@ -222,7 +357,7 @@ def _catalog_html() -> str:
                  else '<p class="muted">(no one-dimensional curve: its inputs are not a single prediction)</p>')
         parts.append(
             f'<div class="loss"><b>{esc(entry.name)}</b> <span class="muted">{esc(entry.family)}</span><br>'
-            f"{esc(entry.description)}<br><code>{esc(entry.cls.formula)}</code>{image}"
+            f"{esc(entry.description)}<br>{formula_html(entry.cls.formula)}{image}"
             f"<br>task: {esc(traits.task)} · estimates: {esc(traits.estimates)}<br>"
             f"{esc(', '.join(flags) or 'no listed properties')}</div>"
         )
