@@ -103,6 +103,10 @@ class Diagnosis(Experiment):
         return [_figure(trials[0].plot)], notes, {"misdiagnosed": wrong}
 
 
+#: a curve above CLIP times its starting loss is cut there (a diverged run reaches 1e90)
+CLIP = 100.0
+
+
 def _figure(curves: dict[str, tuple[list[float], list[float], str]]) -> Figure:
     plt = pyplot()
     from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -113,11 +117,16 @@ def _figure(curves: dict[str, tuple[list[float], list[float], str]]) -> Figure:
         if val:
             ax.plot(val, label="validation", lw=1.8)
         values = train + val
-        if max(values) > 20 * min(values):  # curves spanning decades: a log axis
+        top = max(values)
+        if top > 20 * min(values):  # curves spanning decades: a log axis
             ax.set_yscale("log")
             # plain tick labels: the default 10^k labels go through mathtext, which is slow to load
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(NullFormatter())
+        if top > CLIP * train[0]:  # a diverging run: frame the start, say how far it went
+            ax.set_ylim(0.5 * min(values), CLIP * train[0])
+            ax.text(0.5, 0.9, f"off the chart: up to {top:.1e}", transform=ax.transAxes, ha="center", fontsize=10,
+                    bbox={"facecolor": "white", "edgecolor": "0.7"})
         ax.set_title(f"{run.replace('_', ' ')} → diagnose: {kind.replace('_', ' ')}")
         ax.set_xlabel("epoch")
         ax.set_ylabel("binary cross-entropy (nats)")

@@ -246,45 +246,55 @@ class Imbalance(Experiment):
 
     def _figure(self, trials: list[TrialResult], paired: dict, budgets: list) -> Figure:
         plt = pyplot()
-        fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(13, 4.4), layout="constrained", width_ratios=(1, 1.2, 1.2))
+        from matplotlib.ticker import FuncFormatter
+
+        fig = plt.figure(figsize=(11, 9.0), layout="constrained")
+        grid = fig.add_gridspec(2, 2, width_ratios=(1, 1.4))
+        ax, bx, cx = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
         X, kind = trials[0].plot
         for k, (label, color, size) in enumerate((("easy negatives", "0.75", 4), ("hard negatives", "C0", 6),
                                                    ("positives", "C3", 14))):
             at = kind == k
             ax.scatter(X[at, 0], X[at, 1], s=size, color=color, label=label)
         ax.set_aspect("equal")
-        ax.set_xlabel("feature 1")
-        ax.set_ylabel("feature 2")
-        ax.set_title("training data (3000 of the samples)")
-        ax.legend(loc="upper right", fontsize=9, markerscale=2)
+        ax.set_xlabel("feature 1 (no unit)")
+        ax.set_ylabel("feature 2 (no unit)")
+        ax.set_title("training data (3000 samples of one seed)")
+        ax.legend(loc="upper right", fontsize=9, markerscale=2, framealpha=0.9)
         labels = list(paired[str(budgets[0])])
-        x = np.arange(len(budgets))
+        start = {label: float(np.mean([t.numbers["runs"][label]["0"]["easy_gradient_share"] for t in trials]))
+                 for label in labels}
+        columns = ["start"] + [f"{b} steps" for b in budgets]
+        x = np.arange(len(columns))
         width = 0.8 / len(labels)
         for j, label in enumerate(labels):
-            shares = [paired[str(b)][label]["easy_gradient_share"] for b in budgets]
-            bx.bar(x + j * width, np.maximum(shares, 1e-5), width, label=label, color=f"C{j}")
+            shares = [start[label]] + [paired[str(b)][label]["easy_gradient_share"] for b in budgets]
+            bx.bar(x + j * width, 100 * np.maximum(shares, 1e-5), width, label=label, color=f"C{j}")
         bx.set_yscale("log")
-        bx.axhline(MIN_EASY_SHARE_CE, color="k", ls="--", lw=1.2, label=f"rule: CE ≥ {MIN_EASY_SHARE_CE:.0%}")
-        bx.axhline(MAX_EASY_SHARE_FOCAL, color="k", ls=":", lw=1.2, label=f"rule: focal ≤ {MAX_EASY_SHARE_FOCAL:.0%}")
-        bx.set_xticks(x + 0.4 - width / 2, [f"{b} steps" for b in budgets])
-        bx.set_ylabel("easy negatives' share of Σ|∂L/∂logit|")
-        bx.set_title("the mechanism (mean over seeds)")
-        bx.legend(fontsize=8, loc="lower left")
+        bx.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        bx.axhline(100 * MIN_EASY_SHARE_CE, color="k", ls="--", lw=1.2, label=f"rule: CE ≥ {MIN_EASY_SHARE_CE:.0%}")
+        bx.axhline(100 * MAX_EASY_SHARE_FOCAL, color="k", ls=":", lw=1.2,
+                   label=f"rule: focal ≤ {MAX_EASY_SHARE_FOCAL:.0%}")
+        bx.set_xticks(x + 0.4 - width / 2, columns)
+        bx.set_ylabel("easy negatives' share of Σ|∂L/∂logit| (%)")
+        bx.set_title("the mechanism (mean over seeds, log scale)")
+        bx.legend(fontsize=9, loc="lower right", framealpha=0.9)
         for j, label in enumerate(labels[1:], 1):
             means = [paired[str(b)][label]["average_precision_minus_ce"] for b in budgets]
-            cx.errorbar(x + (j - 2.5) * 0.1, [m[0] for m in means],
+            cx.errorbar(np.arange(len(budgets)) + (j - 2.5) * 0.08, [m[0] for m in means],
                         yerr=[[m[0] - m[1] for m in means], [m[2] - m[0] for m in means]],
-                        fmt="o", capsize=4, color=f"C{j}", label=label)
-        cx.axhline(0.0, color="k", lw=1.2)
-        cx.set_xticks(x, [f"{b} steps" for b in budgets])
+                        fmt="o", ms=7, capsize=5, lw=1.8, color=f"C{j}", label=label)
+        cx.axhline(0.0, color="k", lw=1.2, label="no difference (the rule asks for > 0)")
+        cx.set_xticks(np.arange(len(budgets)), [f"{b} steps" for b in budgets])
+        cx.set_xlim(-0.5, len(budgets) - 0.5)
         cx.set_ylabel("held-out AP minus cross-entropy's")
-        cx.set_title("the effect: paired AP difference, mean ± 95% interval")
-        cx.legend(fontsize=8)
+        cx.set_title("the effect: average precision minus cross-entropy's on the same seed, mean ± 95% interval")
+        cx.legend(fontsize=9, loc="lower left", ncol=2)
         return Figure.from_matplotlib(
             fig, "imbalance",
-            "Left: detection-like data. Middle: share of the summed gradient magnitude that comes from easy"
-            " negatives, per loss and budget (log scale; dashed and dotted: the rule's thresholds). Right: each loss's"
-            " held-out average precision minus cross-entropy's on the same seed.",
+            "Top left: detection-like data. Top right: share of the summed gradient magnitude that comes from easy"
+            " negatives, per loss, at the start and at each budget (log scale; dashed and dotted: the rule's"
+            " thresholds). Bottom: each loss's held-out average precision minus cross-entropy's on the same seed.",
         )
 
 

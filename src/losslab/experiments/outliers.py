@@ -126,7 +126,7 @@ class Outliers(Experiment):
         plt = pyplot()
         data = example["data"]
         x, y, bad = data.X[:, 0], data.y, data.metadata["outliers"]
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 5.4), layout="constrained")
         clean = np.setdiff1d(np.arange(len(y)), bad)
         ax.scatter(x[clean], y[clean], s=10, color="0.5", label="houses")
         ax.scatter(x[bad], y[bad], s=18, color="C3", marker="x", label="outliers")
@@ -139,7 +139,7 @@ class Outliers(Experiment):
         ax.set_xlabel("size (m²)")
         ax.set_ylabel("price (thousands)")
         ax.set_title(f"one data set, {FRACTIONS[-1]:.0%} outliers: fitted slopes")
-        ax.legend(fontsize=9, loc="upper left", ncol=2)
+        ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
         shares = [float(s) for s in mean]
         for k, name in enumerate(LOSSES):
             bx.plot([100 * s for s in shares], [mean[s][name] for s in mean], "o-", color=f"C{k}", label=name)
@@ -147,9 +147,9 @@ class Outliers(Experiment):
             bx.axvline(100 * f, color="0.7", ls=":", lw=1)
         bx.set_yscale("log")
         bx.set_xlabel("share of prices multiplied by 5-10 (%)")
-        bx.set_ylabel("|slope − 2.1| (price per m², mean over seeds)")
-        bx.set_title("slope error against the outlier share (dotted: the shares the rule checks)")
-        bx.legend(fontsize=9, ncol=2)
+        bx.set_ylabel("|slope − 2.1| (thousands per m², mean over seeds)")
+        bx.set_title("slope error against the outlier share\n(dotted: the shares the rule checks)")
+        bx.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
         return Figure.from_matplotlib(
             fig, "outliers",
             f"Left: one data set with {FRACTIONS[-1]:.0%} gross outliers and the line of each loss. Right: slope error"
