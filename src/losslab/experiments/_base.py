@@ -250,11 +250,13 @@ class Experiment:
         return [], "", {}
 
     def table(self, trials: list[TrialResult]) -> list[tuple[str, str]]:
-        """The page's short table: the numbers the verdict uses, rounded (default: the checks' means)."""
+        """The page's short table: the numbers the verdict uses, rounded (default: each check's value per seed)."""
+        if len(trials) == 1:
+            return []  # the checks table already shows the one value
         rows = []
         for j, first in enumerate(trials[0].checks):
             values = [float(t.checks[j].value) for t in trials]
-            rows.append((first.describe(), ", ".join(f"{v:.3g}" for v in values)))
+            rows.append((f"{first.label}, per seed", ", ".join(f"{v:.3g}" for v in values)))
         return rows
 
     def default_seeds(self, n: int | None) -> int:

@@ -386,7 +386,8 @@ def loss_thumbnail(loss: Any) -> Figure | None:
         lo, hi = np.percentile(both, [3, 97])
         pad = 0.08 * (hi - lo or 1.0)
         ax.set_ylim(min(lo, 0.0) - pad, max(hi, 0.0) + pad)
-    ax.set_xlabel(xlabel, fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=7, frameon=False)
+    # shown at about 1.3x its size (300 px for 224 px): 9 pt here reads as about 11 pt
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.tick_params(labelsize=9)
+    ax.legend(fontsize=9, frameon=False)
     return Figure.from_matplotlib(fig, type(loss).name, type(loss).name, dpi=70)
