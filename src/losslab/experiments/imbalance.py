@@ -248,7 +248,7 @@ class Imbalance(Experiment):
         plt = pyplot()
         from matplotlib.ticker import FuncFormatter
 
-        fig = plt.figure(figsize=(11, 9.0), layout="constrained")
+        fig = plt.figure(figsize=(11, 10.0), layout="constrained")
         grid = fig.add_gridspec(2, 2, width_ratios=(1, 1.4))
         ax, bx, cx = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
         X, kind = trials[0].plot
@@ -278,7 +278,7 @@ class Imbalance(Experiment):
         bx.set_xticks(x + 0.4 - width / 2, columns)
         bx.set_ylabel("easy negatives' share of Σ|∂L/∂logit| (%)")
         bx.set_title("the mechanism (mean over seeds, log scale)")
-        bx.legend(fontsize=9, loc="lower right", framealpha=0.9)
+        bx.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
         for j, label in enumerate(labels[1:], 1):
             means = [paired[str(b)][label]["average_precision_minus_ce"] for b in budgets]
             cx.errorbar(np.arange(len(budgets)) + (j - 2.5) * 0.08, [m[0] for m in means],

@@ -197,7 +197,7 @@ class _Progress:
 
 # ------------------------------------------------------------------------------- HTML
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1160px;margin:2em auto;
 padding:0 1em;color:#1d1d1f;line-height:1.45}
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.8em 0} td,th{border:1px solid #ddd;padding:.3em .6em;vertical-align:top;text-align:left}
