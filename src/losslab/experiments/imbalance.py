@@ -26,6 +26,8 @@ The rule below was fixed before the experiment was first run.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 import losslab as ll
@@ -46,6 +48,7 @@ BUDGETS = (50, 300)  # full-batch Adam steps; quick mode reads the same run at (
 BUDGETS_QUICK = (50, 150)
 N_TRAIN, N_TRAIN_QUICK, N_TEST, N_TEST_QUICK = 10000, 3000, 20000, 10000
 CB_BETA = 0.999
+GAMMA_SWEEP = (0.0, 0.5, 1.0, 2.0, 5.0)  # the full run's sweep of focal loss's γ (α = 0.25), one seed
 
 #: The focal variant the claim is about (Lin et al.'s γ = 2, α = 0.25) and the baseline.
 FOCAL, BASELINE = "focal γ=2, α=0.25", "cross-entropy"
@@ -215,7 +218,12 @@ class Imbalance(Experiment):
                        for label in labels}
         numbers = {"by_budget": paired, "easy_gradient_share_at_start": start_share}
         notes = self._notes(paired, start_share, budgets, len(trials))
-        return [self._figure(trials, paired, budgets)], notes, numbers
+        figures = [self._figure(trials, paired, budgets)]
+        if not quick:  # the γ sweep of focal loss (α = 0.25), one seed
+            sweep = gamma_sweep(trials[0].seed, budgets)
+            numbers["gamma_sweep"] = sweep
+            figures.append(_gamma_figure(sweep, budgets))
+        return figures, notes, numbers
 
     def _notes(self, paired: dict, start: dict, budgets: list, n: int) -> str:
         parts = [f"Means over {n} seeds. Easy negatives' share of the summed |∂L/∂logit| at the start:"
@@ -296,6 +304,44 @@ class Imbalance(Experiment):
             " negatives, per loss, at the start and at each budget (log scale; dashed and dotted: the rule's"
             " thresholds). Bottom: each loss's held-out average precision minus cross-entropy's on the same seed.",
         )
+
+
+def gamma_sweep(seed: int, budgets: Sequence[int]) -> dict:
+    """Focal loss (α = 0.25) at each γ of GAMMA_SWEEP, on the data of one seed: AP and easy share per budget."""
+    rng = np.random.default_rng(seed)
+    X, y, kind = detection_data(N_TRAIN, rng)
+    X_test, y_test, _ = detection_data(N_TEST, rng)
+    X, X_test = X / INPUT_SCALE, X_test / INPUT_SCALE
+    out: dict = {"gamma": list(GAMMA_SWEEP)}
+    with one_blas_thread():
+        for gamma in GAMMA_SWEEP:
+            loss = ll.get("binary_focal", gamma=gamma, alpha=0.25, from_logits=True)
+            out[f"{gamma:g}"] = {str(k): v for k, v in
+                                 train_and_read(loss, None, X, y, kind, X_test, y_test, tuple(budgets), seed).items()}
+    return out
+
+
+def _gamma_figure(sweep: dict, budgets: Sequence[int]) -> Figure:
+    plt = pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
+    gammas = sweep["gamma"]
+    for k, b in enumerate(budgets):
+        ax.plot(gammas, [sweep[f"{g:g}"][str(b)]["average_precision"] for g in gammas], "o-", lw=2, color=f"C{k}",
+                label=f"{b} steps")
+        bx.plot(gammas, [100 * sweep[f"{g:g}"][str(b)]["easy_gradient_share"] for g in gammas], "o-", lw=2,
+                color=f"C{k}", label=f"{b} steps")
+    bx.plot(gammas, [100 * sweep[f"{g:g}"]["0"]["easy_gradient_share"] for g in gammas], "o--", lw=2, color="0.4",
+            label="at the start")
+    ax.axhline(PRIOR, color="gray", ls=":", lw=1.2, label=f"chance ({PRIOR:g})")
+    ax.set_xlabel("γ (focusing parameter; α = 0.25)")
+    ax.set_ylabel("held-out average precision")
+    ax.legend()
+    bx.set_xlabel("γ (focusing parameter; α = 0.25)")
+    bx.set_ylabel("easy negatives' share of Σ|∂L/∂logit| (%)")
+    bx.legend()
+    return Figure.from_matplotlib(fig, "imbalance_gamma", "Focal loss (α = 0.25) against γ on one seed's data: held-out"
+                                  " average precision (left) and the easy negatives' share of the gradient (right),"
+                                  " at each budget; γ = 0 is α-balanced cross-entropy with α = 0.25.")
 
 
 def _mean_ci(values: list[float]) -> list[float]:
