@@ -1,10 +1,12 @@
 """The report: every experiment run, written as one self-contained HTML file and a JSON.
 
-``write_report(out_dir)`` writes ``report.html`` (a summary of claims and verdicts, a
-section per experiment with its numbers and figures, then the catalog with a small plot
-and the traits of each loss; every image embedded as a data URI, nothing loaded from the
-network), ``results.json`` (``{"losslab_version", "experiments": [{"name", "claim",
-"supported", "numbers", "figures"}]}``) and the figures as PNG files.
+``write_report(out_dir)`` writes ``report.html`` (contents, a summary of claims and verdicts
+with k/n, a section per experiment with its rule, checks table, figures, notes and the
+command that reproduces it, then the catalog with a small plot, the formula as MathML and
+the traits of each loss; every image embedded as a data URI, nothing loaded from the
+network), ``results.json`` (``{"losslab_version", "quick", "seed", "seconds", "experiments":
+[{"name", "claim", "kind", "verdict_rule", "k", "n", "supported", "checks", "per_seed",
+"numbers", "figures", ...}]}``) and the figures as PNG files.
 """
 
 from __future__ import annotations
