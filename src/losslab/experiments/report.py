@@ -128,9 +128,13 @@ def write_report(
     (out / "figures").mkdir(exist_ok=True)
     start = time.perf_counter()
     total = sum(get_experiment(name).default_seeds(n_seeds) for name in selected)
-    with _Progress(total, enabled=progress) as bar:
-        results = run_experiments(selected, quick=quick, seed=seed, n_seeds=n_seeds, jobs=jobs,
-                                  on_trial=bar.trial, on_done=bar.done)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as side:
+        # the catalog's thumbnails (a few seconds) are drawn in a process of their own meanwhile
+        pending_catalog = side.submit(_catalog_html) if catalog and jobs > 1 else None
+        with _Progress(total, enabled=progress) as bar:
+            results = run_experiments(selected, quick=quick, seed=seed, n_seeds=n_seeds, jobs=jobs,
+                                      on_trial=bar.trial, on_done=bar.done)
+        catalog_part = pending_catalog.result() if pending_catalog else (_catalog_html() if catalog else "")
     figure_paths: dict[str, dict[str, str]] = {}
     for result in results:
         figure_paths[result.name] = {}
@@ -148,7 +152,7 @@ def write_report(
     json_path = out / "results.json"
     json_path.write_text(json.dumps(payload, indent=2, allow_nan=False))
     html_path = out / "report.html"
-    html_path.write_text(render_html(results, payload, catalog=catalog), encoding="utf-8")
+    html_path.write_text(render_html(results, payload, catalog_part=catalog_part), encoding="utf-8")
     return html_path, json_path
 
 
@@ -185,8 +189,11 @@ class _Progress:
     def done(self, result: Result) -> None:
         if not self.enabled:
             return
-        verdict = "supported" if result.supported else "NOT supported"
-        line = f"{result.name}: {result.k}/{result.n} seeds pass, {verdict}"
+        if result.kind == "check":
+            line = f"{result.name}: check {'passes' if result.supported else 'FAILS'}"
+        else:
+            verdict = "supported" if result.supported else "NOT supported"
+            line = f"{result.name}: {result.k}/{result.n} seeds pass, {verdict}"
         if self._rich is not None:
             self._rich.console.print(line, highlight=False)
         else:
@@ -236,8 +243,10 @@ def reproduce_command(result: Result) -> str:
     return f"losslab experiment {result.name} --seed {result.base_seed}" + (" --quick" if result.quick else "")
 
 
-def render_html(results: list[Result], payload: dict[str, Any], *, catalog: bool = True) -> str:
+def render_html(results: list[Result], payload: dict[str, Any], *, catalog_part: str = "") -> str:
+    """The page; ``catalog_part`` is the catalog's HTML (``_catalog_html()``) or "" for none."""
     esc = html.escape
+    catalog = bool(catalog_part)
     n_supported = sum(r.supported for r in results)
     parts = [
         "<!DOCTYPE html>",
@@ -287,8 +296,7 @@ def render_html(results: list[Result], payload: dict[str, Any], *, catalog: bool
             parts.append(f"<p><b>Notes.</b> {esc(r.notes)}</p>")
         parts.append(f'<p class="rule">Reproduce: <code>{esc(reproduce_command(r))}</code> · '
                      '<a href="#contents">contents</a></p></section>')
-    if catalog:
-        parts.append(_catalog_html())
+    parts.append(catalog_part)
     parts.append("</body></html>")
     return "\n".join(parts)
 
