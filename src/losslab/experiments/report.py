@@ -215,7 +215,7 @@ pre{background:#f5f5f7;padding:.8em;overflow-x:auto;font-size:.85em} img{max-wid
 .claim{font-size:1.05em} .rule{color:#555;font-size:.92em} .loss{display:inline-block;width:330px;margin:.4em;
 vertical-align:top;border:1px solid #e3e3e3;border-radius:6px;padding:.5em;font-size:.85em}
 .loss img{width:300px} .muted{color:#777} td.num{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1em 0} figcaption{font-size:.92em;color:#333} nav ol{columns:2;font-size:.95em}
+figure{margin:1em 0} figcaption{font-size:.92em;color:#333} nav ol{columns:2;column-gap:3em;font-size:.95em} nav li{break-inside:avoid}
 math{font-size:1.05em}
 """
 
