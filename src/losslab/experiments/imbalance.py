@@ -238,6 +238,15 @@ class Imbalance(Experiment):
                 f"At {b} steps: cross-entropy AP {row[BASELINE]['average_precision']:.3f}, easy share of its gradient"
                 f" {row[BASELINE]['easy_gradient_share']:.0%} (focal {row[FOCAL]['easy_gradient_share']:.2%});"
                 f" AP minus cross-entropy's, mean [95% interval]: {gains}.")
+        first = paired[str(budgets[0])]
+        below = [label for label in first if first[label]["average_precision"] < PRIOR]
+        if below:
+            shares = ", ".join(f"{label} {start[label]:.2%} → {first[label]['easy_gradient_share']:.0%}" for label in below)
+            parts.append(
+                f"At {budgets[0]} steps {', '.join(below)} rank worse than chance (average precision below the"
+                f" {PRIOR:g} of a random ranking), and the easy negatives' share of their gradient rose from the start:"
+                f" {shares}. Their scores on the background rose with those on the positives, so the background"
+                " stopped being easy for them.")
         parts.append("Average precision is a ranking measure and does not depend on a threshold, so a loss that only"
                      " moves the decision threshold (class weights) cannot change it; best F1 is read at each model's"
                      " best threshold.")
