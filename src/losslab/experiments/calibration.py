@@ -180,6 +180,7 @@ def _figure(results: dict[str, dict[str, Any]], temperature: float) -> Figure:
     axes[0].legend(loc="upper left")
     return Figure.from_matplotlib(
         fig, "calibration_reliability",
-        f"Reliability diagrams of one seed on noisy test digits ({N_BINS} bins): bars are each bin's accuracy, red the gap to"
+        f"Reliability diagrams of one seed on noisy test digits ({N_BINS} bins): bars are each bin's accuracy,"
+        " red the gap to"
         " its mean confidence; a calibrated model follows the diagonal.",
     )

@@ -73,7 +73,8 @@ def curve_shape(lambdas: Sequence[float], accuracy: Sequence[float]) -> dict[str
     # the largest λ up to which accuracy stays within 0.02 of its value at the smallest λ
     below = np.nonzero(accuracy < accuracy[0] - 0.02)[0]  # never index 0
     flat_until = float(lambdas[below[0] - 1]) if below.size else float(lambdas[-1])
-    return {"shape": shape, "flat_until": flat_until, "largest_drop": float(drops[step]), "between": [float(lambdas[step]), float(lambdas[step + 1])],
+    return {"shape": shape, "flat_until": flat_until, "largest_drop": float(drops[step]),
+            "between": [float(lambdas[step]), float(lambdas[step + 1])],
             "share_of_total_fall": share, "total_fall": total}
 
 

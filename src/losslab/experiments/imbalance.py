@@ -258,7 +258,8 @@ class Imbalance(Experiment):
             for label in trials[0].numbers["runs"]:
                 ap = [t.numbers["runs"][label][str(b)]["average_precision"] for t in trials]
                 f1 = [t.numbers["runs"][label][str(b)]["best_f1"] for t in trials]
-                rows.append((f"{b} steps, {label}: AP · best F1 (mean over seeds)", f"{np.mean(ap):.3f} · {np.mean(f1):.3f}"))
+                rows.append((f"{b} steps, {label}: AP · best F1 (mean over seeds)",
+                             f"{np.mean(ap):.3f} · {np.mean(f1):.3f}"))
         return rows
 
     def _figure(self, trials: list[TrialResult], paired: dict, budgets: list) -> Figure:

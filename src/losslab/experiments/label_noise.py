@@ -118,14 +118,15 @@ class LabelNoise(Experiment):
             + f". Cross-entropy peaked at {mean['cross_entropy']['best_test_accuracy']:.3f} (its best epoch, chosen"
             " with the test set: an upper bound) and, early-stopped on the noisy validation split, reaches"
             f" {mean['cross_entropy']['early_stopped_test_accuracy']:.3f}: early stopping recovers"
-            f" {_share(mean):.0%} of generalized cross-entropy's gain over cross-entropy trained to the end. MAE (q = 1) and symmetric cross-entropy are"
+            f" {_share(mean):.0%} of generalized cross-entropy's gain over cross-entropy trained to the end."
+            " MAE (q = 1) and symmetric cross-entropy are"
             " reported alongside; MAE trains slowly with many classes (Zhang & Sabuncu 2018)."
         )
         figures = [_figure(trials[0].plot, {k: v["early_stopped_test_accuracy"] for k, v in trials[0].numbers.items()
                                             if isinstance(v, dict)})]
         numbers: dict[str, Any] = {"mean_over_seeds": mean}
         if not quick:  # the noise-rate sweep, one seed: cross-entropy (final and early-stopped) against GCE
-            swept = {"cross_entropy": LOSSES["cross_entropy"], "generalized_cross_entropy": LOSSES["generalized_cross_entropy"]}
+            swept = {key: LOSSES[key] for key in ("cross_entropy", "generalized_cross_entropy")}
             sweep = {f"{rate:g}": train_under_noise(quick, trials[0].seed, rate, swept)[0] for rate in RATE_SWEEP}
             numbers["noise_rate_sweep"] = sweep
             figures.append(_sweep_figure(sweep))

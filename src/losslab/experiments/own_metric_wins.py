@@ -74,7 +74,8 @@ class OwnMetricWins(Experiment):
                     for m in LOSSES} for t in LOSSES}
         notes = (
             "All three models are fitted by L-BFGS to the same training set; the noise is log-normal (σ = 0.75), so the"
-            " best constant offset differs: its mean, median and 0.9-quantile (noise_statistics in results.json). scikit-learn's"
+            " best constant offset differs: its mean, median and 0.9-quantile (noise_statistics in results.json)."
+            " scikit-learn's"
             " quantile-regression example reports the same pattern by cross-validation: linear regression CV MSE 6.690"
             " vs 7.129 for the median model, and the median model CV MAE 1.679 vs 1.732."
         )

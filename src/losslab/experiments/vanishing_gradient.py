@@ -82,5 +82,6 @@ class VanishingGradient(Experiment):
         ax.legend()
         start = np.array([START_LOGIT])
         ratio = float(dloss_dlogit("cross_entropy", start)[0] / dloss_dlogit("mse", start)[0])
-        return Figure.from_matplotlib(fig, "vanishing_gradient", "Gradient magnitude against the logit for a positive"
-                                      f" example: at z = {START_LOGIT:g} MSE's is {ratio:.0f}x smaller than cross-entropy's.")
+        caption = (f"Gradient magnitude against the logit for a positive example: at z = {START_LOGIT:g} MSE's is"
+                   f" {ratio:.0f}x smaller than cross-entropy's.")
+        return Figure.from_matplotlib(fig, "vanishing_gradient", caption)
