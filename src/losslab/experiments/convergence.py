@@ -99,6 +99,5 @@ class Convergence(Experiment):
         return Figure.from_matplotlib(
             fig, "convergence",
             f"Left: gradient descent with step size {STEP_SIZE:g} on one seed's data. Right: the distance left after"
-            f" {sweep_steps} steps against the step size: MSE's shrinks at every stable step size, MAE's stalls at a"
-            " level proportional to the step.",
+            f" {sweep_steps} steps against the step size, for each loss.",
         )

@@ -147,8 +147,7 @@ def _figure(curves: dict[str, list[float]], early: dict[str, float]) -> Figure:
     return Figure.from_matplotlib(
         fig, "label_noise_accuracy",
         f"Clean test accuracy during training on digits with {NOISE_RATE:.0%} of the training labels flipped (one"
-        " seed): cross-entropy rises, then falls as it memorises the noise; the dotted line is cross-entropy"
-        " stopped at its best epoch on the noisy validation split.",
+        " seed), per loss; the dotted line is cross-entropy stopped at its best epoch on the noisy validation split.",
     )
 
 

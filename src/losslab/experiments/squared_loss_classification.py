@@ -114,6 +114,6 @@ class SquaredLossClassification(Experiment):
         ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return Figure.from_matplotlib(
             fig, "squared_loss_classification",
-            "Decision boundaries of one seed without (dotted) and with (solid) the far, correctly classified points:"
-            " the least-squares boundary turns toward them, cross-entropy and hinge stay put.",
+            "Decision boundaries of one seed without (dotted) and with (solid) the far, correctly classified points,"
+            " for each loss.",
         )
