@@ -104,3 +104,16 @@ def test_detection_data_follows_its_definition():
 def test_diagnosis_expects_only_kinds_that_diagnose_can_name():
     assert set(diagnosis.EXPECTED.values()) <= set(KINDS)
     assert diagnosis.REQUIRED_CORRECT == len(diagnosis.EXPECTED)
+
+
+@pytest.mark.parametrize("accuracy, shape", [
+    ([0.95, 0.95, 0.94, 0.40, 0.38], "cliff"),  # one step holds 0.54 of the 0.57 fall
+    ([0.95, 0.80, 0.65, 0.50, 0.38], "gradual"),  # four equal steps of about 0.15
+    ([0.95, 0.95, 0.94, 0.94, 0.945], "flat"),  # 0.005 over the grid
+])
+def test_curve_shape_names_the_shape_of_the_accuracy_curve(accuracy, shape):
+    lambdas = [0.01, 0.1, 1.0, 10.0, 100.0]
+    found = combined_objective.curve_shape(lambdas, accuracy)
+    assert found["shape"] == shape
+    if shape == "cliff":
+        assert found["between"] == [1.0, 10.0] and found["flat_until"] == 1.0

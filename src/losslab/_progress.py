@@ -47,6 +47,17 @@ class Progress:
         else:
             print(f"[{self.count}/{self.total}] {shown}", file=sys.stderr)
 
+    def note(self, line: str) -> None:
+        """A line of its own (a result worth keeping), printed above the bar."""
+        if not self.enabled:
+            return
+        if self._rich is not None:
+            self._rich.console.print(line, highlight=False)
+        else:
+            if self._terminal and self.count:
+                sys.stderr.write("\n")
+            print(line, file=sys.stderr)
+
     def __exit__(self, *exc: Any) -> None:
         if self._rich is not None:
             self._rich.stop()

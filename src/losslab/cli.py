@@ -237,15 +237,17 @@ def profile(
 @app.command("experiments")
 @friendly_errors
 def list_experiments() -> None:
-    """The experiments: name and the claim each one measures."""
+    """The experiments: name, kind (seeded experiment or deterministic check) and the claim each one measures."""
     from losslab import experiments
 
     table = Table(title="losslab experiments")
     table.add_column("#")
     table.add_column("name")
+    table.add_column("kind")
     table.add_column("claim", overflow="fold")
     for k, name in enumerate(experiments.names(), 1):
-        table.add_row(str(k), name, experiments.get_experiment(name).claim)
+        experiment = experiments.get_experiment(name)
+        table.add_row(str(k), name, experiment.kind, experiment.claim)
     console.print(table)
 
 
@@ -254,47 +256,66 @@ def list_experiments() -> None:
 def run_experiment(
     name: str = typer.Argument(..., help="An experiment name (`losslab experiments` lists them)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller, faster run (as the tests use)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
-    out: str = typer.Option(None, "--out", help="Also write the figures (PNG) into this folder."),
+    seed: int = typer.Option(0, "--seed", help="Base seed: the seeds run are 1000·seed, 1000·seed + 1, …"),
+    seeds: int = typer.Option(None, "--seeds", help="Number of seeds (default 5; a check runs once)."),
+    out: str = typer.Option(None, "--out", help="Also write the figures (PNG) and result.json into this folder."),
 ) -> None:
-    """Run one experiment and print its claim, verdict and numbers."""
+    """Run one experiment over its seeds and print its claim, rule, verdict (k/n) and checks."""
     import json
     from pathlib import Path
 
     from losslab.experiments import get_experiment
 
-    result = get_experiment(name).run(quick=quick, seed=seed)
+    def progress(experiment: str, trial: Any) -> None:
+        console.print(f"  seed {trial.seed}: {'pass' if trial.passed else 'FAIL'} ({trial.seconds:.1f} s)",
+                      highlight=False)
+
+    result = get_experiment(name).run(quick=quick, seed=seed, n_seeds=seeds, on_trial=progress)
     verdict = "[green]supported[/]" if result.supported else "[red]not supported[/]"
+    if result.kind == "check":
+        verdict = "[green]passes[/]" if result.supported else "[red]fails[/]"
     console.print(f"[bold]{result.title}[/]", highlight=False)
     console.print(f"claim: {result.claim}", highlight=False, markup=False)
     console.print(f"rule: {result.verdict_rule}", highlight=False, markup=False)
-    console.print(f"verdict: {verdict} ({result.seconds:.1f} s)")
+    console.print(f"verdict: {verdict} ({result.k}/{result.n} seeds pass; {result.seconds:.1f} s)")
+    table = Table(show_header=True)
+    for column in ("check", "seeds passing", "mean value", "margin: mean [95% interval]"):
+        table.add_column(column, overflow="fold")
+    for row in result.check_summary():
+        interval = "" if row["margin_ci95"] is None else " [{:.3g}, {:.3g}]".format(*row["margin_ci95"])
+        table.add_row(f"{row['check']} {row['op']} {row['threshold']:g}", f"{row['passed']}/{row['n']}",
+                      f"{row['mean_value']:.3g}", f"{row['margin_mean']:.3g}{interval}")
+    console.print(table)
     if result.notes:
         console.print(f"notes: {result.notes}", highlight=False, markup=False)
-    console.print_json(json.dumps(result.to_dict()["numbers"]))
     if out:
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         for figure in result.figures:
             path = folder / f"{result.name}-{figure.name}.png"
-            path.write_bytes(figure.png)
-            console.print(f"figure: {path}", highlight=False)
+            _write(path, figure.png, root=folder)
+        _write(folder / f"{result.name}.json", json.dumps(result.to_dict(), indent=2, allow_nan=False), root=folder)
 
 
 @app.command()
 @friendly_errors
 def report(
     out: str = typer.Option("report", "--out", help="Folder for report.html, results.json and figures/."),
-    quick: bool = typer.Option(False, "--quick", help="Quick mode (well under a minute)."),
+    quick: bool = typer.Option(False, "--quick", help="Quick mode (about 30 s on two cores)."),
     only: str = typer.Option(None, "--only", help="Comma-separated experiment names."),
-    jobs: int = typer.Option(1, "--jobs", help="Experiments run in parallel processes."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    jobs: int = typer.Option(2, "--jobs", help="Processes running the experiments' seeds in parallel."),
+    seed: int = typer.Option(0, "--seed", help="Base seed: each experiment runs seeds 1000·seed, 1000·seed + 1, …"),
+    seeds: int = typer.Option(None, "--seeds", help="Seeds per experiment (default 5)."),
 ) -> None:
     """Run the experiments and write one self-contained HTML report and a JSON of every number."""
     from losslab.experiments.report import write_report
 
     selected = None if only is None else _names_option(only, "--only", "experiment names")
-    html_path, json_path = write_report(out, quick=quick, only=selected, jobs=jobs, seed=seed)
+    replaced: list = []
+    html_path, json_path = write_report(out, quick=quick, only=selected, jobs=jobs, seed=seed, n_seeds=seeds,
+                                        replaced=replaced)
+    if replaced:
+        console.print(f"replaced {len(replaced)} existing file(s) in {escape(out)}", highlight=False)
     import json
 
     results = json.loads(json_path.read_text())["experiments"]

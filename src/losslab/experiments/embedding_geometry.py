@@ -25,14 +25,13 @@ from losslab.datasets import hierarchical, train_test_split
 from losslab.miners import triplet_from_labels
 from losslab.train import Adam, EmbeddingNet
 
-from ._base import Experiment, Figure, register_experiment
+from ._base import Check, Experiment, Figure, Trial, TrialResult, register_experiment
 from ._fit import one_blas_thread, pyplot
 
 TRIPLET_MARGIN = 0.2  # on squared distances of unit-length embeddings (FaceNet)
 CONTRASTIVE_MARGIN = 0.5
 BATCH_SIZE = 32
-MAX_SAME_RATIO = 0.5  # same-class pairs at most half as far apart as different-class pairs
-MAX_SIBLING_RATIO = 0.9  # classes of one superclass at least 10% closer than classes of different ones
+MAX_SAME_RATIO_VS_INPUT = 1.0  # the loss must tighten the classes beyond the input space's same/different ratio
 MIN_RECALL_AT_1 = 0.9
 LOSSES = ("triplet", "contrastive")
 
@@ -88,22 +87,22 @@ def geometry(points: np.ndarray, y: np.ndarray, superclass: np.ndarray) -> dict[
 @register_experiment
 class EmbeddingGeometry(Experiment):
     name = "embedding_geometry"
-    title = "Embedding geometry: triplet and contrastive losses learn the hierarchy they were never told"
+    title = "Embedding geometry: what triplet and contrastive losses add to the input space"
     claim = (
-        "Triplet and contrastive embeddings put same-class pairs closer than different-class pairs, and classes that"
-        " share a superclass closer than classes that do not (cat–dog closer than cat–car), although the labels"
-        " never named the superclasses."
+        "Trained with class labels only, triplet and contrastive losses map 8-D inputs onto a 2-D circle whose"
+        " classes are tighter than in the input space (a lower same-class/different-class distance ratio), still"
+        " separable (recall@1 at least 0.9), and which keeps the superclass order the inputs already have (classes"
+        " of one superclass closer than classes of different ones) without being told the superclasses."
     )
-    verdict_rule = (
-        f"Supported iff, on held-out samples, for both losses the mean same-class distance is at most"
-        f" {MAX_SAME_RATIO} times the mean different-class distance, the mean distance between classes of one"
-        f" superclass is at most {MAX_SIBLING_RATIO} times that between classes of different superclasses, and"
-        f" recall@1 is at least {MIN_RECALL_AT_1}."
+    seed_rule = (
+        f"on held-out samples, for both losses: the same/different-class distance ratio is below the input"
+        f" space's, recall@1 is at least {MIN_RECALL_AT_1}, and the"
+        " sibling/other-superclass distance ratio is below 1"
     )
 
-    def compute(self, quick: bool, seed: int) -> tuple[bool, dict[str, Any], list[Figure], str]:
-        epochs = 30 if quick else 60
-        data = hierarchical(n_per_class=100, seed=seed)
+    def trial(self, quick: bool, seed: int) -> Trial:
+        epochs = 15 if quick else 40
+        data = hierarchical(n_per_class=60 if quick else 100, seed=seed)
         superclass, names = data.metadata["superclass"], data.target_names
         train_set, test = train_test_split(data, 0.5, seed=seed)
         found = {"input": geometry(test.X, test.y, superclass)}
@@ -114,37 +113,85 @@ class EmbeddingGeometry(Experiment):
                 embeddings[loss] = net.forward(test.X)
                 found[loss] = geometry(embeddings[loss], test.y, superclass)
         numbers: dict[str, Any] = {"classes": list(names), "superclass": superclass.tolist(), "epochs": epochs}
-        checks = []
         for space, g in found.items():
-            same_ratio = g["same_class_distance"] / g["different_class_distance"]
-            sibling_ratio = g["sibling_class_distance"] / g["other_superclass_distance"]
             numbers[space] = {
                 **{key: value for key, value in g.items() if key != "class_distances"},
-                "same_ratio": same_ratio, "sibling_ratio": sibling_ratio,
-                f"{names[0]}_{names[1]}": float(g["class_distances"][0, 1]),
-                f"{names[0]}_{names[2]}": float(g["class_distances"][0, 2]),
+                "same_ratio": g["same_class_distance"] / g["different_class_distance"],
+                "sibling_ratio": g["sibling_class_distance"] / g["other_superclass_distance"],
                 "class_distances": g["class_distances"].tolist(),
             }
-            if space in LOSSES:
-                checks += [same_ratio <= MAX_SAME_RATIO, sibling_ratio <= MAX_SIBLING_RATIO,
-                           g["recall_at_1"] >= MIN_RECALL_AT_1]
-        notes = " ".join(
-            f"{space}: same/different {numbers[space]['same_ratio']:.2f}, sibling/other {numbers[space]['sibling_ratio']:.2f},"
-            f" {names[0]}–{names[1]} {numbers[space][f'{names[0]}_{names[1]}']:.2f} vs {names[0]}–{names[2]}"
-            f" {numbers[space][f'{names[0]}_{names[2]}']:.2f}, recall@1 {numbers[space]['recall_at_1']:.3f}."
-            for space in found
-        ) + (
-            " The hierarchy is in the inputs by construction; the losses keep it because a negative that is already"
-            " beyond the margin costs nothing, so nothing pushes cat away from car once they are apart, while"
-            " cat and dog, each other's hardest negatives, are pushed only as far as the margin asks."
+        return Trial(numbers, (embeddings, test.y, superclass, names))
+
+    def checks(self, numbers: dict[str, Any]) -> list[Check]:
+        out = []
+        for loss in LOSSES:
+            out += [
+                Check(f"{loss}: same/different ratio ÷ the input's", numbers[loss]["same_ratio"]
+                      / numbers["input"]["same_ratio"], "<", MAX_SAME_RATIO_VS_INPUT),
+                Check(f"{loss}: recall@1", numbers[loss]["recall_at_1"], ">=", MIN_RECALL_AT_1),
+                Check(f"{loss}: sibling/other-superclass ratio", numbers[loss]["sibling_ratio"], "<", 1.0),
+            ]
+        return out
+
+    def summarize(self, trials: list[TrialResult], quick: bool) -> tuple[list[Figure], str, dict]:
+        spaces = ("input",) + LOSSES
+        mean = {space: {key: float(np.mean([t.numbers[space][key] for t in trials]))
+                        for key in ("same_ratio", "sibling_ratio", "recall_at_1")} for space in spaces}
+        stronger = {loss: sum(t.numbers[loss]["sibling_ratio"] < t.numbers["input"]["sibling_ratio"] for t in trials)
+                    for loss in LOSSES}
+        n = len(trials)
+        notes = (
+            "Mean over the seeds: " + "; ".join(
+                f"{space}: same/different {mean[space]['same_ratio']:.2f}, sibling/other {mean[space]['sibling_ratio']:.2f},"
+                f" recall@1 {mean[space]['recall_at_1']:.3f}" for space in spaces)
+            + ". What the losses add is the first number: tighter classes in two dimensions (the 8-D inputs already"
+            f" separate the classes: recall@1 {mean['input']['recall_at_1']:.3f})."
+            " The superclass structure is the inputs' (a"
+            " sample is its superclass's centre plus its class's offset plus noise): the embedding's sibling/other"
+            f" ratio is below the input's in {stronger['triplet']}/{n} seeds for triplet and {stronger['contrastive']}/{n}"
+            " for contrastive, so "
+            + ("the losses keep the hierarchy the inputs have rather than strengthen it."
+               if 2 * (stronger["triplet"] + stronger["contrastive"]) < len(LOSSES) * n else
+               "the losses strengthen the hierarchy in at least half of the runs.")
+            + " A negative already beyond the"
+            " margin costs nothing, so nothing pushes cat away from car once they are apart, while cat and dog, each"
+            " other's hardest negatives, are pushed only as far as the margin asks."
         )
-        return all(checks), numbers, [_figure(embeddings, test.y, superclass, names, numbers)], notes
+        return ([_figure(*trials[0].plot, trials[0].numbers), _ratio_figure(trials)], notes,
+                {"mean_over_seeds": mean, "seeds_where_embedding_sibling_ratio_is_below_the_inputs": stronger})
+
+
+def _ratio_figure(trials: list[TrialResult]) -> Figure:
+    plt = pyplot()
+    spaces = ("input",) + LOSSES
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    for ax, key, label, ref in ((axes[0], "same_ratio", "same-class / different-class distance", None),
+                                (axes[1], "sibling_ratio", "sibling / other-superclass class distance", 1.0)):
+        for j, space in enumerate(spaces):
+            values = [t.numbers[space][key] for t in trials]
+            ax.plot(np.full(len(values), j), values, "o", color=f"C{j}", alpha=0.7, ms=7)
+            ax.plot([j - 0.25, j + 0.25], [np.mean(values)] * 2, color="k", lw=2)
+        if ref is not None:
+            ax.axhline(ref, color="gray", ls=":", lw=1.5, label="rule: below 1")
+            ax.legend(loc="upper left")
+        ax.set_xticks(range(len(spaces)), ["input space", "triplet", "contrastive"])
+        ax.set_ylabel(label + " (ratio)")
+        ax.set_ylim(0, None)
+    axes[0].set_title("classes: what the loss adds (lower is tighter)")
+    stronger = sum(t.numbers[loss]["sibling_ratio"] < t.numbers["input"]["sibling_ratio"] for t in trials for loss in LOSSES)
+    axes[1].set_title(f"superclasses: lower than the input's in {stronger} of {len(LOSSES) * len(trials)} (loss, seed) runs")
+    return Figure.from_matplotlib(
+        fig, "embedding_geometry_ratios",
+        "Distance ratios on held-out samples, one dot per seed (bar: mean), in the input space and in each"
+        " embedding: left, how tight the classes are; right, how close sibling classes are against classes of the"
+        " other superclass.",
+    )
 
 
 def _figure(embeddings: dict[str, np.ndarray], y: np.ndarray, superclass: np.ndarray, names: tuple[str, ...],
             numbers: dict[str, Any]) -> Figure:
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(embeddings), figsize=(4.2 * len(embeddings), 4.2))
+    fig, axes = plt.subplots(1, len(embeddings), figsize=(5.2 * len(embeddings), 5.2))
     markers, colors = ("o", "^"), ("tab:blue", "tab:cyan", "tab:red", "tab:orange")
     circle = np.linspace(0.0, 2.0 * np.pi, 200)
     for ax, (loss, points) in zip(axes, embeddings.items()):
@@ -155,11 +202,13 @@ def _figure(embeddings: dict[str, np.ndarray], y: np.ndarray, superclass: np.nda
                        label=name, alpha=0.8)
         ax.set_aspect("equal")
         ax.set_title(f"{loss}: sibling/other distance {numbers[loss]['sibling_ratio']:.2f},"
-                     f"\nrecall@1 {numbers[loss]['recall_at_1']:.3f}", fontsize=9)
-    axes[0].legend(fontsize=8, loc="center")
+                     f"\nrecall@1 {numbers[loss]['recall_at_1']:.3f}")
+        ax.set_xlabel("embedding coordinate 1")
+        ax.set_ylabel("embedding coordinate 2")
+    axes[0].legend(loc="center")
     fig.tight_layout()
     return Figure.from_matplotlib(
         fig, "embedding_geometry_2d",
-        "Held-out samples in the learnt 2-D unit-length embedding; circles are animals, triangles vehicles"
-        " (superclasses the training never saw).",
+        "Held-out samples of one seed in the learnt 2-D unit-length embedding; circles are animals, triangles"
+        " vehicles (superclasses the training never saw).",
     )

@@ -6,7 +6,7 @@ import numpy as np
 
 import losslab as ll
 
-from ._base import Experiment, Figure, register_experiment
+from ._base import Check, Experiment, Figure, Trial, TrialResult, register_experiment
 from ._fit import pyplot
 
 SIZES = np.array([50.0, 80.0, 120.0])  # m², the articles' three houses
@@ -24,44 +24,54 @@ def _slope(loss, prices: np.ndarray, w: float) -> float:
 @register_experiment
 class Landscape(Experiment):
     name = "landscape"
+    kind = "check"
     title = "Loss landscape of one weight: bowl against V"
     claim = (
         "For houses of 50, 80 and 120 m² priced at 2.1 per m², MSE and MAE as functions of the weight w are"
         " both minimised at w = 2.1; MSE is a smooth bowl (its slope is continuous there), MAE a kinked V (its"
         " slope jumps from −mean(x) to +mean(x))."
     )
-    verdict_rule = (
-        f"both minima within {ARGMIN_TOLERANCE:g} of 2.1, and MAE's slope jump at the minimum is more than"
+    seed_rule = (
+        f"both minima lie within {ARGMIN_TOLERANCE:g} of 2.1, and MAE's slope jump at the minimum is more than"
         f" {KINK_RATIO:g}x MSE's"
     )
 
-    def compute(self, quick: bool, seed: int):
+    def trial(self, quick: bool, seed: int) -> Trial:
         prices = PRICE_PER_M2 * SIZES
         grid = np.round(np.linspace(0.0, 4.2, 4201 if not quick else 841), 10)
         curves = {}
-        jumps = {}
-        numbers: dict = {}
+        numbers: dict = {"slope_jump": {}, "slope_left_right": {}}
         for name in ("mse", "mae"):
             loss = ll.get(name)
             curves[name] = np.array([float(loss(prices, w * SIZES)) for w in grid])
             left, right = _slope(loss, prices, PRICE_PER_M2 - STEP), _slope(loss, prices, PRICE_PER_M2 + STEP)
-            jumps[name] = right - left
-            numbers[f"{name}_slope_left_right"] = [left, right]
+            numbers["slope_jump"][name] = right - left
+            numbers["slope_left_right"][name] = [left, right]
         numbers["argmin"] = {k: float(grid[np.argmin(v)]) for k, v in curves.items()}
-        numbers["slope_jump"] = jumps
         numbers["mae_expected_jump"] = 2 * float(SIZES.mean())  # ±mean(x) on either side
-        supported = (
-            all(abs(v - PRICE_PER_M2) <= ARGMIN_TOLERANCE for v in numbers["argmin"].values())
-            and abs(jumps["mae"]) > KINK_RATIO * abs(jumps["mse"])
-        )
-        return supported, numbers, [self._figure(grid, curves)], ""
+        return Trial(numbers, (grid, curves))
+
+    def checks(self, numbers: dict) -> list[Check]:
+        jumps = numbers["slope_jump"]
+        return [
+            Check("|argmin of MSE − 2.1|", abs(numbers["argmin"]["mse"] - PRICE_PER_M2), "<=", ARGMIN_TOLERANCE),
+            Check("|argmin of MAE − 2.1|", abs(numbers["argmin"]["mae"] - PRICE_PER_M2), "<=", ARGMIN_TOLERANCE),
+            Check("MAE's slope jump / MSE's", abs(jumps["mae"]) / max(abs(jumps["mse"]), 1e-300), ">", KINK_RATIO),
+        ]
+
+    def summarize(self, trials: list[TrialResult], quick: bool) -> tuple[list[Figure], str, dict]:
+        return [self._figure(*trials[0].plot)], "", {}
 
     def _figure(self, grid: np.ndarray, curves: dict) -> Figure:
         plt = pyplot()
-        fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-        for ax, (name, values) in zip(axes, curves.items()):
-            ax.plot(grid, values, color="C0" if name == "mse" else "C1")
-            ax.axvline(PRICE_PER_M2, color="gray", ls=":", lw=1)
-            ax.set_title(f"{name.upper()}(w)")
-            ax.set_xlabel("w (price per m²)")
-        return Figure.from_matplotlib(fig, "landscape", "MSE and MAE of the three houses as functions of the weight w.")
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        for name, values in curves.items():
+            ax.plot(grid, values / values.max(), color="C0" if name == "mse" else "C1", lw=2,
+                    label=f"{name.upper()}(w) / its maximum")
+        ax.axvline(PRICE_PER_M2, color="gray", ls=":", lw=1.5, label="w = 2.1 (the true price per m²)")
+        ax.set_xlabel("w (price per m²)", fontsize=11)
+        ax.set_ylabel("loss / its maximum on the grid", fontsize=11)
+        ax.tick_params(labelsize=10)
+        ax.legend(fontsize=10)
+        return Figure.from_matplotlib(fig, "landscape", "MSE (a smooth bowl) and MAE (a kinked V) of the three houses"
+                                      " as functions of the weight w, both scaled to their maximum.")
