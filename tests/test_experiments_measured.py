@@ -78,6 +78,7 @@ def test_own_metric_models_estimate_mean_median_and_quantile_of_the_noise():
     assert offset["quantile(0.9)"] == pytest.approx(statistic["quantile_0.9"], abs=0.3)
 
 
+@pytest.mark.unseeded_defaults("penalized_fit draws unseeded initial weights, then sets them to 0 (started at 0 as scikit-learn does)")
 def test_l2_conversion_from_C_matches_scikit_learn():
     linear_model = pytest.importorskip("sklearn.linear_model")
     # scikit-learn: C·Σ logloss + ½‖w‖²; losslab: mean logloss + lam·Σw² with lam = 1/(2·C·n)
@@ -89,6 +90,7 @@ def test_l2_conversion_from_C_matches_scikit_learn():
     np.testing.assert_allclose(ours, reference, atol=1e-5)
 
 
+@pytest.mark.unseeded_defaults("penalized_fit draws unseeded initial weights, then sets them to 0 (started at 0 as scikit-learn does)")
 def test_l1_gives_exact_zeros_and_l2_only_on_constant_pixels():
     X, y = l1_vs_l2.digits_binary()
     n = len(y)

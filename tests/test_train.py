@@ -295,13 +295,13 @@ def test_backward_matches_finite_differences(make, rng):
 
 def test_model_arguments_are_checked():
     with pytest.raises(ValueError, match="activation must be one of"):
-        MLP([2, 3, 1], activation="gelu")
+        MLP([2, 3, 1], activation="gelu", seed=0)
     with pytest.raises(ValueError, match="sizes must list"):
-        MLP([2])
+        MLP([2], seed=0)
     with pytest.raises(ValueError, match="n_features must be an integer >= 1; got 0"):
-        Linear(0, 1)
+        Linear(0, 1, seed=0)
     with pytest.raises(ValueError, match=r"X must have shape \(n_samples, 3\)"):
-        Linear(3, 1).forward(np.ones((2, 4)))
+        Linear(3, 1, seed=0).forward(np.ones((2, 4)))
 
 
 @needs_loss("supcon")
@@ -321,7 +321,7 @@ def test_embedding_net_trains_on_a_supervised_contrastive_loss():
 @needs_loss("triplet")
 def test_fit_refuses_losses_of_other_inputs():
     with pytest.raises(ValueError, match=r"fit trains losses of \(y_true, y_pred\) or \(embeddings, labels\); triplet"):
-        fit(Linear(2, 2), "triplet", np.ones((4, 2)), np.zeros(4))
+        fit(Linear(2, 2, seed=0), "triplet", np.ones((4, 2)), np.zeros(4))
 
 
 # --------------------------------------------------------------------------- divergence
@@ -367,7 +367,7 @@ def test_early_stopping_restores_the_best_weights():
 
 def test_callback_returning_true_stops_training(regression_data):
     X, y = regression_data
-    h = fit(Linear(4, 1), "mse", X, y, optimizer=GD(lr=0.01), epochs=100, callbacks=[lambda e, logs: e == 4])
+    h = fit(Linear(4, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.01), epochs=100, callbacks=[lambda e, logs: e == 4])
     assert h.epochs == 5
 
 
@@ -464,7 +464,7 @@ def test_a_seed_makes_a_run_reproducible(regression_data):
 
 def test_history_records_every_epoch_and_serialises(regression_data):
     X, y = regression_data
-    h = fit(Linear(4, 1), "mse", X, y, optimizer=SGD(lr=step(0.05, step_size=2, gamma=0.5)), epochs=6,
+    h = fit(Linear(4, 1, seed=0), "mse", X, y, optimizer=SGD(lr=step(0.05, step_size=2, gamma=0.5)), epochs=6,
             validation_data=(X[:20], y[:20]))
     assert h.epochs == len(h.val_loss) == len(h.grad_norm) == len(h.lr) == 6
     assert h.lr == [0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125]
@@ -475,14 +475,14 @@ def test_history_records_every_epoch_and_serialises(regression_data):
 
 def test_progress_is_off_when_not_a_terminal(regression_data, capsys):
     X, y = regression_data
-    fit(Linear(4, 1), "mse", X, y, optimizer=GD(lr=0.1), epochs=30, progress=True)
+    fit(Linear(4, 1, seed=0), "mse", X, y, optimizer=GD(lr=0.1), epochs=30, progress=True)
     assert capsys.readouterr().err == ""
 
 
 # --------------------------------------------------------------------------- bad input
 def test_bad_input_gives_clear_errors(regression_data):
     X, y = regression_data
-    model = Linear(4, 1)
+    model = Linear(4, 1, seed=0)
     with pytest.raises(ValueError, match="same number of rows; got 200 rows in X and 199"):
         fit(model, "mse", X, y[:-1])
     Xn = X.copy()
@@ -507,7 +507,7 @@ def test_bad_input_gives_clear_errors(regression_data):
 def test_a_probability_loss_object_is_refused_for_raw_scores():
     X, y = _blobs()
     with pytest.raises(ValueError, match="from_logits=True"):
-        fit(Linear(3, 1), ll.get("binary_cross_entropy"), X, y)
+        fit(Linear(3, 1, seed=0), ll.get("binary_cross_entropy"), X, y)
 
 
 # --------------------------------------------------------------------------- PyTorch interop
@@ -537,6 +537,7 @@ def test_pytorch_interop_example():
     assert model.weight.item() == pytest.approx(2.1, abs=0.15)
 
 
+@pytest.mark.unseeded_defaults("docs/training.md's examples, run as a user types them")
 def test_docs_training_page_runs():
     # Every ```python block of docs/training.md, in order, in one namespace.
     import pathlib
