@@ -46,7 +46,8 @@ def test_scores_at_half_counts_the_confusion_matrix():
 
 
 def test_class_balanced_weight_ratio_matches_cui_et_al():
-    # Cui et al. (2019), as REFERENCES.md quotes: for 9900:100 the minority weight is 10.5x at beta = 0.999, 63.2x at 0.9999
+    # Cui et al. (CVPR 2019): w ∝ (1 − β)/(1 − βⁿ), so the ratio is (1 − β^9900)/(1 − β^100):
+    # 10.5 at β = 0.999 and 63.2 at β = 0.9999 (worked out in test_classification.py).
     assert imbalance.minority_weight_ratio(np.array([9900, 100]), 0.999) == pytest.approx(10.5, abs=0.05)
     assert imbalance.minority_weight_ratio(np.array([9900, 100]), 0.9999) == pytest.approx(63.2, abs=0.05)
 

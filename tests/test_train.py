@@ -1,4 +1,4 @@
-"""The training engine: models, optimizers, fit, History, diagnose (DESIGN §4).
+"""The training engine: models, optimizers, fit, History, diagnose.
 
 Oracles: numpy.linalg.lstsq for least squares; scipy.optimize.minimize on the objective
 written out in the test; scikit-learn's LogisticRegression and LinearSVC with the penalty
@@ -19,15 +19,6 @@ from losslab.train import (
     GD, LBFGS, MLP, SGD, Adam, AdamW, EarlyStopping, EmbeddingNet, History, Linear, RMSProp, TrainingDiverged,
     cosine, diagnose, fit, step,
 )
-
-
-def _registered(name):
-    return any(e.name == name for e in ll.catalog())
-
-
-def needs_loss(name):
-    """Classification losses come from losses/binary.py and multiclass.py (DESIGN §2)."""
-    return pytest.mark.skipif(not _registered(name), reason=f"loss {name!r} is not in the catalog yet")
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +154,6 @@ def _blobs(n=120, seed=0):
     return X, y
 
 
-@needs_loss("binary_cross_entropy")
 @pytest.mark.parametrize("penalty", ["l2", "l1"])
 def test_logistic_regression_matches_scikit_learn(penalty):
     linear_model = pytest.importorskip("sklearn.linear_model")
@@ -183,7 +173,6 @@ def test_logistic_regression_matches_scikit_learn(penalty):
     np.testing.assert_allclose(model.b, ref.intercept_, atol=2e-4)
 
 
-@needs_loss("hinge")
 def test_hinge_linear_model_matches_linear_svc():
     svm = pytest.importorskip("sklearn.svm")
     X, y = _blobs(n=100, seed=1)
@@ -231,7 +220,6 @@ def test_mlp_learns_playground_sets(name):
     assert accuracy > 0.95
 
 
-@needs_loss("binary_cross_entropy")
 def test_mlp_learns_xor_with_cross_entropy_and_reports_accuracy():
     data = D.xor(n=400, noise=0.1, seed=2)
     train, test = D.train_test_split(data, 0.25, seed=0)
@@ -242,7 +230,6 @@ def test_mlp_learns_xor_with_cross_entropy_and_reports_accuracy():
     assert np.mean((model.forward(test.X)[:, 0] > 0) == (test.y == 1)) == pytest.approx(h.metrics["val_accuracy"][-1])
 
 
-@needs_loss("cross_entropy")
 def test_softmax_regression_matches_scikit_learn_multinomial():
     linear_model = pytest.importorskip("sklearn.linear_model")
     data = D.load("iris")
@@ -304,7 +291,6 @@ def test_model_arguments_are_checked():
         Linear(3, 1, seed=0).forward(np.ones((2, 4)))
 
 
-@needs_loss("supcon")
 def test_embedding_net_trains_on_a_supervised_contrastive_loss():
     data = D.hierarchical(n_per_class=30, n_features=8, noise=1.0, seed=0)
     train, test = D.train_test_split(data, 0.3, seed=0)
@@ -318,7 +304,6 @@ def test_embedding_net_trains_on_a_supervised_contrastive_loss():
     assert np.mean(np.argmax(emb_test @ centroids.T, axis=1) == test.y) >= 0.95
 
 
-@needs_loss("triplet")
 def test_fit_refuses_losses_of_other_inputs():
     with pytest.raises(ValueError, match=r"fit trains losses of \(y_true, y_pred\) or \(embeddings, labels\); triplet"):
         fit(Linear(2, 2, seed=0), "triplet", np.ones((4, 2)), np.zeros(4))
@@ -503,7 +488,6 @@ def test_bad_input_gives_clear_errors(regression_data):
         SGD(momentum=1.5)
 
 
-@needs_loss("binary_cross_entropy")
 def test_a_probability_loss_object_is_refused_for_raw_scores():
     X, y = _blobs()
     with pytest.raises(ValueError, match="from_logits=True"):
