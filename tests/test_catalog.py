@@ -152,6 +152,7 @@ def test_blocked_path_equals_direct_path(case, rng, monkeypatch):
     direct = L.value_and_gradient(*arrays, sample_weight=w, **options)
     direct_unweighted = L.value_and_gradient(*arrays, **options)  # the fused block kernels' case
     direct_none = L(*arrays, reduction="none", **options)
+    direct_none_weighted = L(*arrays, sample_weight=w, reduction="none", **options)
     direct_hess = L.hessian(*arrays, **options) if case.has_hessian else None
     monkeypatch.setattr(core, "BLOCK_THRESHOLD", 64)
     monkeypatch.setattr(core, "BLOCK_BYTES", 2048)
@@ -164,6 +165,9 @@ def test_blocked_path_equals_direct_path(case, rng, monkeypatch):
     for a, b in zip(_as_tuple(blocked_unweighted[1]), _as_tuple(direct_unweighted[1])):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(L(*arrays, reduction="none", **options), direct_none, rtol=1e-13)
+    # reduction="none" holds wᵢℓᵢ on the blocked path too (not the unweighted ℓᵢ).
+    np.testing.assert_allclose(L(*arrays, sample_weight=w, reduction="none", **options), direct_none_weighted,
+                               rtol=1e-13)
     if direct_hess is not None:
         np.testing.assert_allclose(L.hessian(*arrays, **options), direct_hess, rtol=1e-13)
 

@@ -537,3 +537,71 @@ def test_docs_training_page_runs():
         exec(compile(block, str(page), "exec"), namespace)
     assert abs(namespace["model"].weight.item() - 2.1) < 0.15
     assert namespace["search"].best_params_["loss"] in ("mae", "huber")
+
+
+# --------------------------------------------------------------------------- AdamW, by hand
+def test_adamw_one_step_with_weight_decay_by_hand():
+    # Loshchilov & Hutter (2019), Algorithm 2 with schedule multiplier 1, as torch.optim.AdamW
+    # writes it: w ← w·(1 − lr·wd), then the Adam step lr·m̂/(√v̂ + ε). At step 1 the
+    # bias-corrected moments are m̂ = g and v̂ = g², so the Adam step is lr·g/(|g| + ε).
+    # The bias is not penalized: it takes the Adam step only.
+    lr, wd, eps = 0.1, 0.5, 1e-8
+    w, b = np.array([1.0, -2.0, 0.5]), np.array([0.5])
+    gw, gb = np.array([0.3, -0.1, 0.0]), np.array([0.2])
+    opt = AdamW(lr=lr, weight_decay=wd, eps=eps)
+    opt.init([w, b], penalized=[True, False])
+    opt.update([w, b], [gw, gb], lr)
+    # w: 1·(1 − 0.05) − 0.1·0.3/0.3 = 0.85; −2·0.95 + 0.1 = −1.8; 0.5·0.95 − 0 = 0.475.
+    np.testing.assert_allclose(w, [0.95 - lr * 0.3 / (0.3 + eps), -1.9 + lr * 0.1 / (0.1 + eps), 0.475], rtol=1e-15)
+    np.testing.assert_allclose(w, [0.85, -1.8, 0.475], rtol=1e-7)
+    np.testing.assert_allclose(b, [0.5 - lr * 0.2 / (0.2 + eps)], rtol=1e-15)
+    # The same step with weight_decay=0 is Adam's: the decay is the whole difference.
+    w0 = np.array([1.0, -2.0, 0.5])
+    plain = AdamW(lr=lr, weight_decay=0.0, eps=eps)
+    plain.init([w0], penalized=[True])
+    plain.update([w0], [gw], lr)
+    np.testing.assert_allclose(w - w0, -lr * wd * np.array([1.0, -2.0, 0.5]), rtol=1e-12, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- diagnose's thresholds
+# diagnosis.py's rules of thumb, tested on both sides of each threshold: validation rising by
+# more than 5% above its lowest value (OVERFIT_RISE), or, when it never rose, a validation
+# loss above 2 times the training loss (GAP_RATIO) by more than 10% of the starting loss
+# (GAP_SHARE). Training curves fall and flatten, so that no other rule applies.
+_FALLING = 0.05 + np.exp(-np.arange(50) / 5.0)
+
+
+def _rising_validation(rise):
+    val = _FALLING + 0.03
+    val[31:] = val[30] * (1.0 + rise * np.linspace(0.0, 1.0, 20)[1:])  # lowest at epoch 30, then up by `rise`
+    return _history(_FALLING, val)
+
+
+@pytest.mark.parametrize("rise, kind", [(0.045, "healthy"), (0.055, "overfitting")])
+def test_diagnose_overfitting_rise_threshold_from_both_sides(rise, kind):
+    d = diagnose(_rising_validation(rise))
+    assert d.kind == kind, d
+    if kind == "overfitting":
+        assert d.epoch == 30 and "(+5.5%)" in d.evidence
+
+
+def test_diagnose_rising_validation_is_not_overfitting_while_training_rises_too():
+    h = _rising_validation(0.5)
+    h.train_loss[31:] = list(np.asarray(h.train_loss[30]) * (1.0 + 0.01 * np.linspace(0.0, 1.0, 20)[1:]))
+    assert diagnose(h).kind != "overfitting"
+
+
+@pytest.mark.parametrize("ratio, kind", [(1.9, "healthy"), (2.1, "overfitting")])
+def test_diagnose_gap_ratio_threshold_from_both_sides(ratio, kind):
+    train = 0.3 + 0.7 * np.exp(-np.arange(50) / 5.0)  # from 1.0 to 0.30: the gap is > 10% of 1.0
+    d = diagnose(_history(train, ratio * train))  # validation falls too: lowest at the last epoch
+    assert d.kind == kind, d
+    if kind == "overfitting":
+        assert d.epoch == 49
+
+
+@pytest.mark.parametrize("gap, kind", [(0.09, "healthy"), (0.11, "overfitting")])
+def test_diagnose_gap_share_threshold_from_both_sides(gap, kind):
+    train = 0.04 + 0.96 * np.exp(-np.arange(50) / 5.0)  # from 1.0 to 0.04: any gap of 0.09 is > 2x
+    d = diagnose(_history(train, train + gap))
+    assert d.kind == kind, d
