@@ -605,3 +605,17 @@ def test_diagnose_gap_share_threshold_from_both_sides(gap, kind):
     train = 0.04 + 0.96 * np.exp(-np.arange(50) / 5.0)  # from 1.0 to 0.04: any gap of 0.09 is > 2x
     d = diagnose(_history(train, train + gap))
     assert d.kind == kind, d
+
+
+def test_sgd_momentum_and_nesterov_two_steps_by_hand():
+    # PyTorch's SGD (torch.optim.SGD, dampening 0): v ← μv + g; w ← w − lr·v, or with
+    # Nesterov w ← w − lr·(g + μv). Gradients g₁ = 1, g₂ = 2, lr = 0.1, μ = 0.9, w₀ = 1:
+    # v₁ = 1, w₁ = 0.9; v₂ = 0.9 + 2 = 2.9, w₂ = 0.9 − 0.29 = 0.61.
+    # Nesterov: w₁ = 1 − 0.1·(1 + 0.9) = 0.81; w₂ = 0.81 − 0.1·(2 + 0.9·2.9) = 0.349.
+    for nesterov, expected in ((False, [0.9, 0.61]), (True, [0.81, 0.349])):
+        w = np.array([1.0])
+        opt = SGD(lr=0.1, momentum=0.9, nesterov=nesterov)
+        opt.init([w])
+        for g, e in zip((1.0, 2.0), expected):
+            opt.update([w], [np.array([g])], 0.1)
+            assert w[0] == pytest.approx(e, rel=1e-12), (nesterov, g)
