@@ -42,13 +42,45 @@ def test_gradient_matches_finite_differences(case, rng):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.has_hessian], ids=case_id)
 def test_hessian_matches_finite_differences_of_gradient(case, rng):
+    """Away from the kinks: a loss declared not twice differentiable has generated draws that
+    keep away from the kinks its case names, and each named kink is one (below)."""
     arrays, options = case.make(rng, 12)
     L = case.loss
-    if not L.traits.twice_differentiable:
-        pass  # the draws avoid the kinks, where the second derivative exists
+    if not L.traits.twice_differentiable and case.generated:
+        assert case.domain.get("away_from_residual") or case.domain.get("away_from_margin"), (
+            f"{case.id} is declared not twice differentiable: its case must name its kinks")
     expected = fd_hessian_diagonal(L, arrays, options)
     got = L.hessian(*arrays, reduction="sum", **options)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+#: Generated cases of losses declared not twice differentiable (tukey's named points ±c are
+#: where only its third derivative jumps, kept away from for the finite differences).
+KINKED = [c for c in CASES if c.generated and not c.loss.traits.twice_differentiable]
+
+
+@pytest.mark.parametrize("case", KINKED, ids=case_id)
+def test_declared_kinks_are_where_the_loss_is_not_smooth(case):
+    """The kinks a case keeps its draws away from are real: across each, the value, the
+    gradient or the Hessian jumps (a C² loss changes all three by O(ε) over 2ε)."""
+    L = case.loss
+    eps = 1e-7
+    for k in case.domain.get("away_from_residual", ()):
+        y_true = np.array([0.75])
+        sides = [(y_true, y_true + k - eps), (y_true, y_true + k + eps)]
+        _assert_jump(L, sides, f"residual {k}")
+    for k in case.domain.get("away_from_margin", ()):
+        for y in (1.0, -1.0):
+            label = np.array([y if case.domain.get("labels") != "01" else (y + 1.0) / 2.0])
+            sides = [(label, np.array([y * (k - eps)])), (label, np.array([y * (k + eps)]))]
+            _assert_jump(L, sides, f"margin {k}, label {label[0]:g}")
+
+
+def _assert_jump(L, sides, where):
+    left, right = ([float(L(*a, reduction="sum")), float(np.sum(L.gradient(*a, reduction="sum"))),
+                    float(np.sum(L.hessian(*a, reduction="sum")))] for a in sides)
+    jumps = [abs(b - a) for a, b in zip(left, right)]
+    assert max(jumps) > 1e-3, f"{L!r} is smooth at its declared kink ({where}): value/gradient/Hessian jumps {jumps}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
@@ -120,6 +152,7 @@ def test_blocked_path_equals_direct_path(case, rng, monkeypatch):
     direct = L.value_and_gradient(*arrays, sample_weight=w, **options)
     direct_unweighted = L.value_and_gradient(*arrays, **options)  # the fused block kernels' case
     direct_none = L(*arrays, reduction="none", **options)
+    direct_none_weighted = L(*arrays, sample_weight=w, reduction="none", **options)
     direct_hess = L.hessian(*arrays, **options) if case.has_hessian else None
     monkeypatch.setattr(core, "BLOCK_THRESHOLD", 64)
     monkeypatch.setattr(core, "BLOCK_BYTES", 2048)
@@ -134,6 +167,9 @@ def test_blocked_path_equals_direct_path(case, rng, monkeypatch):
     for a, b in zip(_as_tuple(blocked_unweighted[1]), _as_tuple(direct_unweighted[1])):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(L(*arrays, reduction="none", **options), direct_none, rtol=1e-13)
+    # reduction="none" holds wᵢℓᵢ on the blocked path too (not the unweighted ℓᵢ).
+    np.testing.assert_allclose(L(*arrays, sample_weight=w, reduction="none", **options), direct_none_weighted,
+                               rtol=1e-13)
     if direct_hess is not None:
         np.testing.assert_allclose(L.hessian(*arrays, **options), direct_hess, rtol=1e-13)
 

@@ -1,8 +1,9 @@
-"""Classification losses (issue 3): references, identities, extremes, bad input, published numbers.
+"""Classification losses: references, identities, extremes, bad input, published numbers.
 
 Where each expected number comes from is said next to it: PyTorch (torch.nn.functional), the
 torchvision focal formula written out here, scikit-learn's metrics, a formula evaluated
-independently with NumPy in the test, or a number published by Keras's tests and the articles.
+independently with NumPy in the test, a number published in Keras's or Optax's own loss
+tests, or −log p worked by hand.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ class TestCrossEntropyAgainstPyTorch:
         np.testing.assert_allclose(grad, expected_grad, rtol=1e-10, atol=1e-14)
 
     def test_label_smoothing_is_weighted_by_the_true_class_only(self):
-        # DESIGN §2: ℓ_i = w_{y_i} · (−Σ_c t_ic log p_ic) with t the smoothed target, and the
-        # mean divides by Σ w_{y_i}; PyTorch weights the smoothing term per class instead
+        # CrossEntropy's docstring: ℓ_i = w_{y_i} · (−Σ_c t_ic log p_ic) with t the smoothed
+        # target, and the mean divides by Σ w_{y_i}; PyTorch weights the smoothing term per class instead
         # (pytorch#104776), so it is not the reference here: the formula is, in NumPy.
         z = _logits()
         y = np.array([0, 1, 2, 3, 4, 1, 2])
@@ -127,7 +128,8 @@ class TestCrossEntropyAgainstPyTorch:
         assert abs(torch_value - expected) > 1e-3  # the documented difference is real
 
     def test_every_target_ignored_gives_zero_and_zero_gradient(self):
-        # PyTorch returns NaN here (pytorch#70348); DESIGN §2 asks for 0.
+        # PyTorch returns NaN here (pytorch#70348); losslab's contract (the Loss docstring in
+        # core.py) defines "mean" over no weight as 0 with a zero gradient.
         z = _logits(4, 3)
         y = np.full(4, -100)
         value, grad = ll.CrossEntropy(from_logits=True, ignore_index=-100).value_and_gradient(y, z)
@@ -372,7 +374,9 @@ class TestIdentities:
         assert ll.cost_sensitive(y, p) == pytest.approx(np.mean(1 - p[np.arange(6), y]), rel=1e-12)
 
     def test_class_balanced_weights_published_ratios(self):
-        # Cui et al. (2019) / REFERENCES.md: 99:1 → 10.5x at β = 0.999, 63.2x at β = 0.9999.
+        # Cui et al., "Class-Balanced Loss Based on Effective Number of Samples" (CVPR 2019):
+        # w ∝ (1 − β)/(1 − βⁿ), so w₁/w₀ = (1 − β^9900)/(1 − β^100): at β = 0.999 that is
+        # (1 − 5.0e-5)/(1 − e^(−0.10005)) = 10.5; at β = 0.9999, (1 − 0.372)/(1 − 0.990) = 63.2.
         w = ll.class_balanced_weights([9900, 100], beta=0.999)
         assert w[1] / w[0] == pytest.approx(10.5, abs=0.05)
         w = ll.class_balanced_weights([9900, 100], beta=0.9999)
@@ -620,17 +624,18 @@ class TestPublishedNumbers:
         "p,expected",
         [(0.9, 0.105), (0.6, 0.511), (0.4, 0.916), (0.05, 3.00), (0.02, 3.9), (0.7, 0.357), (0.2, 1.609)],
     )
-    def test_articles_cross_entropy_of_the_true_class(self, p, expected):
-        # The articles' worked numbers: −log p of the true class's probability.
+    def test_cross_entropy_of_the_true_class_worked_by_hand(self, p, expected):
+        # −log p of the true class's probability, worked by hand (−log 0.9 = 0.1054, ...).
         rows = [[p, 1 - p]]
-        # Rounded by the articles to the digits shown: tolerance half a unit of the last digit.
+        # Rounded to the digits shown: tolerance half a unit of the last digit.
         digits = len(str(expected).split(".")[1])
         assert ll.cross_entropy([0], rows) == pytest.approx(expected, abs=0.5 * 10**-digits + 1e-12)
 
-    def test_articles_binary_cross_entropy_and_hinge(self):
+    def test_binary_cross_entropy_and_hinge_worked_by_hand(self):
+        # −log(1 − 0.2) = 0.2231 and −log(1 − 0.9) = 2.3026; hinge max(0, 1 − y·ŷ).
         assert ll.binary_cross_entropy([0], [0.2]) == pytest.approx(0.223, abs=5e-4)
         assert ll.binary_cross_entropy([0], [0.9]) == pytest.approx(2.302, abs=1e-3)  # 2.3026, truncated
-        # Hinge of y = 1: ŷ = 0.5 → 0.5; ŷ = 0.8 → 0.2 (one article says 0; the formula gives 0.2).
+        # Hinge of y = 1: ŷ = 0.5 → 0.5; ŷ = 0.8 → 0.2.
         np.testing.assert_allclose(ll.hinge([1, 1], [0.5, 0.8], reduction="none"), [0.5, 0.2], rtol=1e-15)
 
     def test_keras_binary_crossentropy(self):
@@ -713,8 +718,8 @@ def test_jax_jit_with_labels_captured_in_a_closure():
 
 
 def test_masked_true_class_is_an_error_naming_the_row():
-    # DESIGN §3: a −inf logit is allowed as long as the true class is finite; otherwise the
-    # loss is infinite, which is reported, not returned.
+    # CrossEntropy's docstring (Domains): a −inf logit is allowed for a masked class; when the
+    # true class is masked the loss is infinite, which is reported, not returned.
     z = np.array([[0.0, -np.inf], [0.0, 1.0]])
     with pytest.raises(ValueError, match=r"class 1 of row 0, whose logit is -inf"):
         ll.cross_entropy([1, 1], z, from_logits=True)

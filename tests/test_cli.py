@@ -70,7 +70,7 @@ def test_report_writes_html_and_json(tmp_path):
 
 
 def _houses_csv(path):
-    # size → price at 2.1 per m² (the articles' houses), plus an unrelated column.
+    # size → price at exactly 2.1 per m², plus an unrelated column.
     rows = ["size,price,rooms"] + [f"{s},{2.1 * s:.1f},{s % 5}" for s in range(40, 160, 4)]
     path.write_text("\n".join(rows) + "\n")
     return path

@@ -68,7 +68,8 @@ def test_easy_share_counts_the_easy_negatives_gradient():
 
 
 def test_class_balanced_weight_ratio_matches_cui_et_al():
-    # Cui et al. (2019), as REFERENCES.md quotes: for 9900:100 the minority weight is 10.5x at beta = 0.999, 63.2x at 0.9999
+    # Cui et al. (CVPR 2019): w ∝ (1 − β)/(1 − βⁿ), so the ratio is (1 − β^9900)/(1 − β^100):
+    # 10.5 at β = 0.999 and 63.2 at β = 0.9999 (worked out in test_classification.py).
     assert imbalance.minority_weight_ratio(np.array([9900, 100]), 0.999) == pytest.approx(10.5, abs=0.05)
     assert imbalance.minority_weight_ratio(np.array([9900, 100]), 0.9999) == pytest.approx(63.2, abs=0.05)
 
@@ -100,6 +101,7 @@ def test_own_metric_models_estimate_mean_median_and_quantile_of_the_noise():
     assert offset["quantile(0.9)"] == pytest.approx(statistic["quantile_0.9"], abs=0.3)
 
 
+@pytest.mark.unseeded_defaults("penalized_fit draws unseeded initial weights, then sets them to 0 (started at 0 as scikit-learn does)")
 def test_l2_conversion_from_C_matches_scikit_learn():
     linear_model = pytest.importorskip("sklearn.linear_model")
     # scikit-learn: C·Σ logloss + ½‖w‖²; losslab: mean logloss + lam·Σw² with lam = 1/(2·C·n)
@@ -111,6 +113,7 @@ def test_l2_conversion_from_C_matches_scikit_learn():
     np.testing.assert_allclose(ours, reference, atol=1e-5)
 
 
+@pytest.mark.unseeded_defaults("penalized_fit draws unseeded initial weights, then sets them to 0 (started at 0 as scikit-learn does)")
 def test_l1_gives_exact_zeros_and_l2_only_on_constant_pixels():
     X, y = l1_vs_l2.digits_binary()
     n = len(y)

@@ -217,13 +217,34 @@ def _instances():
 #: fails as XPASS and asks to be removed. Each reason gives the mathematics.
 KNOWN_DISAGREEMENTS: dict[str, str] = {}
 
+#: Losses of measured families that profile cannot measure yet, by test id (strict: once
+#: measured, the entry fails as XPASS and asks to be removed).
+KNOWN_UNMEASURED: dict[str, str] = {
+    "case-cost_sensitive": "profile measures multiclass losses on 3 classes only (profile.py), and a 4 x 4"
+    " cost_matrix is refused on 3 columns; a profile should take the class count from the loss",
+}
+
+#: Families a profile of one prediction cannot measure (their inputs carry structure).
+UNMEASURED_FAMILIES = {"embedding", "ranking", "segmentation", "sequence", "transport"}
+
+
+def test_every_family_outside_the_unmeasured_ones_is_measured():
+    measured = {e.family for e in ll.catalog() if ll.profile(e.build()).measured}
+    assert measured == {e.family for e in ll.catalog()} - UNMEASURED_FAMILIES
+
 
 @pytest.mark.parametrize("loss", _instances())
 def test_declared_traits_agree_with_measured_profile(loss, request):
+    test_id = request.node.callspec.id
+    if test_id in KNOWN_UNMEASURED:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_UNMEASURED[test_id]))
     card = ll.profile(loss)
     if not card.measured:
+        # Only the families whose losses take structure (sets, pairs, maps, sequences,
+        # distributions) are outside a profile; a measurable loss that stops being measured
+        # (a renamed task, a changed input) fails here instead of skipping.
+        assert loss.family in UNMEASURED_FAMILIES, f"{loss.name} ({loss.family}) is not measured: {card.notes}"
         pytest.skip(" ".join(card.notes))
-    test_id = request.node.callspec.id
     if test_id in KNOWN_DISAGREEMENTS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_DISAGREEMENTS[test_id]))
     disagreements = card.compare(loss.traits)

@@ -17,6 +17,7 @@ def _blocks():
     return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 
 
+@pytest.mark.unseeded_defaults("the README's examples, run as a user types them")
 def test_readme_examples_run():
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")

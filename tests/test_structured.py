@@ -1,10 +1,11 @@
-"""Structured losses (issue 4): ranking, metric learning, sequence, optimal transport, miners.
+"""Structured losses: ranking, metric learning, sequence, optimal transport, miners.
 
 References: PyTorch's own losses (triplet_margin_loss, cosine_embedding_loss,
 margin_ranking_loss, cross_entropy), SciPy's wasserstein_distance, POT's Sinkhorn, and
 formulas evaluated independently in the tests (plain loops over pairs, queries, anchors).
 Gradients on every input are checked against PyTorch autograd of those references or
-against central differences of the public value.
+against central differences of the public value. Only the tests whose reference is
+PyTorch need it (the ``torch`` fixture skips them without it); the others run on NumPy alone.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ import pytest
 import losslab as ll
 from losslab import miners
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-torch.set_num_threads(2)
 
 
 @pytest.fixture
@@ -28,8 +26,18 @@ def rng():
     return np.random.default_rng(4)
 
 
-def _t(x, grad=False, dtype=torch.float64):
-    return torch.tensor(np.asarray(x), dtype=dtype, requires_grad=grad)
+@pytest.fixture
+def torch():
+    """PyTorch, for the tests whose reference is PyTorch (the others run without it)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    return torch
+
+
+def _t(x, grad=False, dtype=None):
+    import torch
+
+    return torch.tensor(np.asarray(x), dtype=dtype or torch.float64, requires_grad=grad)
 
 
 def _fd_of_sum(fn, arrays, k, h=1e-6):
@@ -46,7 +54,8 @@ def _fd_of_sum(fn, arrays, k, h=1e-6):
 
 # ------------------------------------------------------------------ PyTorch references
 @pytest.mark.parametrize("margin", [1.0, 0.2])
-def test_triplet_equals_torch_triplet_margin_loss_value_and_gradients(rng, margin):
+def test_triplet_equals_torch_triplet_margin_loss_value_and_gradients(rng, margin, torch):
+    F = torch.nn.functional
     a, p, n = (rng.normal(size=(7, 4)) for _ in range(3))
     ts = [_t(x, grad=True) for x in (a, p, n)]
     ref = F.triplet_margin_loss(*ts, margin=margin)  # PyTorch: eps=1e-6 inside the norm
@@ -57,7 +66,8 @@ def test_triplet_equals_torch_triplet_margin_loss_value_and_gradients(rng, margi
         np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
-def test_triplet_cosine_equals_torch_with_cosine_distance(rng):
+def test_triplet_cosine_equals_torch_with_cosine_distance(rng, torch):
+    F = torch.nn.functional
     a, p, n = (rng.normal(size=(6, 3)) for _ in range(3))
     ts = [_t(x, grad=True) for x in (a, p, n)]
     loss = torch.nn.TripletMarginWithDistanceLoss(
@@ -72,7 +82,8 @@ def test_triplet_cosine_equals_torch_with_cosine_distance(rng):
 
 
 @pytest.mark.parametrize("margin", [0.0, 0.3])
-def test_cosine_embedding_equals_torch(rng, margin):
+def test_cosine_embedding_equals_torch(rng, margin, torch):
+    F = torch.nn.functional
     x1, x2 = rng.normal(size=(8, 3)), rng.normal(size=(8, 3))
     y = rng.choice([-1.0, 1.0], size=8)
     t1, t2 = _t(x1, True), _t(x2, True)
@@ -85,7 +96,8 @@ def test_cosine_embedding_equals_torch(rng, margin):
 
 
 @pytest.mark.parametrize("margin", [0.0, 0.7])
-def test_margin_ranking_equals_torch(rng, margin):
+def test_margin_ranking_equals_torch(rng, margin, torch):
+    F = torch.nn.functional
     a, b = rng.normal(size=9), rng.normal(size=9)
     y = rng.choice([-1.0, 1.0], size=9)
     ta, tb = _t(a, True), _t(b, True)
@@ -97,7 +109,8 @@ def test_margin_ranking_equals_torch(rng, margin):
     np.testing.assert_allclose(gb, tb.grad.numpy(), atol=1e-15)
 
 
-def test_info_nce_equals_torch_cross_entropy_on_normalised_logits(rng):
+def test_info_nce_equals_torch_cross_entropy_on_normalised_logits(rng, torch):
+    F = torch.nn.functional
     q, k = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
     tq, tk = _t(q, True), _t(k, True)
     logits = F.normalize(tq, dim=1) @ F.normalize(tk, dim=1).T / 0.1
@@ -109,7 +122,8 @@ def test_info_nce_equals_torch_cross_entropy_on_normalised_logits(rng):
     np.testing.assert_allclose(gk, tk.grad.numpy(), rtol=1e-9, atol=1e-13)
 
 
-def test_clip_equals_mean_of_both_directions_in_torch(rng):
+def test_clip_equals_mean_of_both_directions_in_torch(rng, torch):
+    F = torch.nn.functional
     x, t = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
     tx, tt = _t(x, True), _t(t, True)
     logits = F.normalize(tx, dim=1) @ F.normalize(tt, dim=1).T / 0.07
@@ -122,7 +136,8 @@ def test_clip_equals_mean_of_both_directions_in_torch(rng):
     np.testing.assert_allclose(gt, tt.grad.numpy(), rtol=1e-9, atol=1e-13)
 
 
-def test_token_cross_entropy_equals_torch_with_ignore_index(rng):
+def test_token_cross_entropy_equals_torch_with_ignore_index(rng, torch):
+    F = torch.nn.functional
     logits = rng.normal(size=(3, 4, 6))
     targets = rng.integers(0, 6, size=(3, 4))
     targets[0, 1] = targets[2, 3] = -100
@@ -145,6 +160,9 @@ def test_perplexity_is_exp_of_mean_token_cross_entropy(rng):
 
 # ------------------------------------------------------------------ linear_cross_entropy
 def _naive_lm_head(hidden, weight, targets, bias, ignore_index, dtype):
+    import torch
+
+    F = torch.nn.functional
     th, tw = _t(hidden, True, dtype), _t(weight, True, dtype)
     tb = _t(bias, True, dtype) if bias is not None else None
     logits = th @ tw.T + (tb if tb is not None else 0.0)
@@ -156,7 +174,7 @@ def _naive_lm_head(hidden, weight, targets, bias, ignore_index, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_bias", [False, True])
-def test_linear_cross_entropy_equals_naive_for_every_chunk_size(rng, dtype, with_bias):
+def test_linear_cross_entropy_equals_naive_for_every_chunk_size(rng, dtype, with_bias, torch):
     n, d, vocab = 11, 4, 9
     hidden = rng.normal(size=(n, d)).astype(dtype)
     weight = rng.normal(size=(vocab, d)).astype(dtype)
@@ -183,7 +201,7 @@ def test_linear_cross_entropy_equals_naive_for_every_chunk_size(rng, dtype, with
 
 
 @pytest.mark.parametrize("chunk", [1, 4, None])
-def test_linear_cross_entropy_torch_autograd_and_ignore_index(rng, chunk):
+def test_linear_cross_entropy_torch_autograd_and_ignore_index(rng, chunk, torch):
     n, d, vocab = 10, 3, 7
     hidden, weight, bias = rng.normal(size=(n, d)), rng.normal(size=(vocab, d)), rng.normal(size=vocab)
     targets = rng.integers(0, vocab, size=n)
@@ -201,7 +219,8 @@ def test_linear_cross_entropy_torch_autograd_and_ignore_index(rng, chunk):
     np.testing.assert_allclose(tw.grad.numpy(), 2 * ref_grads[1], rtol=1e-10, atol=1e-14)
 
 
-def test_linear_cross_entropy_trains_in_a_plain_torch_loop(rng):
+def test_linear_cross_entropy_trains_in_a_plain_torch_loop(rng, torch):
+    F = torch.nn.functional
     """The same SGD run with the chunked loss and with naive logits follows the same path."""
     n, d, vocab = 64, 8, 16
 
@@ -377,10 +396,17 @@ def test_triplet_from_labels_value_and_gradient(rng):
     expected = ll.triplet(emb[a], emb[p], emb[n], margin=1.0)
     value, grad = miners.triplet_from_labels(emb, labels, miner="all", return_gradient=True)
     assert value == pytest.approx(expected, rel=1e-12)
+    fd = _fd_of_sum(lambda e: miners.triplet_from_labels(e, labels, miner="all"), (emb,), 0)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+    assert miners.triplet_from_labels(emb, np.arange(9)) == 0.0  # no positive pair: no triplet, 0
+
+
+def test_triplet_from_labels_gradient_equals_torch_autograd(rng, torch):
+    emb, labels = rng.normal(size=(9, 3)), rng.integers(0, 3, size=9)
+    _, grad = miners.triplet_from_labels(emb, labels, miner="all", return_gradient=True)
     te = _t(emb, True)
     miners.triplet_from_labels(te, torch.tensor(labels), miner="all").backward()  # autograd through indexing
     np.testing.assert_allclose(grad, te.grad.numpy(), rtol=1e-10, atol=1e-14)
-    assert miners.triplet_from_labels(emb, np.arange(9)) == 0.0  # no positive pair: no triplet, 0
 
 
 # ------------------------------------------------------------------ optimal transport
@@ -448,14 +474,18 @@ def test_sinkhorn_is_stable_at_small_epsilon_and_approaches_exact_ot(rng):
     assert value == pytest.approx(exact, rel=0.01)
 
 
-def test_sinkhorn_envelope_gradient_matches_torch_autograd_and_differences(rng):
+def test_sinkhorn_envelope_gradient_matches_differences(rng):
     x, y = rng.normal(size=(4, 2)), rng.normal(size=(6, 2))
     L = ll.Sinkhorn(epsilon=0.3, tol=1e-13)
-    grad = L.gradient(x, y)
+    np.testing.assert_allclose(L.gradient(x, y), _fd_of_sum(lambda *a: L(*a), (x, y), 0), rtol=1e-5, atol=1e-8)
+
+
+def test_sinkhorn_envelope_gradient_matches_torch_autograd(rng, torch):
+    x, y = rng.normal(size=(4, 2)), rng.normal(size=(6, 2))
+    L = ll.Sinkhorn(epsilon=0.3, tol=1e-13)
     tx = _t(x, True)
     L(tx, _t(y)).backward()
-    np.testing.assert_allclose(tx.grad.numpy(), grad, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(grad, _fd_of_sum(lambda *a: L(*a), (x, y), 0), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(tx.grad.numpy(), L.gradient(x, y), rtol=1e-9, atol=1e-12)
 
 
 # ------------------------------------------------------------------ bad input

@@ -1,4 +1,6 @@
-"""Cases for losses/embedding.py. Draws keep every hinge away from its kink."""
+"""Cases for losses/embedding.py. Draws keep every hinge away from its kink. Hand-written:
+pairs, triplets, two views and labelled batches are structures between inputs (and kinks
+in distances between them) that the declarations do not describe."""
 
 from __future__ import annotations
 

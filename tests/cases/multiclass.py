@@ -1,7 +1,7 @@
 """Cases for losses/multiclass.py: index and distribution targets, probabilities and logits,
-label smoothing; hinge scores drawn away from their kinks. class_weight and ignore_index
-change the weights, which the generic oracles here do not model: test_classification.py
-checks them against PyTorch."""
+label smoothing, drawn from the declared domains (tests/domains.py); hinge scores drawn by
+hand away from their kinks. class_weight and ignore_index change the weights, which the
+generic oracles here do not model: test_classification.py checks them against PyTorch."""
 
 from __future__ import annotations
 
@@ -9,38 +9,19 @@ import numpy as np
 
 import losslab as ll
 
-from . import Case, softmax_rows
+from . import Case
 
 C = 4
 
-
-def _index(rng, n):
-    return rng.integers(0, C, size=n).astype(float)
-
-
-def _probs(soft=False):
-    def make(rng, n):
-        y = softmax_rows(rng, n, C) if soft else _index(rng, n)
-        return (y, softmax_rows(rng, n, C, scale=0.7)), {}
-
-    return make
-
-
-def _logits(soft=False):
-    def make(rng, n):
-        y = softmax_rows(rng, n, C) if soft else _index(rng, n)
-        return (y, rng.normal(0.0, 2.0, size=(n, C))), {}
-
-    return make
-
-
-def _log_probs(rng, n):
-    return (_index(rng, n), np.log(softmax_rows(rng, n, C))), {}
+INDEX = {"target": "index"}
+SOFT = {"target": "distribution"}
 
 
 def _hinge_scores(margin, variant):
     """Scores whose hinge terms all stay 0.05 away from 0 (and, for Crammer–Singer, no tie
-    between the two strongest rivals), so that the loss is smooth around the draw."""
+    between the two strongest rivals), so that the loss is smooth around the draw. Hand
+    written: these kinks lie on differences between classes' scores, which no declaration
+    describes."""
 
     def make(rng, n):
         y = rng.integers(0, C, size=n)
@@ -61,28 +42,28 @@ def _hinge_scores(margin, variant):
 COSTS = [[0, 1, 4, 9], [1, 0, 1, 4], [4, 1, 0, 1], [9, 4, 1, 0]]
 
 CASES = [
-    Case("cross_entropy", ll.CrossEntropy(), _probs()),
-    Case("cross_entropy-soft", ll.CrossEntropy(), _probs(soft=True)),
-    Case("cross_entropy-logits", ll.CrossEntropy(from_logits=True), _logits()),
-    Case("cross_entropy-logits-soft", ll.CrossEntropy(from_logits=True, label_smoothing=0.1), _logits(soft=True)),
-    Case("cross_entropy-smoothing", ll.CrossEntropy(label_smoothing=0.2), _probs()),
-    Case("nll", ll.NLL(), _log_probs),
-    Case("focal", ll.Focal(), _probs()),
-    Case("focal-logits", ll.Focal(from_logits=True, alpha=0.25), _logits()),
-    Case("focal-logits-gamma0.5-soft", ll.Focal(gamma=0.5, from_logits=True), _logits(soft=True)),
-    Case("focal-gamma0.5-soft", ll.Focal(gamma=0.5), _probs(soft=True)),
+    Case("cross_entropy", ll.CrossEntropy(), domain=INDEX),
+    Case("cross_entropy-soft", ll.CrossEntropy(), domain=SOFT),
+    Case("cross_entropy-logits", ll.CrossEntropy(from_logits=True), domain=INDEX),
+    Case("cross_entropy-logits-soft", ll.CrossEntropy(from_logits=True, label_smoothing=0.1), domain=SOFT),
+    Case("cross_entropy-smoothing", ll.CrossEntropy(label_smoothing=0.2), domain=INDEX),
+    Case("nll", ll.NLL(), domain=INDEX),
+    Case("focal", ll.Focal(), domain=INDEX),
+    Case("focal-logits", ll.Focal(from_logits=True, alpha=0.25), domain=INDEX),
+    Case("focal-logits-gamma0.5-soft", ll.Focal(gamma=0.5, from_logits=True), domain=SOFT),
+    Case("focal-gamma0.5-soft", ll.Focal(gamma=0.5), domain=SOFT),
     Case("multiclass_hinge", ll.MulticlassHinge(), _hinge_scores(1.0, "weston_watkins")),
     Case(
         "multiclass_hinge-crammer_singer",
         ll.MulticlassHinge(margin=0.5, variant="crammer_singer"),
         _hinge_scores(0.5, "crammer_singer"),
     ),
-    Case("poly1", ll.Poly1(epsilon=-0.5), _probs(soft=True)),
-    Case("poly1-logits", ll.Poly1(epsilon=2.0, from_logits=True), _logits()),
-    Case("generalized_cross_entropy", ll.GeneralizedCrossEntropy(), _probs()),
-    Case("generalized_cross_entropy-logits", ll.GeneralizedCrossEntropy(q=0.3, from_logits=True), _logits(soft=True)),
-    Case("symmetric_cross_entropy", ll.SymmetricCrossEntropy(), _probs(soft=True)),
-    Case("symmetric_cross_entropy-logits", ll.SymmetricCrossEntropy(alpha=0.5, from_logits=True), _logits()),
-    Case("cost_sensitive", ll.CostSensitive(cost_matrix=COSTS), _probs()),
-    Case("cost_sensitive-logits", ll.CostSensitive(from_logits=True), _logits(soft=True)),
+    Case("poly1", ll.Poly1(epsilon=-0.5), domain=SOFT),
+    Case("poly1-logits", ll.Poly1(epsilon=2.0, from_logits=True), domain=INDEX),
+    Case("generalized_cross_entropy", ll.GeneralizedCrossEntropy(), domain=INDEX),
+    Case("generalized_cross_entropy-logits", ll.GeneralizedCrossEntropy(q=0.3, from_logits=True), domain=SOFT),
+    Case("symmetric_cross_entropy", ll.SymmetricCrossEntropy(), domain=SOFT),
+    Case("symmetric_cross_entropy-logits", ll.SymmetricCrossEntropy(alpha=0.5, from_logits=True), domain=INDEX),
+    Case("cost_sensitive", ll.CostSensitive(cost_matrix=COSTS), domain=INDEX),
+    Case("cost_sensitive-logits", ll.CostSensitive(from_logits=True), domain=SOFT),
 ]

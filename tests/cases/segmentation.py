@@ -1,5 +1,6 @@
 """Cases for losses/segmentation.py: probability maps (N, C, H, W) with one-hot, soft or
-class-index target maps."""
+class-index target maps. Hand-written: the class axis is axis 1 of a map (event_ndim 0
+with a loss shape of one value per map), which the declarations do not describe."""
 
 from __future__ import annotations
 

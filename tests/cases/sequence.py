@@ -1,5 +1,7 @@
 """Cases for losses/sequence.py (no ignored tokens here: the generic test compares the mean
-with the plain mean of reduction="none"; ignore_index is tested in test_structured.py)."""
+with the plain mean of reduction="none"; ignore_index is tested in test_structured.py). Hand-written: token ids over a time axis and
+an LM head's (hidden, weight, targets) are structures no declaration describes (their
+declared domains are the real line)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Cases for losses/transport.py: one sample per call (two whole distributions)."""
+"""Cases for losses/transport.py: one sample per call (two whole distributions). Hand-written:
+two samples of different sizes with optional weights per sample, which the declarations do
+not describe."""
 
 from __future__ import annotations
 
