@@ -9,6 +9,20 @@
   function save() {
     LL.writeState({target: $("target").value, metric: $("metric").value, candidates: $("candidates").value, cv: $("cv").value});
   }
+  /** "name" or "name(param=value, ...)" with numbers, True/False/None or quoted strings. */
+  function parseSpec(text) {
+    const m = /^([A-Za-z0-9_]+)\s*(?:\((.*)\))?$/.exec(text);
+    if (!m) throw new Error(`candidates: cannot read ${JSON.stringify(text)}; write name or name(param=value, ...), separated by ;`);
+    const params = {};
+    for (const part of (m[2] || "").split(",").map(p => p.trim()).filter(Boolean)) {
+      const kv = /^([A-Za-z0-9_]+)\s*=\s*(.+)$/.exec(part);
+      if (!kv) throw new Error(`candidates: cannot read the parameter ${JSON.stringify(part)} of ${m[1]}`);
+      const v = kv[2];
+      params[kv[1]] = v === "True" ? true : v === "False" ? false : v === "None" ? null
+        : Number.isFinite(+v) ? +v : v.replace(/^['"]|['"]$/g, "");
+    }
+    return {name: m[1], params};
+  }
   function escape(t) { const d = document.createElement("div"); d.textContent = String(t); return d.innerHTML; }
   $("csv").addEventListener("change", async ev => {
     const file = ev.target.files[0];
@@ -31,17 +45,20 @@
     try {
       const r = await timed("recommending", () => LL.post("api/recommend", {csv: text, target: $("target").value,
                                                                           metric: $("metric").value || null}));
-      const rows = r.ranking.map((s, i) => `<tr><td>${i + 1}</td><td><code>${escape(s.label)}</code></td><td>${escape(s.reason || "")}</td></tr>`);
+      const rows = r.ranking.map((s, i) => `<tr><td>${i + 1}</td><td><code>${escape(s.label)}</code></td><td>${escape((s.reasons || []).join(" "))}</td></tr>`);
       $("advice").innerHTML = `<h2>Advice (${escape(r.task)})</h2><table><thead><tr><th>#</th><th>loss</th><th>why</th></tr></thead>` +
         `<tbody>${rows.join("")}</tbody></table><ul>${r.notes.map(n => `<li>${escape(n)}</li>`).join("")}</ul>`;
-      if (!$("candidates").value) $("candidates").value = r.ranking.slice(0, 3).map(s => s.loss || s.label).join(", ");
+      if (!$("candidates").value) $("candidates").value = r.ranking.slice(0, 3).map(s => s.label).join("; ");
       LL.status(""); save();
     } catch (e) { LL.status(e.message); }
   });
   $("search").addEventListener("click", async () => {
     save();
-    const names = $("candidates").value.split(",").map(s => s.trim()).filter(Boolean);
-    const losses = names.length ? names.map(n => ({name: n})) : null;
+    let losses = null;
+    try {
+      const specs = $("candidates").value.split(";").map(s => s.trim()).filter(Boolean);
+      losses = specs.length ? specs.map(parseSpec) : null;
+    } catch (e) { LL.status(e.message); return; }
     try {
       const r = await timed("cross-validating", () => LL.post("api/search", {csv: text, target: $("target").value,
         metric: $("metric").value || null, losses, cv: +$("cv").value}));
