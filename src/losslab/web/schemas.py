@@ -109,8 +109,8 @@ class LandscapeRequest(Strict):
     steps: int = Field(50, ge=1, le=500)
     start: Annotated[list[Annotated[float, Field(ge=-4, le=4, allow_inf_nan=False)]],
                      Field(min_length=2, max_length=2)] = Field(default_factory=lambda: [-3.0, 3.0])
-    size: int = Field(41, ge=11, le=81, description="Grid points per weight.")
-    n: int = Field(200, ge=10, le=2000, description="Data points.")
+    size: int = Field(41, ge=11, le=61, description="Grid points per weight.")
+    n: int = Field(200, ge=10, le=500, description="Data points.")
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
