@@ -459,7 +459,8 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
     if len(val):
         fit_kwargs["validation_data"] = (X[val], labels[val])
     try:
-        h = ll.fit(net, loss, X[train], labels[train], optimizer=opt, regularizer=regularizer, lam=lam, epochs=steps,
+        h = ll.fit(net, loss, X[train], labels[train], optimizer=opt, regularizer=regularizer,
+                   lam=lam if regularizer else 0.0, epochs=steps,
                    batch_size=batch_size, seed=seed + len(history.get("train_loss", [])), progress=False,
                    callbacks=[_deadline_callback(time_limit)], **fit_kwargs)
         diverged = False

@@ -33,11 +33,12 @@ const LL = {
   },
   status(text) { const el = document.getElementById("status"); if (el) el.textContent = text || ""; },
   layout(extra) {
-    return Object.assign({margin: {l: 50, r: 15, t: 30, b: 40}, font: {size: 12},
+    return Object.assign({margin: {l: 50, r: 15, t: 30, b: 45}, font: {size: 12},
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#fff", showlegend: true,
-      legend: {orientation: "h", y: -0.18}}, extra || {});
+      legend: {orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom", bgcolor: "rgba(255,255,255,0.6)"}},
+      extra || {});
   },
-  config: {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["toImage", "sendDataToCloud"]},
+  config: {displaylogo: false, responsive: true, displayModeBar: false},
   colors: ["#2364aa", "#d1495b", "#3a9d5d", "#edae49", "#7d4e9f", "#00798c"],
   fmt(v, d = 4) { return v === null || v === undefined ? "–" : Number(v).toPrecision(d); },
 };

@@ -30,8 +30,8 @@
       const traces = Object.entries(curves).filter(([, c]) => c && c[key]).map(([name, c], i) => ({
         x: c.x, y: c[key], name, mode: "lines", line: {color: LL.colors[i % LL.colors.length], width: 2},
       }));
-      Plotly.react(`plot-${key}`, traces, LL.layout({title: {text: names[key], font: {size: 13}},
-        xaxis: {title: {text: first.axis}}, showlegend: traces.length > 1}), LL.config);
+      Plotly.react(`plot-${key}`, traces, LL.layout({title: {text: names[key], font: {size: 13}, x: 0.02},
+        xaxis: {title: {text: curves[row.name].axis}}, showlegend: traces.length > 1}), LL.config);
     }
   }
   function save() {
