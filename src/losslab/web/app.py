@@ -10,6 +10,7 @@ scripts from a CDN (the schema itself is at /openapi.json).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,48 +72,48 @@ def create_app() -> FastAPI:
 
     # ------------------------------------------------------------------ the API
     @app.get("/api/losses", tags=["api"], summary="Every loss: family, formula, traits, parameter controls")
-    def losses() -> list[dict[str, Any]]:
-        return list(site.catalog_rows())
+    def losses() -> JSONResponse:
+        return JSONResponse(list(site.catalog_rows()))
 
     @app.post("/api/curve", tags=["api"], summary="Value, gradient and Hessian along the loss's natural axis")
-    def curve(req: schemas.CurveRequest) -> dict[str, Any]:
+    def curve(req: schemas.CurveRequest) -> JSONResponse:
         loss = compute.make_loss(req.loss, req.params, req.expression, req.task)
-        return compute.curve(loss, n=req.n, lo=req.x_min, hi=req.x_max)
+        return _json(compute.curve(loss, n=req.n, lo=req.x_min, hi=req.x_max))
 
     @app.post("/api/fit", tags=["api"], summary="Fit y ≈ f(x) under a regression loss; the constant it estimates")
-    def fit(req: schemas.FitRequest) -> dict[str, Any]:
+    def fit(req: schemas.FitRequest) -> JSONResponse:
         loss = compute.make_loss(req.loss, req.params, req.expression, "regression" if req.expression else None)
-        return compute.fit_regression(loss, req.x, req.y, req.model, req.hidden, req.epochs, req.seed)
+        return _json(compute.fit_regression(loss, req.x, req.y, req.model, req.hidden, req.epochs, req.seed))
 
     @app.post("/api/dataset", tags=["api"], summary="A labelled 2-D data set for the classification playground")
-    def dataset(req: schemas.DatasetRequest) -> dict[str, Any]:
-        return compute.make_points(req.name, req.n, req.classes, req.noise, req.seed)
+    def dataset(req: schemas.DatasetRequest) -> JSONResponse:
+        return _json(compute.make_points(req.name, req.n, req.classes, req.noise, req.seed))
 
     @app.post("/api/train", tags=["api"], summary="Train a classifier a few epochs: decision grid, curves, diagnosis")
-    def train(req: schemas.TrainRequest) -> dict[str, Any]:
+    def train(req: schemas.TrainRequest) -> JSONResponse:
         if len(req.x) != len(req.y):
             raise FieldError("y", f"must have one label per point; got {len(req.y)} labels for {len(req.x)} points")
         if req.batch_size is not None and req.batch_size > len(req.x):
             raise FieldError("batch_size", f"must be at most the number of points ({len(req.x)}); got {req.batch_size}")
         weights = None if req.weights is None else [[0.0 if v is None else v for v in w] for w in req.weights]
-        return compute.train_classifier(
+        return _json(compute.train_classifier(
             req.loss, req.params, req.x, req.y, req.model, req.hidden, req.activation, req.optimizer, req.lr,
-            req.penalty, req.lam, req.batch_size, req.steps, weights, _history(req.history), req.seed, req.grid)
+            req.penalty, req.lam, req.batch_size, req.steps, weights, _history(req.history), req.seed, req.grid))
 
     @app.post("/api/landscape", tags=["api"], summary="The loss over two weights and an optimiser's path")
-    def landscape(req: schemas.LandscapeRequest) -> dict[str, Any]:
+    def landscape(req: schemas.LandscapeRequest) -> JSONResponse:
         loss = compute.make_loss(req.loss, req.params)
-        return compute.landscape(loss, req.task, req.optimizer, req.lr, req.steps, (req.start[0], req.start[1]),
-                                 req.size, req.n, req.seed)
+        return _json(compute.landscape(loss, req.task, req.optimizer, req.lr, req.steps, (req.start[0], req.start[1]),
+                                 req.size, req.n, req.seed))
 
     @app.post("/api/recommend", tags=["api"], summary="recommend's ranked advice for a CSV's target column")
-    def recommend(req: schemas.RecommendRequest) -> dict[str, Any]:
-        return compute.recommend(req.csv, req.target, req.task, req.metric)
+    def recommend(req: schemas.RecommendRequest) -> JSONResponse:
+        return _json(compute.recommend(req.csv, req.target, req.task, req.metric))
 
     @app.post("/api/search", tags=["api"], summary="Cross-validate losses on a CSV (search)")
-    def search(req: schemas.SearchRequest) -> dict[str, Any]:
+    def search(req: schemas.SearchRequest) -> JSONResponse:
         losses = None if req.losses is None else [s.model_dump() for s in req.losses]
-        return compute.search(req.csv, req.target, losses, req.metric, req.cv, req.max_epochs, req.seed)
+        return _json(compute.search(req.csv, req.target, losses, req.metric, req.cv, req.max_epochs, req.seed))
 
     # ------------------------------------------------------------------ the pages
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -131,6 +132,28 @@ def create_app() -> FastAPI:
     for kind in ("landscape", "choose"):
         app.add_api_route(f"/{kind}", _page(kind), response_class=HTMLResponse, include_in_schema=False)
     return app
+
+
+def _json(content: Any) -> JSONResponse:
+    """The answer as JSON, serialised directly (FastAPI's jsonable_encoder would walk every
+    float of a 2,000-point answer first, a third of a live refit's time). JSON has no NaN
+    or infinity: where the library reports one, the answer says null."""
+    try:
+        return JSONResponse(content)
+    except (ValueError, TypeError):
+        return JSONResponse(_finite_tree(content))
+
+
+def _finite_tree(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _finite_tree(w) for k, w in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite_tree(w) for w in v]
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    return compute.plain(v)
 
 
 def _page(kind: str) -> Any:

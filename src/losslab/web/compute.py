@@ -80,7 +80,7 @@ def controls(entry: ll.CatalogEntry) -> list[dict[str, Any]]:
     out = []
     for p in entry.parameters:
         text, default = p.rule.text, p.default
-        spec: dict[str, Any] = {"name": p.name, "default": _plain(default), "rule": text, "help": p.help}
+        spec: dict[str, Any] = {"name": p.name, "default": plain(default), "rule": text, "help": p.help}
         choices = _CHOICES.search(text)
         if isinstance(default, bool):
             spec["kind"] = "bool"
@@ -121,17 +121,17 @@ def _slider_range(text: str, default: float | None) -> dict[str, float]:
     return {"min": round(lo, 10), "max": round(hi, 10), "step": step, "value": d if default is not None else lo}
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
     if isinstance(v, (bool, int, str)) or v is None:
         return v
     if isinstance(v, float):
         return v if math.isfinite(v) else str(v)
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     if isinstance(v, np.ndarray):
-        return _plain(v.tolist())
+        return plain(v.tolist())
     if isinstance(v, np.generic):
-        return _plain(v.item())
+        return plain(v.item())
     return str(v)
 
 
@@ -141,7 +141,7 @@ def traits_dict(loss: ll.Loss) -> dict[str, Any]:
     for name in ("task", "convex", "strictly_convex", "differentiable", "twice_differentiable", "lipschitz",
                  "bounded", "robust", "margin_based", "distance_based", "classification_calibrated", "proper",
                  "estimates"):
-        out[name] = _plain(getattr(t, name, None))
+        out[name] = plain(getattr(t, name, None))
     out["y_true_domain"] = str(t.y_true_domain)
     out["y_pred_domain"] = str(t.y_pred_domain)
     return out
@@ -157,7 +157,7 @@ def catalog() -> list[dict[str, Any]]:
         out.append({
             "name": entry.name, "family": entry.family, "description": entry.description,
             "formula": loss.formula or "", "aliases": list(getattr(loss, "aliases", ()) or ()),
-            "params": {k: _plain(v) for k, v in loss.params.items()}, "controls": controls(entry),
+            "params": {k: plain(v) for k, v in loss.params.items()}, "controls": controls(entry),
             "traits": traits_dict(loss), "axis": None if axis is None else axis["label"],
             "regression": axis is not None and axis["kind"] == "residual",
             "classification": entry.family in CLASSIFICATION_FAMILIES and entry.name not in NOT_TRAINABLE,
@@ -257,7 +257,7 @@ def curve(loss: ll.Loss, n: int = 201, lo: float | None = None, hi: float | None
         except ValueError:  # divergences take a target distribution, not a class index
             arrays = (np.tile(np.eye(3)[0], (n, 1)), pred)
 
-    out: dict[str, Any] = {"loss": loss.name, "params": {k: _plain(w) for k, w in loss.params.items()},
+    out: dict[str, Any] = {"loss": loss.name, "params": {k: plain(w) for k, w in loss.params.items()},
                            "axis": axis["label"], "axis_kind": kind, "x": x.tolist()}
     for key in ("value", "gradient", "hessian"):
         try:
@@ -333,7 +333,7 @@ def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "
         grid = np.linspace(float(X.min()), float(X.max()), 101)
         line = np.asarray(net.forward(grid[:, None]), dtype=float).reshape(-1)
     out: dict[str, Any] = {
-        "loss": loss.name, "params": {k: _plain(v) for k, v in loss.params.items()}, "model": model,
+        "loss": loss.name, "params": {k: plain(v) for k, v in loss.params.items()}, "model": model,
         "predictions": _finite_list(predictions), "line": {"x": grid.tolist(), "y": _finite_list(line)},
         "history": _finite_list(history.train_loss), "epochs": history.epochs,
         "estimates": str(loss.traits.estimates), "constant": best_constant(loss, Y),
@@ -624,4 +624,4 @@ def _plain_tree(v: Any) -> Any:
         return {str(k): _plain_tree(w) for k, w in v.items()}
     if isinstance(v, (list, tuple)):
         return [_plain_tree(w) for w in v]
-    return _plain(v)
+    return plain(v)
