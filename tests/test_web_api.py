@@ -318,3 +318,49 @@ def test_static_site(tmp_path):
     assert 'src="../static/plotly-cartesian.min.js"' in huber and "/api/" not in huber.split("<script src")[0]
     curve = json.loads(re.search(r'<script id="curve-data" type="application/json">(.*?)</script>', huber).group(1))
     assert curve["loss"] == "huber" and len(curve["x"]) == 201
+
+
+def test_the_serve_command_starts_and_stops(tmp_path):
+    """`losslab serve --port P` prints its address, answers there, and stops on SIGTERM."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    src = str(Path(ll.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "losslab.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in line
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the server did not answer within 60 s"
+                time.sleep(0.2)
+        assert "The catalog" in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_the_docs_command(tmp_path):
+    typer_testing = pytest.importorskip("typer.testing")
+    from losslab.cli import app
+
+    result = typer_testing.CliRunner().invoke(app, ["docs", "--out", str(tmp_path / "site")])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {len(ll.catalog()) + 1} pages" in result.output
+    assert (tmp_path / "site" / "loss" / "mse.html").is_file()
+    bad = typer_testing.CliRunner().invoke(app, ["serve", "--port", "70000"])
+    assert bad.exit_code == 2 and "--port" in bad.output

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
 
@@ -96,7 +96,8 @@ class Page:
         self.base = base
 
     def _route(self, route):
-        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+        url = urlparse(route.request.url)
+        if url.scheme == "file" or url.hostname in ("127.0.0.1", "localhost"):
             route.continue_()
         else:
             self.outside.append(route.request.url)
@@ -165,10 +166,13 @@ def test_dragging_a_point_moves_mse_not_mae(tab, shots):
     # 30 points on y = 1 + 0.8x with a small deterministic wiggle; the last one will be dragged up
     xs = [0.5 + 0.3 * i for i in range(30)]
     pts = ";".join(f"{x:.2f},{1 + 0.8 * x + 0.3 * ((-1) ** i):.2f}" for i, x in enumerate(xs))
-    tab.goto(f"/playground/regression?losses=mse,mae&pts={pts}")
+    tab.goto(f"/playground/regression?losses=mse|mae|quantile(q=0.9)|expr:abs(r)**1.5&pts={pts}")
     tab.page.wait_for_function("() => document.getElementById('slope-mae').textContent !== '–'")
     slope = {k: float(tab.page.text_content(f"#slope-{k}")) for k in ("mse", "mae")}
     assert slope["mse"] == pytest.approx(0.8, abs=0.05) and slope["mae"] == pytest.approx(0.8, abs=0.05)
+    # a loss with parameters and a user formula refit beside them (row ids: the label, [^A-Za-z0-9_] → _)
+    assert float(tab.page.text_content("#slope-quantile_q_0_9_")) == pytest.approx(0.8, abs=0.1)
+    assert float(tab.page.text_content("#slope-expr_abs_r___1_5")) == pytest.approx(0.8, abs=0.05)
     # the last point's pixel position, from the plot's own layout (fixed axes: x 0..10, y −5..20)
     start = tab.page.evaluate("""() => {
         const gd = document.getElementById('plot'), s = gd._fullLayout._size, box = gd.getBoundingClientRect();
@@ -191,16 +195,17 @@ def test_dragging_a_point_moves_mse_not_mae(tab, shots):
     assert "pts=" in tab.page.url and tab.errors == [] and tab.outside == []
 
 
-@pytest.mark.parametrize("loss", ["cross_entropy", "hinge"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "hinge", "expr:(1 - p)**2"])
 def test_training_lowers_the_loss_curve(tab, shots, loss):
-    tab.goto(f"/playground/classification?loss={loss}&dataset=blobs&model=linear&lr=0.05")
+    tab.goto(f"/playground/classification?loss={quote(loss)}&dataset=blobs&model=linear&lr=0.05")
+    assert tab.page.input_value("#loss") == loss
     for k in range(1, 4):
         tab.page.click("#step")
         tab.page.wait_for_function(f"() => +document.getElementById('epoch').textContent >= {5 * k}")
     train = plotted(tab, "curves")
     assert len(train) == 15 and train[-1] < train[0], train
     assert tab.page.text_content("#diagnosis").strip()
-    tab.page.screenshot(path=str(shots / f"classification_{loss}.png"))
+    tab.page.screenshot(path=str(shots / f"classification_{loss[:13].replace(':', '_')}.png"))
     assert tab.errors == [] and tab.outside == []
 
 
@@ -214,4 +219,18 @@ def test_start_and_pause(tab):
     paused_at = tab.page.text_content("#epoch")
     tab.page.wait_for_timeout(500)
     assert tab.page.text_content("#epoch") == paused_at
+    assert tab.errors == [] and tab.outside == []
+
+
+def test_the_static_site_works_from_files(tab, shots, tmp_path):
+    """`losslab docs` output opened as files: no server, no console errors, curves drawn."""
+    from losslab.web import build_static_site
+
+    build_static_site(tmp_path / "site")
+    tab.page.goto((tmp_path / "site" / "index.html").as_uri())
+    tab.page.click("a[href$=\"loss/huber.html\"]")
+    tab.page.wait_for_function("() => document.getElementById('plot-value') && document.getElementById('plot-value').data")
+    assert plotted(tab, "plot-value")[-1] == pytest.approx(3.5)
+    assert tab.page.locator("#param-delta").is_disabled()
+    tab.page.screenshot(path=str(shots / "static_huber.png"))
     assert tab.errors == [] and tab.outside == []

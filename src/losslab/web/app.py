@@ -98,7 +98,8 @@ def create_app() -> FastAPI:
         weights = None if req.weights is None else [[0.0 if v is None else v for v in w] for w in req.weights]
         return _json(compute.train_classifier(
             req.loss, req.params, req.x, req.y, req.model, req.hidden, req.activation, req.optimizer, req.lr,
-            req.penalty, req.lam, req.batch_size, req.steps, weights, _history(req.history), req.seed, req.grid))
+            req.penalty, req.lam, req.batch_size, req.steps, weights, _history(req.history), req.seed, req.grid,
+            expression=req.expression))
 
     @app.post("/api/landscape", tags=["api"], summary="The loss over two weights and an optimiser's path")
     def landscape(req: schemas.LandscapeRequest) -> JSONResponse:

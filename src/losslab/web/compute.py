@@ -9,6 +9,7 @@ turns it into a 422. The library is used only through its public API.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import re
@@ -57,11 +58,23 @@ def make_loss(name: str | None, params: dict[str, Any], expression: str | None =
     """A Loss from a catalog name and parameters, or from a formula through the safe route
     (``ll.custom.from_expression``, which parses without eval)."""
     if expression:
-        return _build("expression", lambda: ll.custom.from_expression(expression, task, **params))
+        try:
+            key = tuple(sorted(params.items()))
+            hash(key)
+        except TypeError:
+            raise FieldError("params", "a formula's parameters must be numbers") from None
+        return _build("expression", lambda: _expression_loss(expression, task, key))
     if not name:
         raise FieldError("loss", "give a loss name (GET /api/losses lists them) or an expression")
     _build("loss", lambda: ll.get(name))
     return _build("params", lambda: ll.get(name, **params))
+
+
+@functools.lru_cache(maxsize=64)
+def _expression_loss(expression: str, task: str | None, params: tuple[tuple[str, Any], ...]) -> ll.Loss:
+    """A formula's Loss, built once: deriving it symbolically takes a second or two, and the
+    playground refits the same formula on every drag."""
+    return ll.custom.from_expression(expression, task, **dict(params))
 
 
 # ------------------------------------------------------------------------------ the catalog
@@ -270,14 +283,17 @@ def curve(loss: ll.Loss, n: int = 201, lo: float | None = None, hi: float | None
 
 
 # ------------------------------------------------------------------------------ regression fits
-def _deadline_callback(seconds: float) -> Callable[[int, dict], bool]:
-    """A fit callback that stops training once ``seconds`` have passed (every fit is bounded)."""
-    end = time.perf_counter() + seconds
+class _Deadline:
+    """A fit callback that stops training once ``seconds`` have passed (every fit is bounded);
+    ``hit`` says whether it did, so the answer can say the fit was cut short."""
 
-    def stop(epoch: int, logs: dict) -> bool:
-        return time.perf_counter() > end
+    def __init__(self, seconds: float):
+        self.end = time.perf_counter() + seconds
+        self.hit = False
 
-    return stop
+    def __call__(self, epoch: int, logs: dict) -> bool:
+        self.hit = self.hit or time.perf_counter() > self.end
+        return self.hit
 
 
 def best_constant(loss: ll.Loss, y: np.ndarray) -> float | None:
@@ -310,7 +326,7 @@ def best_constant(loss: ll.Loss, y: np.ndarray) -> float | None:
 
 
 def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "linear", hidden: int = 16,
-                   epochs: int = 200, seed: int = 0, time_limit: float = 2.0) -> dict[str, Any]:
+                   epochs: int = 200, seed: int = 0, time_limit: float = 5.0) -> dict[str, Any]:
     """Fit y ≈ f(x) under ``loss`` (a line, or a one-hidden-layer tanh MLP) with ``ll.fit``.
 
     The linear model takes the library's default optimiser (L-BFGS on convex or smooth
@@ -326,8 +342,9 @@ def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "
         raise FieldError("y", f"must have as many values as x; got {len(Y)} and {len(X)}")
     start = time.perf_counter()
     net = ll.train.Linear(1, 1, seed=seed) if model == "linear" else ll.train.MLP([1, hidden, 1], "tanh", seed=seed)
+    deadline = _Deadline(time_limit)
     history = _build("y", lambda: ll.fit(net, loss, X, Y, epochs=epochs, seed=seed, progress=False,
-                                         callbacks=[_deadline_callback(time_limit)]))
+                                         callbacks=[deadline]))
     with np.errstate(all="ignore"):
         predictions = np.asarray(net.forward(X), dtype=float).reshape(-1)
         grid = np.linspace(float(X.min()), float(X.max()), 101)
@@ -335,7 +352,7 @@ def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "
     out: dict[str, Any] = {
         "loss": loss.name, "params": {k: plain(v) for k, v in loss.params.items()}, "model": model,
         "predictions": _finite_list(predictions), "line": {"x": grid.tolist(), "y": _finite_list(line)},
-        "history": _finite_list(history.train_loss), "epochs": history.epochs,
+        "history": _finite_list(history.train_loss), "epochs": history.epochs, "stopped_by_time_limit": deadline.hit,
         "estimates": str(loss.traits.estimates), "constant": best_constant(loss, Y),
     }
     if model == "linear":
@@ -401,10 +418,10 @@ def make_points(name: str, n: int = 200, classes: int = 2, noise: float = 0.1, s
 def _classifier_loss(loss: ll.Loss, n_classes: int) -> int:
     """The model's output width for ``loss`` on ``n_classes`` classes (blames ``loss``)."""
     family = loss.traits.task
-    if loss.name in NOT_TRAINABLE or family not in ("binary", "multiclass"):
+    if loss.name in NOT_TRAINABLE or family not in ("binary", "multiclass", "classification"):
         raise FieldError("loss", f"{loss.name} cannot train a classifier here; choose a binary or multiclass loss "
                                  "(cross_entropy, hinge, focal, multiclass_hinge, ...)")
-    if family == "binary":
+    if family in ("binary", "classification"):
         if n_classes != 2:
             raise FieldError("loss", f"{loss.name} is a binary loss and the data have {n_classes} classes; choose a "
                                      "multiclass loss (cross_entropy, multiclass_hinge, focal, ...)")
@@ -415,9 +432,14 @@ def _classifier_loss(loss: ll.Loss, n_classes: int) -> int:
 def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]], y: list[int], model: str,
                      hidden: list[int], activation: str, optimizer: str, lr: float, penalty: str, lam: float,
                      batch_size: int | None, steps: int, weights: list[Any] | None, history: dict[str, list[float]],
-                     seed: int, grid_size: int, time_limit: float = 3.0) -> dict[str, Any]:
+                     seed: int, grid_size: int, time_limit: float = 3.0,
+                     expression: str | None = None) -> dict[str, Any]:
     """``steps`` epochs of training from ``weights`` (or a fresh model); the decision grid,
     the new weights, this chunk's curves and the diagnosis of the whole run so far.
+
+    ``expression``: a binary loss written as a formula (``ll.custom.from_expression``),
+    e.g. "(1 - p)**2", squared error on a sigmoid (formulas in p are built with
+    ``from_logits=True``, since the model outputs raw scores).
 
     The page keeps the state (weights and curves) and sends it back, so the server keeps
     none. The optimiser's moments restart with each call (a chunk is several epochs).
@@ -433,10 +455,13 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
     if len(classes) < 2 or classes[0] < 0 or classes[-1] != len(classes) - 1:
         raise FieldError("y", f"must hold the classes 0..C-1 (C >= 2), each present; got {classes.tolist()}")
     n_classes = len(classes)
-    loss = make_loss(loss_name, params)
-    raw = {k: True for k in ("from_logits",) if loss.params.get(k) is False}
-    if raw:
-        loss = make_loss(loss_name, {**params, **raw})
+    if expression:
+        raw = {"from_logits": True} if re.search(r"\bp\b", expression) else {}
+        loss = make_loss(None, {**params, **raw}, expression, "binary")
+    else:
+        loss = make_loss(loss_name, params)
+        if loss.params.get("from_logits") is False:
+            loss = make_loss(loss_name, {**params, "from_logits": True})
     width = _classifier_loss(loss, n_classes)
     sizes = [2, *hidden, width]
     net = ll.train.Linear(2, width, seed=seed) if model == "linear" else ll.train.MLP(sizes, activation, seed=seed)
@@ -458,11 +483,12 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
     fit_kwargs = {}
     if len(val):
         fit_kwargs["validation_data"] = (X[val], labels[val])
+    deadline = _Deadline(time_limit)
     try:
         h = ll.fit(net, loss, X[train], labels[train], optimizer=opt, regularizer=regularizer,
                    lam=lam if regularizer else 0.0, epochs=steps,
                    batch_size=batch_size, seed=seed + len(history.get("train_loss", [])), progress=False,
-                   callbacks=[_deadline_callback(time_limit)], **fit_kwargs)
+                   callbacks=[deadline], **fit_kwargs)
         diverged = False
     except ll.train.TrainingDiverged as exc:
         h = getattr(exc, "history", None) or ll.train.History()
@@ -497,7 +523,7 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
         "shapes": [list(p.shape) for p in net.parameters],
         "chunk": {k: _finite_list(v) for k, v in chunk.items()},
         "initial_loss": _finite_list([full.initial_loss])[0],
-        "diverged": diverged, "epochs": full.epochs,
+        "diverged": diverged, "epochs": full.epochs, "stopped_by_time_limit": deadline.hit,
         "accuracy": float(np.mean(pred == labels)),
         "diagnosis": None if diagnosis is None else {"kind": diagnosis.kind, "epoch": diagnosis.epoch,
                                                      "evidence": diagnosis.evidence, "advice": diagnosis.advice},
@@ -553,7 +579,7 @@ def landscape(loss: ll.Loss, task: str, optimizer: str, lr: float, steps: int, s
     opt = _build("optimizer", lambda: ll.train.get_optimizer(optimizer, lr))
     try:
         ll.fit(net, loss, X, labels, optimizer=opt, epochs=steps, progress=False, seed=seed,
-               callbacks=[record, _deadline_callback(time_limit)])
+               callbacks=[record, _Deadline(time_limit)])
     except ll.train.TrainingDiverged:
         pass  # the path so far shows the divergence
     except (ValueError, TypeError) as exc:

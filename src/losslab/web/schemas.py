@@ -72,6 +72,9 @@ class TrainRequest(Strict):
 
     loss: Name = "cross_entropy"
     params: Params = Field(default_factory=dict)
+    expression: Optional[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        None, description="A binary loss as a formula in m or p (e.g. '(1 - p)**2': squared error on a sigmoid); "
+                          "replaces loss.")
     x: Annotated[list[Annotated[list[Finite], Field(min_length=2, max_length=2)]],
                  Field(min_length=4, max_length=MAX_POINTS)]
     y: Annotated[list[Annotated[int, Field(ge=0, le=9)]], Field(min_length=4, max_length=MAX_POINTS)]

@@ -13,15 +13,7 @@
   function parseSpec(text) {
     const m = /^([A-Za-z0-9_]+)\s*(?:\((.*)\))?$/.exec(text);
     if (!m) throw new Error(`candidates: cannot read ${JSON.stringify(text)}; write name or name(param=value, ...), separated by ;`);
-    const params = {};
-    for (const part of (m[2] || "").split(",").map(p => p.trim()).filter(Boolean)) {
-      const kv = /^([A-Za-z0-9_]+)\s*=\s*(.+)$/.exec(part);
-      if (!kv) throw new Error(`candidates: cannot read the parameter ${JSON.stringify(part)} of ${m[1]}`);
-      const v = kv[2];
-      params[kv[1]] = v === "True" ? true : v === "False" ? false : v === "None" ? null
-        : Number.isFinite(+v) ? +v : v.replace(/^['"]|['"]$/g, "");
-    }
-    return {name: m[1], params};
+    return {name: m[1], params: LL.parseParams(m[2], "candidates")};
   }
   function escape(t) { const d = document.createElement("div"); d.textContent = String(t); return d.innerHTML; }
   $("csv").addEventListener("change", async ev => {

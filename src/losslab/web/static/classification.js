@@ -4,17 +4,21 @@
 "use strict";
 (() => {
   const $ = id => document.getElementById(id);
-  const fields = ["dataset", "classes", "n", "noise", "loss", "model", "hidden", "activation", "optimizer", "lr",
-                  "penalty", "lam", "batch"];
-  const defaults = {dataset: "blobs", classes: 2, n: 200, noise: 0.1, loss: "cross_entropy", model: "linear",
+  const fields = ["dataset", "classes", "n", "noise", "loss", "formula", "params", "model", "hidden", "activation",
+                  "optimizer", "lr", "penalty", "lam", "batch"];
+  const defaults = {dataset: "blobs", classes: 2, n: 200, noise: 0.1, loss: "cross_entropy", formula: "", params: "",
+                    balanced: false, model: "linear",
                     hidden: "8,8", activation: "tanh", optimizer: "adam", lr: 0.03, penalty: "none", lam: 0.001,
                     batch: 32, seed: 0, steps: 5};
   const state = LL.readState(defaults);
   for (const f of fields) if ($(f)) $(f).value = state[f];
+  $("balanced").checked = state.balanced;
+  const showFormula = () => { $("formula-label").hidden = $("loss").value !== "expr"; };
+  showFormula();
   let data = null, weights = null, history = null, running = false, busy = false;
 
   function settings() {
-    const s = {seed: state.seed, steps: state.steps};
+    const s = {seed: state.seed, steps: state.steps, balanced: $("balanced").checked};
     for (const f of fields) s[f] = $(f).value;
     return s;
   }
@@ -66,8 +70,16 @@
     const hidden = s.hidden.split(",").map(v => parseInt(v, 10)).filter(Number.isFinite);
     const batch = parseInt(s.batch, 10);
     try {
+      const params = LL.parseParams(s.params);
+      if (s.balanced) {
+        // scikit-learn's "balanced": n / (C · count of each class)
+        const k = Math.max(...data.y) + 1, counts = Array(k).fill(0);
+        data.y.forEach(c => { counts[c] += 1; });
+        params.class_weight = counts.map(c => data.y.length / (k * Math.max(c, 1)));
+      }
+      const expression = s.loss === "expr" ? s.formula : s.loss.startsWith("expr:") ? s.loss.slice(5) : null;
       const r = await LL.post("api/train", {
-        loss: s.loss, x: data.x, y: data.y, model: s.model, hidden, activation: s.activation, optimizer: s.optimizer,
+        loss: expression ? "cross_entropy" : s.loss, expression, params, x: data.x, y: data.y, model: s.model, hidden, activation: s.activation, optimizer: s.optimizer,
         lr: +s.lr, penalty: s.penalty, lam: +s.lam, batch_size: Number.isFinite(batch) ? Math.min(batch, data.x.length) : null,
         steps: state.steps, weights, history, seed: state.seed, grid: 60});
       weights = r.weights;
@@ -95,8 +107,12 @@
   $("step").addEventListener("click", () => { if (!running) step(); });
   $("reset").addEventListener("click", () => { stop(); resetRun(); drawData(null); });
   for (const f of ["dataset", "classes", "n", "noise"]) $(f).addEventListener("change", () => { stop(); save(); loadData(); });
-  for (const f of ["loss", "model", "hidden", "activation", "optimizer", "lr", "penalty", "lam", "batch"])
-    $(f).addEventListener("change", () => { save(); if (["loss", "model", "hidden"].includes(f)) { stop(); resetRun(); drawData(null); } });
+  for (const f of ["loss", "formula", "params", "balanced", "model", "hidden", "activation", "optimizer", "lr", "penalty",
+                   "lam", "batch"])
+    $(f).addEventListener("change", () => {
+      save(); showFormula();
+      if (["loss", "formula", "params", "balanced", "model", "hidden"].includes(f)) { stop(); resetRun(); drawData(null); }
+    });
   $("csv").addEventListener("change", async ev => {
     const file = ev.target.files[0];
     if (!file) return;

@@ -40,5 +40,17 @@ const LL = {
   },
   config: {displaylogo: false, responsive: true, displayModeBar: false},
   colors: ["#2364aa", "#d1495b", "#3a9d5d", "#edae49", "#7d4e9f", "#00798c"],
+  /** "k=v, k=v" (numbers, True/False/None, quoted strings) as an object; throws naming the field. */
+  parseParams(text, field = "params") {
+    const params = {};
+    for (const part of (text || "").split(",").map(p => p.trim()).filter(Boolean)) {
+      const kv = /^([A-Za-z0-9_]+)\s*=\s*(.+)$/.exec(part);
+      if (!kv) throw new Error(`${field}: cannot read ${JSON.stringify(part)}; write name=value, separated by commas`);
+      const v = kv[2];
+      params[kv[1]] = v === "True" || v === "true" ? true : v === "False" || v === "false" ? false
+        : v === "None" ? null : Number.isFinite(+v) ? +v : v.replace(/^['"]|['"]$/g, "");
+    }
+    return params;
+  },
   fmt(v, d = 4) { return v === null || v === undefined ? "–" : Number(v).toPrecision(d); },
 };

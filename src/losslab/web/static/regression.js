@@ -6,7 +6,7 @@
   let X_RANGE = [0, 10], Y_RANGE = [-5, 20];
   const plot = document.getElementById("plot"), tbody = document.querySelector("#fits tbody");
   const picks = [...document.querySelectorAll(".loss-pick")], model = document.getElementById("model");
-  const state = LL.readState({losses: "mse,mae", model: "linear", pts: ""});
+  const state = LL.readState({losses: "mse|mae", model: "linear", pts: ""});
   let points = [];
   function generate(seed) {
     // a seeded linear congruential generator: the same points on every load
@@ -20,13 +20,21 @@
   }
   points = state.pts ? state.pts.split(";").map(p => p.split(",").map(Number)).filter(p => p.length === 2 && p.every(Number.isFinite))
                      : generate(1);
-  const chosen = new Set(state.losses.split(",").filter(n => picks.some(p => p.value === n)).slice(0, MAX_LOSSES));
+  // a chosen loss is a label: a catalog name, "name(param=value, ...)" or "expr:FORMULA in r"
+  const chosen = new Set(state.losses.split("|").filter(Boolean).slice(0, MAX_LOSSES));
+  function request(label) {
+    if (label.startsWith("expr:")) return {expression: label.slice(5)};
+    const m = /^([A-Za-z0-9_]+)\s*(?:\((.*)\))?$/.exec(label);
+    if (!m) throw new Error(`loss: cannot read ${JSON.stringify(label)}; write name, name(param=value) or expr:FORMULA`);
+    return {loss: m[1], params: LL.parseParams(m[2])};
+  }
+  const rowId = label => label.replace(/[^A-Za-z0-9_]/g, "_");
   picks.forEach(p => { p.checked = chosen.has(p.value); });
   model.value = state.model === "mlp" ? "mlp" : "linear";
   const fits = {};
 
   function save() {
-    LL.writeState({losses: [...chosen].join(","), model: model.value,
+    LL.writeState({losses: [...chosen].join("|"), model: model.value,
                    pts: points.map(p => `${+p[0].toFixed(3)},${+p[1].toFixed(3)}`).join(";")});
   }
   function draw() {
@@ -44,10 +52,20 @@
     [...chosen].forEach((name, i) => {
       const f = fits[name], tr = document.createElement("tr");
       const c = f && f.coefficients;
-      tr.innerHTML = `<td style="color:${LL.colors[i % LL.colors.length]}">${name}</td>` +
-        `<td id="slope-${name}">${c ? c.slope.toFixed(4) : "–"}</td><td id="intercept-${name}">${c ? c.intercept.toFixed(4) : "–"}</td>` +
-        `<td>${f ? f.estimates : ""}</td><td id="constant-${name}">${f ? LL.fmt(f.constant) : "–"}</td>` +
-        `<td>${f ? f.time_ms.toFixed(1) : ""}</td>`;
+      const id = rowId(name), label = document.createElement("td");
+      label.style.color = LL.colors[i % LL.colors.length];
+      label.textContent = name;
+      label.title = "click to remove";
+      label.style.cursor = "pointer";
+      label.addEventListener("click", () => {
+        chosen.delete(name);
+        picks.forEach(p => { if (p.value === name) p.checked = false; });
+        save(); draw();
+      });
+      tr.innerHTML = `<td id="slope-${id}">${c ? c.slope.toFixed(4) : "–"}</td><td id="intercept-${id}">${c ? c.intercept.toFixed(4) : "–"}</td>` +
+        `<td>${f ? f.estimates : ""}</td><td id="constant-${id}">${f ? LL.fmt(f.constant) : "–"}</td>` +
+        `<td>${f ? f.time_ms.toFixed(1) + (f.stopped_by_time_limit ? " (time limit: not converged)" : "") : ""}</td>`;
+      tr.prepend(label);
       tbody.appendChild(tr);
     });
   }
@@ -58,7 +76,8 @@
     const xs = points.map(p => p[0]), ys = points.map(p => p[1]);
     try {
       const answers = await Promise.all([...chosen].map(name =>
-        LL.post("api/fit", {loss: name, x: xs, y: ys, model: model.value}).then(r => [name, r])));
+        LL.post("api/fit", {...request(name), x: xs, y: ys, model: model.value}).then(r => [name, r])
+          .catch(e => { throw new Error(`${name}: ${e.message}`); })));
       for (const [name, r] of answers) fits[name] = r;
       LL.status("");
       document.body.dataset.fitted = String(Number(document.body.dataset.fitted || 0) + 1);
@@ -106,6 +125,16 @@
     save(); refit();
   }));
   model.addEventListener("change", () => { save(); refit(); });
+  document.getElementById("add").addEventListener("click", () => {
+    const label = document.getElementById("extra").value.trim();
+    if (!label) return;
+    if (chosen.size >= MAX_LOSSES) { LL.status(`at most ${MAX_LOSSES} losses at once; untick one first`); return; }
+    try { request(label); } catch (e) { LL.status(e.message); return; }
+    chosen.add(label);
+    const pick = picks.find(p => p.value === label);
+    if (pick) pick.checked = true;
+    save(); refit();
+  });
   document.getElementById("reset").addEventListener("click", () => {
     points = generate(Math.floor(Math.random() * 1e9)); save(); refit();
   });
