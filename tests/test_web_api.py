@@ -147,6 +147,21 @@ def test_an_outlier_moves_mse_not_mae(client):
     assert slopes["mse"] > 0.2 and slopes["mae"] < 0.05
 
 
+@pytest.mark.parametrize("loss", ["mse", "mae", "huber"])
+def test_a_warm_start_reaches_the_same_line(client, loss):
+    """The playground refits from the previous line after a drag: same optimum, fewer iterations."""
+    x, y = line_with_outlier(n=200)
+    first = client.post("/api/fit", json={"loss": loss, "x": x.tolist(), "y": y.tolist()}).json()
+    y[7] += 2.0  # one point dragged
+    cold = client.post("/api/fit", json={"loss": loss, "x": x.tolist(), "y": y.tolist()}).json()
+    warm = client.post("/api/fit", json={"loss": loss, "x": x.tolist(), "y": y.tolist(),
+                                         "start": first["coefficients"]}).json()
+    for key in ("slope", "intercept"):
+        assert warm["coefficients"][key] == pytest.approx(cold["coefficients"][key], abs=1e-3)
+    assert warm["history"][-1] <= cold["history"][-1] * (1 + 1e-6) + 1e-9
+    assert warm["epochs"] < cold["epochs"]
+
+
 def test_mae_estimates_a_median(client):
     y = np.array([0.0, 1.0, 2.0, 3.0, 100.0])
     r = client.post("/api/fit", json={"loss": "mae", "x": [0, 1, 2, 3, 4], "y": y.tolist()}).json()

@@ -32,6 +32,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False)
 
     import uvicorn
 
+    from .compute import warm_up
+
+    warm_up()  # the first refit would otherwise pay for imports and first allocations while a user drags
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     print(f"losslab explorer at {url}  (Ctrl+C stops it)", flush=True)
     if open_browser:

@@ -83,7 +83,9 @@ def create_app() -> FastAPI:
     @app.post("/api/fit", tags=["api"], summary="Fit y ≈ f(x) under a regression loss; the constant it estimates")
     def fit(req: schemas.FitRequest) -> JSONResponse:
         loss = compute.make_loss(req.loss, req.params, req.expression, "regression" if req.expression else None)
-        return _json(compute.fit_regression(loss, req.x, req.y, req.model, req.hidden, req.epochs, req.seed))
+        start = None if req.start is None else (req.start.slope, req.start.intercept)
+        return _json(compute.fit_regression(loss, req.x, req.y, req.model, req.hidden, req.epochs, req.seed,
+                                            start=start))
 
     @app.post("/api/dataset", tags=["api"], summary="A labelled 2-D data set for the classification playground")
     def dataset(req: schemas.DatasetRequest) -> JSONResponse:

@@ -326,12 +326,15 @@ def best_constant(loss: ll.Loss, y: np.ndarray) -> float | None:
 
 
 def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "linear", hidden: int = 16,
-                   epochs: int = 200, seed: int = 0, time_limit: float = 5.0) -> dict[str, Any]:
+                   epochs: int = 200, seed: int = 0, time_limit: float = 5.0,
+                   start: tuple[float, float] | None = None) -> dict[str, Any]:
     """Fit y ≈ f(x) under ``loss`` (a line, or a one-hidden-layer tanh MLP) with ``ll.fit``.
 
     The linear model takes the library's default optimiser (L-BFGS on convex or smooth
-    losses); the MLP takes Adam with its default cosine-decayed step. Training stops at
-    ``epochs`` or after ``time_limit`` seconds.
+    losses), from ``start`` (slope, intercept) when given: after a point moves, the previous
+    line is a few iterations from the new optimum (bench/bench_web.py measures both). The
+    MLP takes Adam with its default cosine-decayed step. Training stops at ``epochs`` or
+    after ``time_limit`` seconds.
     """
     if loss.traits.task != "regression" or natural_axis(loss) is None:
         raise FieldError("loss", f"{loss.name} is a {loss.traits.task} loss; the regression fit takes a regression "
@@ -340,8 +343,10 @@ def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "
     Y = np.asarray(y, dtype=float)
     if len(X) != len(Y):
         raise FieldError("y", f"must have as many values as x; got {len(Y)} and {len(X)}")
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     net = ll.train.Linear(1, 1, seed=seed) if model == "linear" else ll.train.MLP([1, hidden, 1], "tanh", seed=seed)
+    if start is not None and model == "linear":
+        net.set_weights([np.array([[float(start[0])]]), np.array([float(start[1])])])
     deadline = _Deadline(time_limit)
     history = _build("y", lambda: ll.fit(net, loss, X, Y, epochs=epochs, seed=seed, progress=False,
                                          callbacks=[deadline]))
@@ -358,12 +363,22 @@ def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "
     if model == "linear":
         out["coefficients"] = {"slope": float(net.parameters[0].reshape(-1)[0]),
                                "intercept": float(net.parameters[1].reshape(-1)[0])}
-    out["time_ms"] = 1000.0 * (time.perf_counter() - start)
+    out["time_ms"] = 1000.0 * (time.perf_counter() - t0)
     return out
 
 
 def _finite_list(a: Any) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=float).reshape(-1)]
+
+
+def warm_up() -> None:
+    """One small fit of each kind, so that the first request a user makes is as fast as the rest."""
+    x = np.linspace(0.0, 1.0, 20)
+    for name in ("mse", "mae"):
+        fit_regression(ll.get(name), x.tolist(), (2 * x).tolist())
+    d = make_points("blobs", 40)
+    train_classifier("cross_entropy", {}, d["x"], d["y"], "mlp", [4], "tanh", "sgd", 0.1, "none", 0.0, 8, 1, None,
+                     {}, 0, 10)
 
 
 # ------------------------------------------------------------------------------ 2-D data sets

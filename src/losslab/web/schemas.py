@@ -43,6 +43,11 @@ class CurveRequest(Strict):
     x_max: Optional[Finite] = None
 
 
+class LineStart(Strict):
+    slope: Finite
+    intercept: Finite
+
+
 class FitRequest(Strict):
     """Fit y ≈ f(x) (1-D x) under one regression loss."""
 
@@ -52,6 +57,9 @@ class FitRequest(Strict):
     x: Annotated[list[Finite], Field(min_length=2, max_length=MAX_POINTS)]
     y: Annotated[list[Finite], Field(min_length=2, max_length=MAX_POINTS)]
     model: Literal["linear", "mlp"] = "linear"
+    start: Optional[LineStart] = Field(None, description="Warm start of the linear model (the previous answer's "
+                                                          "coefficients): a refit after a drag then takes a few "
+                                                          "iterations; the optimum is the same.")
     hidden: int = Field(16, ge=1, le=64, description="Hidden units of the MLP.")
     epochs: int = Field(200, ge=1, le=2000)
     seed: int = Field(0, ge=0, le=2**31 - 1)
@@ -81,8 +89,9 @@ class TrainRequest(Strict):
     model: Literal["linear", "mlp"] = "linear"
     hidden: Annotated[list[Annotated[int, Field(ge=1, le=32)]], Field(max_length=3)] = Field(default_factory=lambda: [8])
     activation: Literal["relu", "tanh", "sigmoid"] = "tanh"
-    optimizer: Literal["sgd", "adam", "gd", "rmsprop"] = "adam"
-    lr: float = Field(0.03, gt=0, le=10, allow_inf_nan=False)
+    optimizer: Literal["sgd", "adam", "gd", "rmsprop"] = Field(
+        "sgd", description="sgd and gd keep no state between calls; adam and rmsprop restart their moments.")
+    lr: float = Field(0.1, gt=0, le=10, allow_inf_nan=False)
     penalty: Literal["none", "l1", "l2"] = "none"
     lam: float = Field(0.0, ge=0, le=10, allow_inf_nan=False)
     batch_size: Optional[int] = Field(32, ge=1, le=MAX_POINTS, description="null for the full batch.")

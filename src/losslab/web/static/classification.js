@@ -8,7 +8,7 @@
                   "optimizer", "lr", "penalty", "lam", "batch"];
   const defaults = {dataset: "blobs", classes: 2, n: 200, noise: 0.1, loss: "cross_entropy", formula: "", params: "",
                     balanced: false, model: "linear",
-                    hidden: "8,8", activation: "tanh", optimizer: "adam", lr: 0.03, penalty: "none", lam: 0.001,
+                    hidden: "8,8", activation: "tanh", optimizer: "sgd", lr: 0.1, penalty: "none", lam: 0.001,
                     batch: 32, seed: 0, steps: 5};
   const state = LL.readState(defaults);
   for (const f of fields) if ($(f)) $(f).value = state[f];

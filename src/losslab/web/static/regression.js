@@ -76,7 +76,9 @@
     const xs = points.map(p => p[0]), ys = points.map(p => p[1]);
     try {
       const answers = await Promise.all([...chosen].map(name =>
-        LL.post("api/fit", {...request(name), x: xs, y: ys, model: model.value}).then(r => [name, r])
+        LL.post("api/fit", {...request(name), x: xs, y: ys, model: model.value,
+                            start: fits[name] && fits[name].coefficients && model.value === "linear" ? fits[name].coefficients : null})
+          .then(r => [name, r])
           .catch(e => { throw new Error(`${name}: ${e.message}`); })));
       for (const [name, r] of answers) fits[name] = r;
       LL.status("");
