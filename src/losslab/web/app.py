@@ -11,6 +11,7 @@ scripts from a CDN (the schema itself is at /openapi.json).
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -42,10 +43,15 @@ def create_app() -> FastAPI:
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next: Any) -> Any:
+        """Refuse oversized bodies before reading them; time the rest (the Server-Timing header:
+        what the server spent, from the request's arrival to the answer, without the network)."""
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return _error(413, "body", f"the request body is limited to {MAX_BODY_BYTES} bytes; got {length}")
-        return await call_next(request)
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["Server-Timing"] = f"app;dur={1000 * (time.perf_counter() - start):.2f}"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -85,7 +91,7 @@ def create_app() -> FastAPI:
         loss = compute.make_loss(req.loss, req.params, req.expression, "regression" if req.expression else None)
         start = None if req.start is None else (req.start.slope, req.start.intercept)
         return _json(compute.fit_regression(loss, req.x, req.y, req.model, req.hidden, req.epochs, req.seed,
-                                            start=start))
+                                            start=start, predictions=req.predictions))
 
     @app.post("/api/dataset", tags=["api"], summary="A labelled 2-D data set for the classification playground")
     def dataset(req: schemas.DatasetRequest) -> JSONResponse:

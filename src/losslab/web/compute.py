@@ -327,7 +327,7 @@ def best_constant(loss: ll.Loss, y: np.ndarray) -> float | None:
 
 def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "linear", hidden: int = 16,
                    epochs: int = 200, seed: int = 0, time_limit: float = 5.0,
-                   start: tuple[float, float] | None = None) -> dict[str, Any]:
+                   start: tuple[float, float] | None = None, predictions: bool = True) -> dict[str, Any]:
     """Fit y ≈ f(x) under ``loss`` (a line, or a one-hidden-layer tanh MLP) with ``ll.fit``.
 
     The linear model takes the library's default optimiser (L-BFGS on convex or smooth
@@ -351,15 +351,18 @@ def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "
     history = _build("y", lambda: ll.fit(net, loss, X, Y, epochs=epochs, seed=seed, progress=False,
                                          callbacks=[deadline]))
     with np.errstate(all="ignore"):
-        predictions = np.asarray(net.forward(X), dtype=float).reshape(-1)
-        grid = np.linspace(float(X.min()), float(X.max()), 101)
+        # a line needs its two ends; an MLP's curve, 101 points
+        grid = np.linspace(float(X.min()), float(X.max()), 2 if model == "linear" else 101)
         line = np.asarray(net.forward(grid[:, None]), dtype=float).reshape(-1)
+        fitted = np.asarray(net.forward(X), dtype=float).reshape(-1) if predictions else None
     out: dict[str, Any] = {
         "loss": loss.name, "params": {k: plain(v) for k, v in loss.params.items()}, "model": model,
-        "predictions": _finite_list(predictions), "line": {"x": grid.tolist(), "y": _finite_list(line)},
+        "line": {"x": grid.tolist(), "y": _finite_list(line)},
         "history": _finite_list(history.train_loss), "epochs": history.epochs, "stopped_by_time_limit": deadline.hit,
         "estimates": str(loss.traits.estimates), "constant": best_constant(loss, Y),
     }
+    if fitted is not None:
+        out["predictions"] = _finite_list(fitted)
     if model == "linear":
         out["coefficients"] = {"slope": float(net.parameters[0].reshape(-1)[0]),
                                "intercept": float(net.parameters[1].reshape(-1)[0])}

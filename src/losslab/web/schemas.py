@@ -60,6 +60,8 @@ class FitRequest(Strict):
     start: Optional[LineStart] = Field(None, description="Warm start of the linear model (the previous answer's "
                                                           "coefficients): a refit after a drag then takes a few "
                                                           "iterations; the optimum is the same.")
+    predictions: bool = Field(True, description="Include the prediction at every point (the playground, which "
+                                                "draws the line, leaves them out to answer faster).")
     hidden: int = Field(16, ge=1, le=64, description="Hidden units of the MLP.")
     epochs: int = Field(200, ge=1, le=2000)
     seed: int = Field(0, ge=0, le=2**31 - 1)

@@ -76,7 +76,7 @@
     const xs = points.map(p => p[0]), ys = points.map(p => p[1]);
     try {
       const answers = await Promise.all([...chosen].map(name =>
-        LL.post("api/fit", {...request(name), x: xs, y: ys, model: model.value,
+        LL.post("api/fit", {...request(name), x: xs, y: ys, model: model.value, predictions: false,
                             start: fits[name] && fits[name].coefficients && model.value === "linear" ? fits[name].coefficients : null})
           .then(r => [name, r])
           .catch(e => { throw new Error(`${name}: ${e.message}`); })));
