@@ -113,6 +113,8 @@ def test_body_limits(client):
     assert r.status_code == 413 and field_of(r) == "body"
     r = client.post("/api/curve", content=b"not json", headers={"content-type": "application/json"})
     assert r.status_code == 422 and field_of(r)
+    chunked = client.post("/api/curve", content=iter([b'{"loss": "mse"}']), headers={"content-type": "application/json"})
+    assert chunked.status_code == 411 and field_of(chunked) == "body"
 
 
 # ----------------------------------------------------------------------------- regression fits

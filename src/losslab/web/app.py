@@ -46,6 +46,9 @@ def create_app() -> FastAPI:
         """Refuse oversized bodies before reading them; time the rest (the Server-Timing header:
         what the server spent, from the request's arrival to the answer, without the network)."""
         length = request.headers.get("content-length")
+        if length is None and request.method == "POST":
+            # a chunked body of unknown size would be read whole before any bound applied
+            return _error(411, "body", "send the request body with a Content-Length header")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return _error(413, "body", f"the request body is limited to {MAX_BODY_BYTES} bytes; got {length}")
         start = time.perf_counter()
