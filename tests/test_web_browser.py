@@ -234,3 +234,30 @@ def test_the_static_site_works_from_files(tab, shots, tmp_path):
     assert tab.page.locator("#param-delta").is_disabled()
     tab.page.screenshot(path=str(shots / "static_huber.png"))
     assert tab.errors == [] and tab.outside == []
+
+
+def test_choose_recommends_and_searches_an_uploaded_csv(tab, shots, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 2))
+    y = X @ [1.0, -2.0] + rng.standard_t(1.5, 150)  # heavy tails: recommend turns to a robust loss
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b,price\n" + "\n".join(f"{a:.4f},{b:.4f},{t:.4f}" for (a, b), t in zip(X, y)))
+    tab.goto("/choose?metric=mae")
+    tab.page.set_input_files("#csv", str(csv))
+    tab.page.wait_for_function("() => !document.getElementById('recommend').disabled")
+    assert tab.page.input_value("#target") == "price"
+    tab.page.click("#recommend")
+    tab.page.wait_for_selector("#advice table")
+    first = tab.page.text_content("#advice tbody tr td:nth-child(2)")
+    expected = losslab.recommend(y, X=X, metric="mae").ranking[0].label
+    assert first.strip() == expected
+    assert tab.page.input_value("#candidates")  # pre-filled from the advice
+    tab.page.fill("#cv", "2")
+    tab.page.click("#search")
+    tab.page.wait_for_selector("#results table", timeout=60000)
+    assert tab.page.locator("#results tbody tr").count() >= 2
+    assert "metric=mae" in tab.page.url and "target=price" in tab.page.url
+    tab.page.screenshot(path=str(shots / "choose.png"), full_page=True)
+    assert tab.errors == [] and tab.outside == []
