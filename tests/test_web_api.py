@@ -256,6 +256,24 @@ def test_landscape_grid_and_path(client):
     assert wrong.status_code == 422 and field_of(wrong) == "loss"
 
 
+def test_mlp_landscape_is_a_slice_through_the_final_weights(client):
+    """The plane's origin is the final weights, so the grid's centre cell holds the path's
+    last loss; the path starts higher; the directions explain most of the path (SVD)."""
+    from losslab.web.compute import mlp_forward
+
+    r = client.post("/api/landscape", json={"loss": "mse", "model": "mlp", "steps": 40, "lr": 0.1, "size": 41}).json()
+    z = np.array(r["z"], dtype=float)
+    assert r["path"][-1] == pytest.approx([0.0, 0.0], abs=1e-9)
+    assert z[20, 20] == pytest.approx(r["path_values"][-1], rel=1e-9)
+    assert r["path_values"][-1] < r["path_values"][0] and sum(r["explained"]) <= 1 + 1e-12
+    net = ll.train.MLP([1, 8, 1], "tanh", seed=5)  # the batched forward is the model's
+    x = np.linspace(-2, 2, 9)[:, None]
+    theta = np.concatenate([p.ravel() for p in net.parameters])
+    np.testing.assert_allclose(mlp_forward(theta, x, 8)[0], net.forward(x).ravel(), atol=1e-12)
+    short = client.post("/api/landscape", json={"loss": "mse", "model": "mlp", "steps": 2})
+    assert short.status_code == 422 and field_of(short) == "steps"
+
+
 # ----------------------------------------------------------------------------- recommend, search
 def csv_text(n=120, seed=0):
     rng = np.random.default_rng(seed)

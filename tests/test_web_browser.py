@@ -30,7 +30,7 @@ if not os.path.exists(CHROMIUM):
 import losslab  # noqa: E402
 
 PAGES = ["/", "/loss/huber", "/loss/cross_entropy", "/playground/regression", "/playground/classification",
-         "/landscape", "/choose"]
+         "/landscape", "/landscape?model=mlp&task=binary&loss=logistic&lr=0.5", "/choose"]
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def plotted(tab, div, trace=0):
 def test_every_page_loads_offline_without_console_errors(tab, shots):
     for path in PAGES:
         tab.goto(path)
-        name = path.strip("/").replace("/", "_") or "catalog"
+        name = path.strip("/").split("?")[0].replace("/", "_") + ("_mlp" if "mlp" in path else "") or "catalog"
         tab.page.screenshot(path=str(shots / f"{name}.png"))
         assert tab.errors == [], (path, tab.errors)
         assert tab.outside == [], (path, tab.outside)

@@ -116,7 +116,7 @@ def create_app() -> FastAPI:
     def landscape(req: schemas.LandscapeRequest) -> JSONResponse:
         loss = compute.make_loss(req.loss, req.params)
         return _json(compute.landscape(loss, req.task, req.optimizer, req.lr, req.steps, (req.start[0], req.start[1]),
-                                 req.size, req.n, req.seed))
+                                       req.size, req.n, req.seed, model=req.model))
 
     @app.post("/api/recommend", tags=["api"], summary="recommend's ranked advice for a CSV's target column")
     def recommend(req: schemas.RecommendRequest) -> JSONResponse:

@@ -552,13 +552,21 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
 
 # ------------------------------------------------------------------------------ landscape
 def landscape(loss: ll.Loss, task: str, optimizer: str, lr: float, steps: int, start: tuple[float, float],
-              size: int, n: int, seed: int, time_limit: float = 2.0) -> dict[str, Any]:
-    """The mean loss over the two weights (w, b) of f(x) = w·x + b, and an optimiser's path.
+              size: int, n: int, seed: int, time_limit: float = 2.0, model: str = "linear",
+              hidden: int = 8) -> dict[str, Any]:
+    """The mean loss over two weights of a small model, and an optimiser's path.
+
+    ``model="linear"``: f(x) = w·x + b over (w, b), the path from ``start``.
+    ``model="mlp"``: a one-hidden-layer tanh MLP trained from its seeded initialisation;
+    the plane is spanned by the first two principal directions of the path's weights minus
+    the final ones, through the final weights (Li et al. 2018, §7: random directions would
+    miss the path, which lives in a low-dimensional subspace), and the path is its
+    projection onto that plane.
 
     regression: a noisy line y = 1.5x + 0.5 with a tenth of the points shifted up by 6
     (outliers, so robust and squared losses differ); binary: two overlapping Gaussian
-    classes on the line (centres ±1, std 1). The path is the weights after each full-batch
-    step of ``ll.fit`` from ``start``.
+    classes on the line (centres ±1, std 1). Steps are full-batch unless the optimiser is
+    sgd.
     """
     rng = np.random.default_rng(seed)
     xs = rng.uniform(-2, 2, n)
@@ -579,6 +587,8 @@ def landscape(loss: ll.Loss, task: str, optimizer: str, lr: float, steps: int, s
     # the targets the loss itself takes (fit maps 0/1 labels to ±1 for margin losses)
     signed = task == "binary" and str(loss.traits.y_true_domain).startswith("[-1")
     targets = 2.0 * labels - 1.0 if signed else labels.astype(float)
+    if model == "mlp":
+        return _mlp_landscape(loss, task, optimizer, lr, steps, size, X, labels, targets, seed, time_limit, hidden)
     ws = np.linspace(-4, 4, size)
     W, B = np.meshgrid(ws, ws)  # rows: b, columns: w
     preds = W.ravel()[:, None] * xs[None, :] + B.ravel()[:, None]
@@ -604,8 +614,72 @@ def landscape(loss: ll.Loss, task: str, optimizer: str, lr: float, steps: int, s
         raise FieldError("loss", str(exc)) from None
     with np.errstate(all="ignore"):
         path_values = [float(np.mean(loss.per_sample(targets, w * xs + b))) for w, b in path]
-    return {"loss": loss.name, "task": task, "w": ws.tolist(), "b": ws.tolist(), "names": ["slope w", "intercept b"],
-            "z": [_finite_list(row) for row in Z], "path": path, "path_values": _finite_list(path_values)}
+    return {"loss": loss.name, "task": task, "model": "linear", "w": ws.tolist(), "b": ws.tolist(),
+            "names": ["slope w", "intercept b"], "z": [_finite_list(row) for row in Z], "path": path,
+            "path_values": _finite_list(path_values)}
+
+
+def mlp_forward(theta: np.ndarray, X: np.ndarray, hidden: int) -> np.ndarray:
+    """Outputs of the 1 → hidden (tanh) → 1 MLP for each row of ``theta`` (flattened
+    parameters in ``ll.train.MLP``'s order: W1, b1, W2, b2): shape (len(theta), len(X)).
+    Evaluates a whole grid of weight vectors in one pass (the model evaluates one)."""
+    theta = np.atleast_2d(theta)
+    W1 = theta[:, :hidden]
+    b1 = theta[:, hidden:2 * hidden]
+    W2 = theta[:, 2 * hidden:3 * hidden]
+    b2 = theta[:, 3 * hidden]
+    h = np.tanh(X[None, :, 0:1] * W1[:, None, :] + b1[:, None, :])  # (G, n, hidden)
+    return np.einsum("gnh,gh->gn", h, W2) + b2[:, None]
+
+
+def _mlp_landscape(loss: ll.Loss, task: str, optimizer: str, lr: float, steps: int, size: int, X: np.ndarray,
+                   labels: np.ndarray, targets: np.ndarray, seed: int, time_limit: float,
+                   hidden: int) -> dict[str, Any]:
+    if steps < 3:
+        raise FieldError("steps", f"the MLP landscape needs at least 3 steps (its plane comes from the path); got {steps}")
+    net = ll.train.MLP([1, hidden, 1], "tanh", seed=seed)
+    flat = lambda: np.concatenate([p.ravel() for p in net.parameters])  # noqa: E731
+    path = [flat()]
+
+    def record(epoch: int, logs: dict) -> bool:
+        path.append(flat())
+        return False
+
+    opt = _build("optimizer", lambda: ll.train.get_optimizer(optimizer, lr))
+    try:
+        ll.fit(net, loss, X, labels, optimizer=opt, epochs=steps, progress=False, seed=seed,
+               batch_size=None if optimizer != "sgd" else 32, callbacks=[record, _Deadline(time_limit)])
+    except ll.train.TrainingDiverged:
+        pass
+    except (ValueError, TypeError) as exc:
+        raise FieldError("loss", str(exc)) from None
+    P = np.array(path)
+    if not np.all(np.isfinite(P)):
+        raise FieldError("lr", f"training diverged at lr={lr}; lower it")
+    centre = P[-1]
+    _, sing, vt = np.linalg.svd(P - centre, full_matrices=False)
+    if len(sing) < 2 or sing[1] <= 1e-12 * max(sing[0], 1e-300):
+        raise FieldError("steps", "the path moved along a single direction; take more steps")
+    d1, d2 = vt[0], vt[1]
+    share = (sing[:2] ** 2 / np.sum(sing**2)).tolist()
+    coords = (P - centre) @ np.column_stack([d1, d2])
+    reach = 1.25 * np.max(np.abs(coords), axis=0) + 1e-3
+    a, b = np.linspace(-reach[0], reach[0], size), np.linspace(-reach[1], reach[1], size)
+    A, B = np.meshgrid(a, b)  # rows: direction 2, columns: direction 1
+    thetas = centre + A.ravel()[:, None] * d1 + B.ravel()[:, None] * d2
+    with np.errstate(all="ignore"):
+        preds = mlp_forward(thetas, X, hidden)
+        values = np.asarray(_build("loss", lambda: loss.per_sample(np.broadcast_to(targets, preds.shape).ravel(),
+                                                                   preds.ravel())), dtype=float)
+        Z = values.reshape(size * size, len(X)).mean(axis=1).reshape(size, size)
+        path_values = np.asarray(loss.per_sample(np.broadcast_to(targets, (len(P), len(X))).ravel(),
+                                                 mlp_forward(P, X, hidden).ravel()), dtype=float)
+        path_values = path_values.reshape(len(P), len(X)).mean(axis=1)
+    return {"loss": loss.name, "task": task, "model": "mlp", "w": a.tolist(), "b": b.tolist(),
+            "names": [f"principal direction 1 ({100 * share[0]:.0f}% of the path)",
+                      f"principal direction 2 ({100 * share[1]:.0f}%)"],
+            "z": [_finite_list(row) for row in Z], "path": coords.tolist(), "path_values": _finite_list(path_values),
+            "explained": share}
 
 
 # ------------------------------------------------------------------------------ recommend, search

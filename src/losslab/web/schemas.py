@@ -118,6 +118,8 @@ class LandscapeRequest(Strict):
     loss: Name = "mse"
     params: Params = Field(default_factory=dict)
     task: Literal["regression", "binary"] = "regression"
+    model: Literal["linear", "mlp"] = Field("linear", description="linear: the plane of (w, b); mlp: a 1-8-1 tanh "
+                                                                  "MLP, the plane of its path's principal directions.")
     optimizer: Literal["sgd", "adam", "gd", "rmsprop"] = "gd"
     lr: float = Field(0.1, gt=0, le=10, allow_inf_nan=False)
     steps: int = Field(50, ge=1, le=500)

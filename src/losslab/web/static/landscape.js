@@ -3,8 +3,9 @@
 "use strict";
 (() => {
   const $ = id => document.getElementById(id);
-  const fields = ["task", "loss", "optimizer", "lr", "steps"];
-  const state = LL.readState({task: "regression", loss: "mse", optimizer: "gd", lr: 0.1, steps: 50, w0: -3, b0: 3});
+  const fields = ["task", "loss", "model", "optimizer", "lr", "steps"];
+  const state = LL.readState({task: "regression", loss: "mse", model: "linear", optimizer: "gd", lr: 0.1, steps: 50,
+                              w0: -3, b0: 3});
   for (const f of fields) $(f).value = state[f];
   function filterLosses() {
     const want = $("task").value === "regression" ? "regression" : "binary";
@@ -19,8 +20,8 @@
     for (const f of fields) state[f] = $(f).value;
     LL.writeState(state);
     try {
-      const r = await LL.post("api/landscape", {loss: state.loss, task: state.task, optimizer: state.optimizer,
-        lr: +state.lr, steps: +state.steps, start: [+state.w0, +state.b0]});
+      const r = await LL.post("api/landscape", {loss: state.loss, task: state.task, model: state.model,
+        optimizer: state.optimizer, lr: +state.lr, steps: +state.steps, start: [+state.w0, +state.b0]});
       const px = r.path.map(p => p[0]), py = r.path.map(p => p[1]);
       Plotly.react("plot", [
         {type: "contour", x: r.w, y: r.b, z: r.z, colorscale: "Viridis", ncontours: 30, name: "mean loss",
@@ -31,8 +32,9 @@
       ], LL.layout({xaxis: {title: {text: r.names[0]}, fixedrange: true}, yaxis: {title: {text: r.names[1]}, fixedrange: true},
                     dragmode: false}), LL.config);
       const last = r.path_values[r.path_values.length - 1];
-      $("summary").textContent = `${r.path.length - 1} steps: loss ${LL.fmt(r.path_values[0])} → ${LL.fmt(last)}; ` +
-        `ends at w = ${LL.fmt(px[px.length - 1])}, b = ${LL.fmt(py[py.length - 1])}.`;
+      $("summary").textContent = `${r.path.length - 1} steps: loss ${LL.fmt(r.path_values[0])} → ${LL.fmt(last)}` +
+        (r.model === "mlp" ? "; the plane passes through the final weights (0, 0)."
+                           : `; ends at w = ${LL.fmt(px[px.length - 1])}, b = ${LL.fmt(py[py.length - 1])}.`);
       LL.status("");
     } catch (e) { LL.status(e.message); }
     busy = false;
@@ -40,13 +42,13 @@
   }
   const plot = $("plot");
   plot.addEventListener("click", ev => {
-    if (!plot._fullLayout) return;
+    if (!plot._fullLayout || state.model === "mlp") return;
     const size = plot._fullLayout._size, box = plot.getBoundingClientRect();
     const xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
     const w = xa.p2l(ev.clientX - box.left - size.l), b = ya.p2l(ev.clientY - box.top - size.t);
     if (Math.abs(w) <= 4 && Math.abs(b) <= 4) { state.w0 = +w.toFixed(2); state.b0 = +b.toFixed(2); run(); }
   });
   $("task").addEventListener("change", () => { filterLosses(); run(); });
-  for (const f of ["loss", "optimizer", "lr", "steps"]) $(f).addEventListener("change", run);
+  for (const f of ["loss", "model", "optimizer", "lr", "steps"]) $(f).addEventListener("change", run);
   filterLosses(); run();
 })();
