@@ -333,6 +333,20 @@ def test_no_page_reaches_outside(client):
     assert client.get("/static/PLOTLY-LICENSE.txt").text.startswith("MIT License")
 
 
+def test_every_loss_page_example_runs():
+    """The code example on each loss page runs as printed (values, gradients, traits)."""
+    import contextlib
+    import io
+
+    from losslab.web import site
+
+    for row in site.catalog_rows():
+        code = site._example(row)
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            exec(compile(code, f"<example {row['name']}>", "exec"), {})  # our own generated code
+        assert out.getvalue().strip(), row["name"]
+
+
 def test_openapi_documents_the_api(client):
     schema = client.get("/openapi.json").json()
     for path in ("/api/losses", "/api/curve", "/api/fit", "/api/train", "/api/recommend", "/api/search"):

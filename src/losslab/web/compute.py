@@ -44,12 +44,14 @@ class FieldError(ValueError):
 
 
 def _build(field: str, build: Callable[[], Any]) -> Any:
-    """Run ``build`` and blame ``field`` for the library's ValueError/TypeError."""
+    """Run ``build`` and blame ``field`` for the library's ValueError/TypeError, a diverged
+    fit, or an overflow (a RuntimeWarning is an exception only where warnings are errors,
+    as under the test suite's filters; elsewhere the value is inf and the answer says null)."""
     try:
         return build()
     except FieldError:
         raise
-    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+    except (ValueError, TypeError, KeyError, ArithmeticError, RuntimeWarning, ll.train.TrainingDiverged) as exc:
         raise FieldError(field, str(exc).strip("'\"")) from None
 
 
@@ -283,6 +285,15 @@ def curve(loss: ll.Loss, n: int = 201, lo: float | None = None, hi: float | None
 
 
 # ------------------------------------------------------------------------------ regression fits
+def _quiet_fit(*args: Any, **kwargs: Any) -> Any:
+    """``ll.fit`` with NumPy's floating-point warnings off: a run that overflows is reported
+    by ``TrainingDiverged`` or by its non-finite curve, which the answer carries; the
+    warnings would only fill the server's log. (``np.errstate`` is per thread, unlike the
+    warnings filters, so concurrent requests do not disturb each other.)"""
+    with np.errstate(all="ignore"):
+        return ll.fit(*args, **kwargs)
+
+
 class _Deadline:
     """A fit callback that stops training once ``seconds`` have passed (every fit is bounded);
     ``hit`` says whether it did, so the answer can say the fit was cut short."""
@@ -348,7 +359,7 @@ def fit_regression(loss: ll.Loss, x: list[float], y: list[float], model: str = "
     if start is not None and model == "linear":
         net.set_weights([np.array([[float(start[0])]]), np.array([float(start[1])])])
     deadline = _Deadline(time_limit)
-    history = _build("y", lambda: ll.fit(net, loss, X, Y, epochs=epochs, seed=seed, progress=False,
+    history = _build("y", lambda: _quiet_fit(net, loss, X, Y, epochs=epochs, seed=seed, progress=False,
                                          callbacks=[deadline]))
     with np.errstate(all="ignore"):
         # a line needs its two ends; an MLP's curve, 101 points
@@ -503,7 +514,7 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
         fit_kwargs["validation_data"] = (X[val], labels[val])
     deadline = _Deadline(time_limit)
     try:
-        h = ll.fit(net, loss, X[train], labels[train], optimizer=opt, regularizer=regularizer,
+        h = _quiet_fit(net, loss, X[train], labels[train], optimizer=opt, regularizer=regularizer,
                    lam=lam if regularizer else 0.0, epochs=steps,
                    batch_size=batch_size, seed=seed + len(history.get("train_loss", [])), progress=False,
                    callbacks=[deadline], **fit_kwargs)
@@ -606,14 +617,14 @@ def landscape(loss: ll.Loss, task: str, optimizer: str, lr: float, steps: int, s
 
     opt = _build("optimizer", lambda: ll.train.get_optimizer(optimizer, lr))
     try:
-        ll.fit(net, loss, X, labels, optimizer=opt, epochs=steps, progress=False, seed=seed,
+        _quiet_fit(net, loss, X, labels, optimizer=opt, epochs=steps, progress=False, seed=seed,
                callbacks=[record, _Deadline(time_limit)])
     except ll.train.TrainingDiverged:
         pass  # the path so far shows the divergence
     except (ValueError, TypeError) as exc:
         raise FieldError("loss", str(exc)) from None
     with np.errstate(all="ignore"):
-        path_values = [float(np.mean(loss.per_sample(targets, w * xs + b))) for w, b in path]
+        path_values = _build("lr", lambda: [float(np.mean(loss.per_sample(targets, w * xs + b))) for w, b in path])
     return {"loss": loss.name, "task": task, "model": "linear", "w": ws.tolist(), "b": ws.tolist(),
             "names": ["slope w", "intercept b"], "z": [_finite_list(row) for row in Z], "path": path,
             "path_values": _finite_list(path_values)}
@@ -647,7 +658,7 @@ def _mlp_landscape(loss: ll.Loss, task: str, optimizer: str, lr: float, steps: i
 
     opt = _build("optimizer", lambda: ll.train.get_optimizer(optimizer, lr))
     try:
-        ll.fit(net, loss, X, labels, optimizer=opt, epochs=steps, progress=False, seed=seed,
+        _quiet_fit(net, loss, X, labels, optimizer=opt, epochs=steps, progress=False, seed=seed,
                batch_size=None if optimizer != "sgd" else 32, callbacks=[record, _Deadline(time_limit)])
     except ll.train.TrainingDiverged:
         pass
@@ -669,11 +680,12 @@ def _mlp_landscape(loss: ll.Loss, task: str, optimizer: str, lr: float, steps: i
     thetas = centre + A.ravel()[:, None] * d1 + B.ravel()[:, None] * d2
     with np.errstate(all="ignore"):
         preds = mlp_forward(thetas, X, hidden)
-        values = np.asarray(_build("loss", lambda: loss.per_sample(np.broadcast_to(targets, preds.shape).ravel(),
-                                                                   preds.ravel())), dtype=float)
+        # an overflow here means the path ran far out: the learning rate is to blame
+        values = np.asarray(_build("lr", lambda: loss.per_sample(np.broadcast_to(targets, preds.shape).ravel(),
+                                                                 preds.ravel())), dtype=float)
         Z = values.reshape(size * size, len(X)).mean(axis=1).reshape(size, size)
-        path_values = np.asarray(loss.per_sample(np.broadcast_to(targets, (len(P), len(X))).ravel(),
-                                                 mlp_forward(P, X, hidden).ravel()), dtype=float)
+        path_values = np.asarray(_build("lr", lambda: loss.per_sample(
+            np.broadcast_to(targets, (len(P), len(X))).ravel(), mlp_forward(P, X, hidden).ravel())), dtype=float)
         path_values = path_values.reshape(len(P), len(X)).mean(axis=1)
     return {"loss": loss.name, "task": task, "model": "mlp", "w": a.tolist(), "b": b.tolist(),
             "names": [f"principal direction 1 ({100 * share[0]:.0f}% of the path)",
@@ -715,8 +727,21 @@ def read_csv_text(text: str, target: str) -> tuple[np.ndarray, np.ndarray, list[
 
 def recommend(text: str, target: str, task: str | None, metric: str | None) -> dict[str, Any]:
     X, y, _ = read_csv_text(text, target)
-    advice = _build("target", lambda: ll.recommend(y, task=task, X=X if X.shape[1] else None, metric=metric))
+    try:
+        advice = ll.recommend(y, task=task, X=X if X.shape[1] else None, metric=metric)
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise FieldError(_blame(str(exc), "target"), str(exc).strip("'\"")) from None
     return advice.to_dict()
+
+
+def _blame(message: str, default: str) -> str:
+    """The request field a message from ``recommend``/``search`` is about: the metric, the
+    folds, the task, or else ``default`` (the library names the argument in its messages)."""
+    text = message.lower()
+    for field, words in (("metric", ("metric",)), ("cv", ("cv=", "folds")), ("task", ("task",))):
+        if any(w in text for w in words):
+            return field
+    return default
 
 
 def search(text: str, target: str, losses: list[dict[str, Any]] | None, metric: str | None, cv: int,
@@ -729,9 +754,11 @@ def search(text: str, target: str, losses: list[dict[str, Any]] | None, metric: 
         raise FieldError("csv", "search needs at least one feature column besides the target")
     specs = None if not losses else [make_loss(s["name"], s.get("params") or {}) for s in losses]
     start = time.perf_counter()
-    result = _build("losses", lambda: ll.search(X, y, losses=specs, metric=metric, cv=cv, n_jobs=1,
-                                                estimator_params={"max_epochs": max_epochs},
-                                                random_state=seed, progress=False))
+    try:
+        result = ll.search(X, y, losses=specs, metric=metric, cv=cv, n_jobs=1,
+                           estimator_params={"max_epochs": max_epochs}, random_state=seed, progress=False)
+    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+        raise FieldError(_blame(str(exc), "losses"), str(exc).strip("'\"")) from None
     out = result.to_dict()
     out["time_s"] = time.perf_counter() - start
     return _plain_tree(out)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 from markupsafe import Markup
 
 import losslab as ll
@@ -111,18 +112,24 @@ def _example(row: dict[str, Any]) -> str:
     if axis.startswith("residual") or axis.startswith("prediction"):
         lines += ["y_true = np.array([1.0, 2.0, 3.0])", "y_pred = np.array([1.5, 1.0, 3.2])"]
     elif "3 classes" in axis:
-        lines += ["y_true = np.array([0, 2])",
-                  "y_pred = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])" if "probability" in axis
-                  else "y_pred = np.array([[2.0, 0.5, -1.0], [0.1, 0.3, 1.2]])"]
+        pred = ([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]] if "probability" in axis else [[2.0, 0.5, -1.0], [0.1, 0.3, 1.2]])
+        target: Any = [0, 2]
+        try:
+            ll.get(row["name"]).per_sample(np.array(target), np.array(pred))
+        except ValueError:  # divergences compare two distributions, not a class and a distribution
+            target = [[1.0, 0.0, 0.0], [0.2, 0.3, 0.5]]
+        lines += [f"y_true = np.array({target})", f"y_pred = np.array({pred})"]
     elif axis.startswith("probability"):
         lines += ["y_true = np.array([1, 0, 1])", "y_pred = np.array([0.9, 0.2, 0.4])"]
     elif axis.startswith("margin"):
         lines += ["y_true = np.array([1, -1, 1])", "y_pred = np.array([2.0, -0.5, 0.3])"]
     else:
-        return "\n".join(lines[:4] + ["print(L.inputs)  # the arrays it takes", "help(L)"])
-    lines += ["print(L(y_true, y_pred))               # mean loss",
-              "print(L.per_sample(y_true, y_pred))    # one value per sample",
-              "print(L.gradient(y_true, y_pred))      # d(mean loss)/d y_pred",
+        return "\n".join(lines[:4] + ["print(L.inputs)  # the arrays it takes, in order", "print(L.traits)"])
+    # a loss with call options (gaussian_nll's variance) takes them with each call
+    extra = "".join(f", {k}=1.0" for k in getattr(ll.get(row["name"]), "call_options", ()))
+    lines += [f"print(L(y_true, y_pred{extra}))               # mean loss",
+              f"print(L.per_sample(y_true, y_pred{extra}))    # one value per sample",
+              f"print(L.gradient(y_true, y_pred{extra}))      # d(mean loss)/d y_pred",
               "print(L.traits)"]
     return "\n".join(lines)
 

@@ -55,7 +55,11 @@
   async function addOverlay(name) {
     if (!name || overlays.includes(name) || name === row.name) return;
     try {
-      curves[name] = await LL.post("api/curve", {loss: name, n: 201});
+      const c = await LL.post("api/curve", {loss: name, n: 201});
+      if (c.axis_kind !== curves[row.name].axis_kind) {
+        LL.status(`${name} lives on another axis (${c.axis}); overlays share ${curves[row.name].axis}`); return;
+      }
+      curves[name] = c;
       overlays.push(name);
       document.getElementById("overlay-list").textContent = overlays.join(", ");
       draw(); save();
