@@ -164,6 +164,26 @@ def test_a_warm_start_reaches_the_same_line(client, loss):
     assert warm["epochs"] < cold["epochs"]
 
 
+def test_declared_statistics_match_the_searched_constant():
+    """The constant shown is the declared statistic (mean, median, quantile) where the loss
+    declares one; the numerical argmin over c agrees with it on skewed data."""
+    from losslab.web.compute import _searched_constant, best_constant
+
+    y = np.random.default_rng(1).lognormal(size=301)  # odd n: a unique median and 0.9-quantile
+    checked = 0
+    for entry in ll.catalog():
+        loss = ll.get(entry.name)
+        if loss.traits.task != "regression" or str(loss.traits.estimates) == "other":
+            continue
+        declared = best_constant(loss, y)
+        assert _searched_constant(loss, y) == pytest.approx(declared, abs=1e-4 * np.ptp(y)), entry.name
+        checked += 1
+    q = ll.get("quantile", q=0.9)
+    assert best_constant(q, y) == pytest.approx(np.quantile(y, 0.9))
+    assert _searched_constant(q, y) == pytest.approx(np.quantile(y, 0.9), abs=1e-4 * np.ptp(y))
+    assert checked >= 4  # mse, mae, quantile, poisson at least
+
+
 def test_mae_estimates_a_median(client):
     y = np.array([0.0, 1.0, 2.0, 3.0, 100.0])
     r = client.post("/api/fit", json={"loss": "mae", "x": [0, 1, 2, 3, 4], "y": y.tolist()}).json()
