@@ -350,9 +350,11 @@ def serve(
     """Run the explorer: the catalog, loss pages and playgrounds, at http://HOST:PORT/."""
     if not 0 <= port <= 65535:
         raise ValueError(f"--port must be in 0..65535; got {port}")
-    try:
+    try:  # fail here, naming the extra, rather than half-way through starting
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+
         from losslab.web import serve as run_server
-        import fastapi, uvicorn  # noqa: F401, E401 - fail here, with the extra's name, not mid-start
     except ImportError as exc:
         raise _web_missing(exc) from None
     run_server(host=host, port=port, open_browser=open_browser)
@@ -363,8 +365,9 @@ def serve(
 def docs(out: str = typer.Option("site", "--out", help="Folder to write the static site into.")) -> None:
     """Write the catalog and a page per loss as a static site (the explorer's templates, no server)."""
     try:
-        from losslab.web import build_static_site
         import jinja2  # noqa: F401
+
+        from losslab.web import build_static_site
     except ImportError as exc:
         raise _web_missing(exc) from None
     files = build_static_site(out)

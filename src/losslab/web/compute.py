@@ -23,8 +23,8 @@ import losslab as ll
 from .schemas import MAX_SEARCH_ROWS
 
 __all__ = [
-    "FieldError", "catalog", "controls", "curve", "fit_regression", "train_classifier", "landscape",
-    "recommend", "search", "make_points", "natural_axis",
+    "FieldError", "catalog", "controls", "curve", "fit_regression", "best_constant", "train_classifier",
+    "landscape", "mlp_forward", "recommend", "search", "make_points", "natural_axis", "warm_up", "plain",
 ]
 
 #: Families whose losses the classification playground trains (one output for binary losses,
@@ -137,6 +137,8 @@ def _slider_range(text: str, default: float | None) -> dict[str, float]:
 
 
 def plain(v: Any) -> Any:
+    """``v`` as JSON can hold it: NumPy scalars and arrays as Python numbers and lists,
+    non-finite floats and other objects as their text."""
     if isinstance(v, (bool, int, str)) or v is None:
         return v
     if isinstance(v, float):
