@@ -23,8 +23,13 @@ import statistics
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import warnings  # noqa: E402
+
 import numpy as np  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+
+with warnings.catch_warnings():  # Starlette's notice that its test client will move to httpx2
+    warnings.filterwarnings("ignore", message=".*httpx2")
+    from fastapi.testclient import TestClient  # noqa: E402
 
 from losslab.web import create_app  # noqa: E402
 

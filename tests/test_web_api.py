@@ -17,7 +17,11 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 pytest.importorskip("jinja2")
 
-from fastapi.testclient import TestClient  # noqa: E402
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():  # Starlette's notice that its test client will move to httpx2
+    warnings.filterwarnings("ignore", message=".*httpx2")
+    from fastapi.testclient import TestClient  # noqa: E402
 
 import losslab as ll  # noqa: E402
 from losslab.web import create_app  # noqa: E402
@@ -232,6 +236,31 @@ def test_training_lowers_the_loss_chunk_by_chunk(client, loss, model):
     assert r["epochs"] == 12 and r["diagnosis"]["kind"] in ("healthy", "lr_too_low", "underfitting", "overfitting")
     assert len(r["grid"]["z"]) == 20 and {v for row in r["grid"]["z"] for v in row} <= set(range(classes))
     assert r["accuracy"] > 0.8
+
+
+def test_every_loss_trains_in_its_playground(client):
+    """Each loss the catalog marks for a playground fits there: every regression loss on
+    the real line refits a line; every classification loss trains a few epochs on 2 classes
+    (binary) or 3 (multiclass) and lowers its loss."""
+    rows = client.get("/api/losses").json()
+    x, y = line_with_outlier(n=60)
+    regression = [r["name"] for r in rows if r["regression"]]
+    assert {"mse", "mae", "huber", "quantile", "tukey"} <= set(regression)
+    for name in regression:
+        r = client.post("/api/fit", json={"loss": name, "x": x.tolist(), "y": y.tolist(), "predictions": False})
+        assert r.status_code == 200, (name, r.json())
+        assert 0.5 < r.json()["coefficients"]["slope"] < 1.1, name  # the line's slope is 0.8
+    data = {k: client.post("/api/dataset", json={"name": "blobs", "n": 120, "classes": k, "seed": 2}).json()
+            for k in (2, 3)}
+    classification = [r for r in rows if r["classification"]]
+    assert len(classification) >= 15
+    for row in classification:
+        d = data[2 if row["family"] == "binary" else 3]
+        r = client.post("/api/train", json={"loss": row["name"], "x": d["x"], "y": d["y"], "steps": 10, "lr": 0.1,
+                                            "grid": 10})
+        assert r.status_code == 200, (row["name"], r.json())
+        curve = r.json()["chunk"]["train_loss"]
+        assert curve[-1] < curve[0] or curve[0] == 0, (row["name"], curve)
 
 
 @pytest.mark.parametrize("body, field", [
