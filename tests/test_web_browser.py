@@ -9,6 +9,7 @@ never downloads a browser. Set LOSSLAB_WEB_SCREENSHOTS=DIR to keep the screensho
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -205,7 +206,7 @@ def test_training_lowers_the_loss_curve(tab, shots, loss):
     train = plotted(tab, "curves")
     assert len(train) == 15 and train[-1] < train[0], train
     assert tab.page.text_content("#diagnosis").strip()
-    tab.page.screenshot(path=str(shots / f"classification_{loss[:13].replace(':', '_')}.png"))
+    tab.page.screenshot(path=str(shots / f"classification_{re.sub(r'[^A-Za-z0-9]+', '_', loss).strip('_')}.png"))
     assert tab.errors == [] and tab.outside == []
 
 
