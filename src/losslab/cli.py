@@ -676,6 +676,48 @@ def search(
     console.print(str(result), highlight=False, markup=False)
 
 
+# ------------------------------------------------------------------------ the explorer (web/)
+def _web_missing(exc: ImportError) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] the explorer needs the web extra: pip install 'losslab[web]' ({exc})",
+                      highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: this machine only)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the explorer in a browser."),
+) -> None:
+    """Run the explorer: the catalog, loss pages and playgrounds, at http://HOST:PORT/."""
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must be in 0..65535; got {port}")
+    try:  # fail here, naming the extra, rather than half-way through starting
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+
+        from losslab.web import serve as run_server
+    except ImportError as exc:
+        raise _web_missing(exc) from None
+    run_server(host=host, port=port, open_browser=open_browser)
+
+
+@app.command()
+@friendly_errors
+def docs(out: str = typer.Option("site", "--out", help="Folder to write the static site into.")) -> None:
+    """Write the catalog and a page per loss as a static site (the explorer's templates, no server)."""
+    try:
+        import jinja2  # noqa: F401
+
+        from losslab.web import build_static_site
+    except ImportError as exc:
+        raise _web_missing(exc) from None
+    files = build_static_site(out)
+    pages = sum(f.suffix == ".html" for f in files)
+    console.print(f"wrote {pages} pages ({len(files)} files) to {out}/; open {out}/index.html", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``losslab`` script (and of ``python -m losslab``)."""
     app(args=argv if argv is not None else sys.argv[1:], prog_name="losslab")
