@@ -198,3 +198,15 @@ def test_query_by_query_equals_one_query_at_a_time(name, rng):
         mine = query_ids == q
         np.testing.assert_allclose(per_item[mine], L(relevance[mine], scores[mine], reduction="none"), rtol=1e-13)
         np.testing.assert_allclose(grad[mine], L.gradient(relevance[mine], scores[mine], reduction="sum"), rtol=1e-13)
+
+
+# ----------------------------------------------------------------------------- swapped arguments
+def test_swapped_arguments_are_named_where_the_evidence_is_unambiguous():
+    labels, probabilities = np.array([1.0, 0.0, 1.0]), np.array([0.8, 0.3, 0.6])
+    L = ll.get("bce")
+    # losslab's order: log loss of (0.8, 0.3, 0.6) on (1, 0, 1), by hand −mean(log 0.8, log 0.7, log 0.6)
+    assert L(labels, probabilities) == pytest.approx(-np.mean(np.log([0.8, 0.7, 0.6])), rel=1e-12)
+    with pytest.raises(ValueError, match="look swapped.*losslab takes \\(y_true, y_pred\\)"):
+        L(probabilities, labels)  # PyTorch's order
+    # Soft labels against probabilities are valid, even with a 0/1 prediction somewhere.
+    assert np.isfinite(L(np.array([0.2, 0.9]), np.array([0.0, 0.7])))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import losslab as ll
-from losslab import core
+from losslab.loss import engine as core
 
 
 def _tokens(rng, n, time, vocab, ignored_share=0.2):
@@ -70,7 +70,7 @@ def jax():
 
 def test_weighted_mean_under_jit_equals_numpy(jax):
     """Weights passed to a jitted function are tracers: the mean's denominator Σw is then
-    computed in the trace (core.Loss._scale's traced branch), not as a Python float."""
+    computed in the trace (losslab.loss.weights.mean_scale's traced branch), not as a Python float."""
     jnp = jax.numpy
     rng = np.random.default_rng(14)
     y, p = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))

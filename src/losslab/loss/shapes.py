@@ -324,6 +324,22 @@ class ClassSeparableLoss(ClassAxisLoss):
 
 
 # ------------------------------------------------------------------------------ binary
+def _check_not_swapped(xp: Any, y_true: Any, y_pred: Any) -> None:
+    """PyTorch's order (input, target) passed as losslab's (y_true, y_pred): refuse where the
+    evidence is unambiguous, i.e. y_pred holds only the labels 0 and 1 while every y_true is
+    a fraction strictly inside (0, 1) (labels are never all fractional; predictions rarely
+    all exactly 0 or 1). Anything less clear is computed as given."""
+    if is_tracing(y_true) or is_tracing(y_pred) or math.prod(y_true.shape) < 2:
+        return
+    predictions_are_labels = V.concrete(xp.all((y_pred == 0.0) | (y_pred == 1.0)))
+    if predictions_are_labels and V.concrete(xp.all((y_true > 0.0) & (y_true < 1.0))):
+        raise ValueError(
+            "y_pred holds only the labels 0 and 1 while every y_true is a fraction in (0, 1): the arguments look"
+            " swapped. losslab takes (y_true, y_pred), as Keras and scikit-learn do; PyTorch's order is"
+            " (input, target). Pass ll.get(...)(labels, probabilities)."
+        )
+
+
 class BinarySeparableLoss(Loss):
     """ℓ = t·f₁(u₁) + (1 − t)·f₀(u₀), u₁ = log p, u₀ = log(1 − p), y_true = t in [0, 1].
 
@@ -347,6 +363,8 @@ class BinarySeparableLoss(Loss):
             V.check_finite(xp, y_true, "y_true")
             V.check_in(xp, y_true, "y_true", K.UNIT, what="labels (0, 1 or soft labels in between)")
         self.link.check(xp, y_pred)
+        if self.link is K.BINARY_PROBABILITY:
+            _check_not_swapped(xp, y_true, y_pred)
 
     def _sides(self, xp: Any, t: Any, u1: Any, u0: Any, order: int) -> tuple:
         raise NotImplementedError

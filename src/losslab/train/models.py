@@ -61,6 +61,14 @@ def _rng(seed: Any) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
+def _training_seed(seed: Any) -> Any:
+    """The seed ``fit`` shuffles with when it is given none: derived from the model's own
+    integer seed (a seeded model trains the same way on every run), else None."""
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return np.random.SeedSequence([int(seed), 0x5EED])
+    return None
+
+
 def _check_width(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
@@ -89,6 +97,7 @@ class Linear(Model):
         self.n_features = _check_width("n_features", n_features)
         self.n_outputs = _check_width("n_outputs", n_outputs)
         self.W = 0.01 * _rng(seed).standard_normal((self.n_features, self.n_outputs))
+        self.training_seed = _training_seed(seed)
         self.b = np.zeros(self.n_outputs)
         self.parameters = [self.W, self.b]
         self.gradients = [np.zeros_like(self.W), np.zeros_like(self.b)]
@@ -147,6 +156,7 @@ class MLP(Model):
             raise ValueError(f"activation must be one of {', '.join(map(repr, ACTIVATIONS))}; got {activation!r}")
         self.sizes, self.activation = sizes, activation
         rng = _rng(seed)
+        self.training_seed = _training_seed(seed)
         gain = 2.0 if activation == "relu" else 1.0
         self.weights = [rng.standard_normal((a, b)) * np.sqrt(gain / a) for a, b in zip(sizes[:-1], sizes[1:])]
         self.biases = [np.zeros(b) for b in sizes[1:]]
@@ -202,6 +212,7 @@ class EmbeddingNet(Model):
     ) -> None:
         self.mlp = MLP([n_features, *hidden, embedding_dim], activation=activation, seed=seed)
         self.normalize = bool(normalize)
+        self.training_seed = self.mlp.training_seed
         self.parameters, self.gradients, self.penalized = self.mlp.parameters, self.mlp.gradients, self.mlp.penalized
 
     def forward(self, X: Any) -> np.ndarray:

@@ -307,7 +307,8 @@ def fit(
     - ``regularizer``: "l1", "l2", "elastic_net" or an instance, on the weights (not the
       biases). L2 is added to the gradient; L1 is a proximal step scaled by the
       optimizer's per-coordinate step, which gives exact zeros.
-    - ``batch_size``: None for full batch; mini-batches are reshuffled each epoch with ``seed``.
+    - ``batch_size``: None for full batch; mini-batches are reshuffled each epoch with ``seed``
+      (by default, a seed derived from the model's own seed, so a seeded model's run repeats).
     - ``sample_weight``: one weight >= 0 per sample (the losses' rule, some weight > 0).
       Every loss reported is the loss's weighted mean; each step follows the gradient of its
       mini-batch's weighted mean.
@@ -555,7 +556,8 @@ def _fit_steps(run: _Run, optimizer: Optimizer, epochs: int, batch_size: Any, va
                callbacks: tuple, seed: Any, history: History, bar: Progress) -> None:
     model, X, y, w = run.model, run.X, run.y, run.sample_weight
     n = len(X)
-    rng = np.random.default_rng(seed)
+    # Without seed=, a seeded model's own seed decides the shuffling: the run is reproducible.
+    rng = np.random.default_rng(seed if seed is not None else getattr(model, "training_seed", None))
     optimizer.init(model.parameters, model.penalized)
     tracker = _Tracker(run, stopper, callbacks, history, val is not None)
     watch = Divergence(history.initial_loss)
