@@ -278,3 +278,19 @@ def test_early_stopping_scores_the_held_out_rows_with_their_weights(linear_data,
     assert len(set(rows)) == len(y_val) == 15
     np.testing.assert_array_equal(w_val, w[rows])
     assert seen["sample_weight"].sum() + w_val.sum() == pytest.approx(w.sum())
+
+
+def test_estimator_parameters_and_inputs_are_checked_by_their_own_names():
+    """Issue 12: each bad input names itself (not a neighbour, not a Python internal)."""
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(30, 2))
+    labels = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match="class_weight must map each class to a finite weight >= 0"):
+        LossClassifier(random_state=0, class_weight={0: -1.0, 1: 1.0}).fit(X, labels)
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0; got inf"):
+        LossRegressor(random_state=0, learning_rate=float("inf")).fit(X, X[:, 0])
+    with pytest.raises(TypeError, match="X must hold numbers; it holds text"):
+        LossRegressor(random_state=0).fit(X.astype(str), X[:, 0])
+    # An int is one hidden layer, as in scikit-learn's MLPs.
+    model = LossRegressor(random_state=0, model="mlp", hidden_layer_sizes=5, max_epochs=2).fit(X, X[:, 0])
+    assert model.model_.sizes == [2, 5, 1]

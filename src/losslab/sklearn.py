@@ -81,6 +81,19 @@ def _sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
     return np.broadcast_to(check_weights(sample_weight, n_samples), (n_samples,)).copy()
 
 
+def _check_numeric(X: Any) -> None:
+    """Features must be numbers: text such as "0.5" is refused, not parsed behind the user's back."""
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind is None and not hasattr(X, "__array__"):
+        kind = np.asarray(X, dtype=object).dtype.kind if isinstance(X, (list, tuple)) else None
+        if kind == "O":
+            flat = np.asarray(X, dtype=object).ravel()
+            kind = "U" if any(isinstance(v, (str, bytes)) for v in flat) else None
+    if kind in ("U", "S"):
+        raise TypeError("X must hold numbers; it holds text (strings). Convert the columns to numbers first"
+                        " (e.g. X.astype(float)) or encode the categories.")
+
+
 class _LossEstimator(BaseEstimator):
     """What both estimators share: building the loss, penalty, model and optimizer; fitting."""
 
@@ -138,13 +151,21 @@ class _LossEstimator(BaseEstimator):
         if self.model == "linear":
             return Linear(n_features, n_outputs, seed=seed)
         if self.model == "mlp":
-            hidden = tuple(self.hidden_layer_sizes)
+            sizes = self.hidden_layer_sizes
+            if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+                sizes = (sizes,)  # one hidden layer, as scikit-learn's MLPs take an int
+            try:
+                hidden = tuple(sizes)
+            except TypeError:
+                raise TypeError(f"hidden_layer_sizes must be an int or a sequence of ints (one width per hidden"
+                                f" layer); got {sizes!r}") from None
             return MLP([n_features, *hidden, n_outputs], activation="relu", seed=seed)
         raise ValueError(f"model must be 'linear' or 'mlp'; got {self.model!r}")
 
     def _build_optimizer(self, model: Any, L: Any) -> Any:
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be a number > 0; got {self.learning_rate!r}")
+        rate = self.learning_rate
+        if not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and math.isfinite(rate) and rate > 0):
+            raise ValueError(f"learning_rate must be a finite number > 0; got {rate!r}")
         name = self.optimizer
         if not isinstance(name, str):
             return get_optimizer(name)
@@ -271,6 +292,7 @@ class LossRegressor(RegressorMixin, _LossEstimator):
         return tags
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LossRegressor":
+        _check_numeric(X)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
         sample_weight = _sample_weight(sample_weight, len(X))
         L = self._build_loss()
@@ -350,6 +372,7 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
         self.class_weight = class_weight
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LossClassifier":
+        _check_numeric(X)
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         sample_weight = _sample_weight(sample_weight, len(X))
@@ -358,6 +381,10 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
             # ("balanced": n_samples / (n_classes · count of the class)).
             from sklearn.utils.class_weight import compute_sample_weight
 
+            if isinstance(self.class_weight, dict) and any(
+                not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0) for w in self.class_weight.values()
+            ):
+                raise ValueError(f"class_weight must map each class to a finite weight >= 0; got {self.class_weight!r}")
             by_class = compute_sample_weight(self.class_weight, y)
             sample_weight = by_class if sample_weight is None else sample_weight * by_class
         L = self._build_loss()
