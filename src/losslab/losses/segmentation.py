@@ -75,20 +75,20 @@ class _OverlapLoss(Loss):
         return xp.mean(per_class, axis=1)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        # ∂(1 − N/D)/∂p = −(N′D − N·D′)/D², with N′ the numerator's slope (the target t_x).
+        # ∂(1 − N/D)/∂p = −(N′ − (N/D)·D′)/D, with N′ the numerator's slope (the target t_x):
+        # the ratio first, so that D² never under- or overflows (float32 sums of 1e-30).
         num, den, slope = self._ratio_parts(xp, y_true, y_pred)
         safe = xp.where(den > 0, den, xp.ones_like(den))
         c = y_pred.shape[1]
-        return -(self._num_slope(y_true) * safe - num * slope) / (c * safe * safe) * xp.astype(den > 0, y_pred.dtype)
+        return -(self._num_slope(y_true) - (num / safe) * slope) / (c * safe) * xp.astype(den > 0, y_pred.dtype)
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        # N and D are linear in p, so ∂²(1 − N/D)/∂p² = 2(N′D − N·D′)·D′ / D³.
+        # N and D are linear in p, so ∂²(1 − N/D)/∂p² = 2·((N′ − (N/D)·D′)/D)·(D′/D), in ratios.
         num, den, slope = self._ratio_parts(xp, y_true, y_pred)
         safe = xp.where(den > 0, den, xp.ones_like(den))
         c = y_pred.shape[1]
-        return 2.0 * (self._num_slope(y_true) * safe - num * slope) * slope / (c * safe**3) * xp.astype(
-            den > 0, y_pred.dtype
-        )
+        first = (self._num_slope(y_true) - (num / safe) * slope) / safe
+        return 2.0 * first * (slope / safe) / c * xp.astype(den > 0, y_pred.dtype)
 
 
 @register
