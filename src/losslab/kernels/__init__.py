@@ -97,10 +97,27 @@ def _modules() -> Any:
     return _state["modules"]
 
 
-def _run(fn: Any, *args: Any) -> Any:
+_dispatchers: dict[str, Any] = {}
+
+
+def _compiled(name: str) -> Any:
+    """The numba dispatcher of a generated loop, made on first use (compiled, or loaded from
+    the on-disk cache, on its first call)."""
+    if name not in _dispatchers:
+        numba, module = _state["modules"][0], _state["modules"][1]
+        _dispatchers[name] = numba.njit(**module.OPTIONS)(getattr(module, name))
+    return _dispatchers[name]
+
+
+#: Below this many elements a launch on one thread beats waking the others.
+_PARALLEL_MIN = 1 << 17
+
+
+def _run(fn: Any, size: int, *args: Any) -> Any:
     numba = _state["modules"][0]
+    threads = 1 if size < _PARALLEL_MIN else min(_threads[0], numba.config.NUMBA_NUM_THREADS)
     with _launch:
-        numba.set_num_threads(min(_threads[0], numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(threads)
         return fn(*args)
 
 
@@ -159,9 +176,9 @@ def _pointwise(kind: str, resolve: Any, name: str, params: dict, y_true: Any, y_
     t, p, flat = arrays
     w = _flat_weights(weights, np.shape(y_pred))
     key, (p0, p1, p2) = chosen
-    fn = getattr(_state["modules"][1], f"{kind}_{key}_{what}{'' if w is None else '_w'}")
+    fn = _compiled(f"{kind}_{key}_{what}{'' if w is None else '_w'}")
     args = (t, p) + (() if w is None else (w,)) + (float(scale), flat, p0, p1, p2)
-    result = _run(fn, *args)
+    result = _run(fn, p.size, *args)
     total, check = result[0], result[1]
     if not _finite(total, check):
         return None
@@ -256,7 +273,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, scale: float, grad_out: Any,
     if z.dtype == np.float32 and grad_out.dtype == np.float32:
         flags |= 8  # float32 in and out: the float32-accurate exp
     out = grad_out if grad_out.flags.c_contiguous and grad_out.flags.writeable else np.empty(z.shape, grad_out.dtype)
-    total, n_bad = _run(_state["modules"][2].softmax_ce, z, y.astype(np.int64, copy=False), w, cw, ignore,
+    total, n_bad = _run(_state["modules"][2].softmax_ce, z.size, z, y.astype(np.int64, copy=False), w, cw, ignore,
                         float(scale), out, float(label_smoothing), float(gamma), flags)
     if n_bad or not np.isfinite(total):
         return None
@@ -281,7 +298,7 @@ def bce_logits(y_true: Any, logits: Any, scale: float, grad_out: Any, weights: A
     t, z, flat = arrays
     w = _flat_weights(weights, np.shape(logits))
     flags = (0 if w is None else 1) | (0 if pos_weight in (None, 1, 1.0) else 2)
-    total, check, n_bad = _run(_state["modules"][2].bce_logits, t, z, np.zeros(1) if w is None else w,
+    total, check, n_bad = _run(_state["modules"][2].bce_logits, z.size, t, z, np.zeros(1) if w is None else w,
                                float(scale), flat, 1.0 if pos_weight is None else float(pos_weight), flags)
     if n_bad or not _finite(total, check):
         return None
