@@ -383,6 +383,19 @@ def test_elementary_functions_within_a_few_ulp():
         ulp = np.spacing(np.maximum(np.abs(want), np.finfo(float).tiny))
         err = np.abs(out - want) / ulp
         assert np.max(err) <= 4.0, (f.__name__, x[np.argmax(err)], np.max(err))
+    # the float32 exp of float32 softmax rows: a few float32 ulp, 0 below the normal range
+    @njit
+    def apply_f32(x, out):
+        for i in range(x.size):
+            out[i] = M.exp_f32(x[i])
+
+    x32 = np.concatenate([rng.uniform(-87.3, 88.7, 20000), [0.0, -1e-30, 88.72]]).astype(np.float32)
+    out32 = np.empty_like(x32)
+    apply_f32(x32, out32)
+    want32 = np.exp(x32.astype(np.float64))
+    assert np.max(np.abs(out32 - want32) / want32) <= 4 * np.finfo(np.float32).eps
+    apply_f32(np.array([-100.0, 100.0, np.nan], dtype=np.float32), out32[:3])
+    np.testing.assert_array_equal(out32[:3], [0.0, np.inf, np.nan])
     specials = np.array([np.nan, np.inf, -np.inf])
     out = np.empty(3)
     apply(0, specials, out)
