@@ -196,6 +196,7 @@ def main():
     parser.add_argument("--rows", type=int, default=65536)
     parser.add_argument("--classes", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--all", action="store_true", help="also time every distance and margin kernel")
     args = parser.parse_args()
     if torch is not None:
         torch.set_num_threads(THREADS)
@@ -227,6 +228,26 @@ def main():
               numpy_path(ll.get("cross_entropy", from_logits=True), labels, logits, out=np.empty_like(logits)))
         lines += rows(f"softmax CE {args.rows}x{args.classes} {np.dtype(dtype).name}", time_all(impls, args.repeats))
         del logits, out, impls
+
+    if args.all:
+        lines += ["", "| every elementwise kernel, 1e7 float64 | best ms | x copy | CPU ms | x copy (CPU) |",
+                  "|---|---:|---:|---:|---:|"]
+        y = rng.normal(size=args.n)
+        p = y + rng.normal(size=args.n)
+        labels = np.where(rng.random(args.n) < 0.5, -1.0, 1.0)
+        out = np.empty_like(p)
+        impls = {"copy (1 thread)": lambda: np.add(y, p, out=out),
+                 "copy (2 threads)": lambda: _split_copy(lambda a, b, o: np.add(a, b, out=o), y, p, out)}
+        for name in K.DISTANCE_LOSSES:
+            impls[name] = lambda name=name: K.distance(name, {}, y, p, 1.0 / args.n, out)
+        for name in K.MARGIN_LOSSES:
+            impls[name] = lambda name=name: K.margin(name, {}, labels, p, 1.0 / args.n, out)
+        times = time_all(impls, args.repeats)
+        one, two = times.pop("copy (1 thread)"), times.pop("copy (2 threads)")
+        copy, copy_cpu = min(one[0], two[0]), one[1]
+        for name, (t, c) in times.items():
+            lines.append(f"| {name} | {t * 1e3:.1f} | {t / copy:.2f} | {c * 1e3:.0f} | {c / copy_cpu:.2f} |")
+        del y, p, labels, out, impls
 
     import numba
 
