@@ -71,7 +71,12 @@ def available() -> bool:
     ``LOSSLAB_KERNELS`` is not "0". Cheap: does not import numba."""
     if os.environ.get("LOSSLAB_KERNELS", "1").strip() == "0" or _state["failed"]:
         return False
-    return _state["modules"] is not None or importlib.util.find_spec("numba") is not None
+    if _state["modules"] is not None:
+        return True
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError):  # ValueError: numba set to None in sys.modules
+        return False
 
 
 def set_num_threads(n: int) -> None:
