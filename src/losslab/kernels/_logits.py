@@ -3,7 +3,8 @@ binary cross-entropy on logits: one parallel loop each, reading the logits once.
 
 Softmax rows: the row maximum, then e^{z − max} written straight into the gradient row and
 summed, then one scaling pass; the row stays in L1 between the three, so memory sees one
-read of the logits and one write of the gradient. Sums are float64 whatever the dtype.
+read of the logits and one write of the gradient. Totals are float64; a float32 row is
+computed in float32 (its exp, sum and scaling), a float64 row in float64.
 """
 
 from __future__ import annotations
