@@ -8,7 +8,15 @@ in its own subprocess so that one's memory does not count against another's:
   with every step in place (the least memory the naive method can use);
 - ``numpy-chunked``: ``LinearCrossEntropy().value_and_gradient``;
 - ``torch-naive``: ``cross_entropy(hidden @ weight.T + bias, targets)`` and ``backward()``;
-- ``torch-chunked``: ``linear_cross_entropy(...)`` and ``backward()`` (autograd.Function).
+- ``torch-chunked``: ``linear_cross_entropy(...)`` and ``backward()`` (autograd.Function);
+- ``numpy-filtered``: ``LinearCrossEntropy(filter_eps=--filter-eps)`` (Cut Cross-Entropy's
+  gradient filtering); after its timing and memory are taken, the exact gradients are
+  computed in the same process and the relative errors of the filtered ones printed, with
+  the fraction of vocabulary blocks skipped and the loss's own report.
+
+``--logit-std`` scales the output matrix so that the logits have that standard deviation:
+1 (the default) gives a nearly uniform softmax, where nothing can be filtered; a trained LM
+head is much more peaked (try 4).
 
 Time: the best of ``--repeat`` runs of value + gradients. Peak extra memory: the process's
 peak resident set (ru_maxrss) minus its resident set once the inputs exist, so it counts
@@ -28,7 +36,7 @@ import subprocess
 import sys
 import time
 
-VARIANTS = ("numpy-naive", "numpy-naive-inplace", "numpy-chunked", "torch-naive", "torch-chunked")
+VARIANTS = ("numpy-naive", "numpy-naive-inplace", "numpy-chunked", "numpy-filtered", "torch-naive", "torch-chunked")
 
 
 def _rss_mib() -> float:
@@ -40,12 +48,12 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def _inputs(n: int, d: int, vocab: int):
+def _inputs(n: int, d: int, vocab: int, logit_std: float = 1.0):
     import numpy as np
 
     rng = np.random.default_rng(0)
     hidden = (rng.standard_normal((n, d), dtype=np.float32) / np.sqrt(d)).astype(np.float32)
-    weight = rng.standard_normal((vocab, d), dtype=np.float32)
+    weight = rng.standard_normal((vocab, d), dtype=np.float32) * np.float32(logit_std)
     bias = rng.standard_normal(vocab, dtype=np.float32) * 0.1
     targets = rng.integers(0, vocab, size=n)
     return hidden, weight, bias, targets
@@ -84,10 +92,11 @@ def numpy_naive_inplace(hidden, weight, bias, targets):
     return loss, (logits @ weight, logits.T @ hidden, logits.sum(axis=0))
 
 
-def run_variant(variant: str, n: int, d: int, vocab: int, repeat: int, chunk: int | None) -> dict:
+def run_variant(variant: str, n: int, d: int, vocab: int, repeat: int, chunk: int | None,
+                logit_std: float = 1.0, filter_eps: float = 2.0**-12) -> dict:
     import numpy as np
 
-    hidden, weight, bias, targets = _inputs(n, d, vocab)
+    hidden, weight, bias, targets = _inputs(n, d, vocab, logit_std)
     if variant.startswith("torch"):
         import torch
         import torch.nn.functional as F
@@ -97,15 +106,17 @@ def run_variant(variant: str, n: int, d: int, vocab: int, repeat: int, chunk: in
         targets = torch.from_numpy(targets)
     import losslab as ll
 
-    L = ll.LinearCrossEntropy(chunk_size=chunk)
+    L = ll.LinearCrossEntropy(chunk_size=chunk, filter_eps=filter_eps if variant == "numpy-filtered" else None)
+    grads = {}
 
     def once():
         if variant == "numpy-naive":
             return numpy_naive(hidden, weight, bias, targets)[0]
         if variant == "numpy-naive-inplace":
             return numpy_naive_inplace(hidden, weight, bias, targets)[0]
-        if variant == "numpy-chunked":
-            return float(L.value_and_gradient(hidden, weight, targets, bias=bias)[0])
+        if variant in ("numpy-chunked", "numpy-filtered"):
+            value, grads["last"] = L.value_and_gradient(hidden, weight, targets, bias=bias)
+            return float(value)
         for t in (hidden, weight, bias):
             t.grad = None
         if variant == "torch-naive":
@@ -121,7 +132,12 @@ def run_variant(variant: str, n: int, d: int, vocab: int, repeat: int, chunk: in
         start = time.perf_counter()
         loss = once()
         times.append(time.perf_counter() - start)
-    return {"variant": variant, "time_s": min(times), "peak_extra_mib": _peak_mib() - base, "loss": loss}
+    result = {"variant": variant, "time_s": min(times), "peak_extra_mib": _peak_mib() - base, "loss": loss}
+    if variant == "numpy-filtered":
+        exact = ll.LinearCrossEntropy(chunk_size=chunk).value_and_gradient(hidden, weight, targets, bias=bias)[1]
+        result["relative_errors"] = [float(np.linalg.norm(g - e) / np.linalg.norm(e)) for g, e in zip(grads["last"], exact)]
+        result["report"] = L.last_filter_report
+    return result
 
 
 def main() -> None:
@@ -131,17 +147,22 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=65536)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=None, help="chunk_size (default: the loss's own)")
+    parser.add_argument("--logit-std", type=float, default=1.0, help="standard deviation of the logits")
+    parser.add_argument("--filter-eps", type=float, default=2.0**-12, help="numpy-filtered's filter_eps")
     parser.add_argument("--variant", choices=VARIANTS, help="run one variant in this process (internal)")
     args = parser.parse_args()
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.n, args.d, args.vocab, args.repeat, args.chunk)))
+        print(json.dumps(run_variant(args.variant, args.n, args.d, args.vocab, args.repeat, args.chunk,
+                                     args.logit_std, args.filter_eps)))
         return
     print(f"linear_cross_entropy value + gradients, N={args.n}, d={args.d}, V={args.vocab}, float32,"
-          f" {os.cpu_count()} cores; best of {args.repeat}")
+          f" {os.cpu_count()} cores; best of {args.repeat}; logit std {args.logit_std};"
+          f" gradients {(args.n * args.d + args.vocab * args.d + args.vocab) * 4 / 2**20:.0f} MiB")
     results = {}
     for variant in VARIANTS:
         command = [sys.executable, __file__, "--variant", variant, "--n", str(args.n), "--d", str(args.d),
-                   "--vocab", str(args.vocab), "--repeat", str(args.repeat)]
+                   "--vocab", str(args.vocab), "--repeat", str(args.repeat), "--logit-std", str(args.logit_std),
+                   "--filter-eps", str(args.filter_eps)]
         if args.chunk:
             command += ["--chunk", str(args.chunk)]
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -153,6 +174,12 @@ def main() -> None:
         naive, chunked = results[f"{kind}-naive"], results[f"{kind}-chunked"]
         print(f"{kind}: chunked/naive time {chunked['time_s'] / naive['time_s']:.2f}x,"
               f" memory {chunked['peak_extra_mib'] / naive['peak_extra_mib']:.2f}x")
+    filtered = results["numpy-filtered"]
+    report = filtered["report"]
+    print(f"numpy-filtered (filter_eps={args.filter_eps:g}): {report['skipped_fraction']:.1%} of blocks skipped;"
+          " relative error of d_hidden, d_weight, d_bias vs exact: "
+          + ", ".join(f"{e:.2e}" for e in filtered["relative_errors"])
+          + f"; dropped/whole logit-gradient norm {report['dropped_logit_gradient_norm'] / max(report['logit_gradient_norm'], 1e-300):.2e}")
     tn = results["torch-naive"]
     for variant in ("numpy-chunked", "torch-chunked"):
         print(f"{variant} time / torch-naive time: {results[variant]['time_s'] / tn['time_s']:.2f}x"

@@ -27,9 +27,17 @@ INTEGER = V.Rule(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v
 POSITIVE_INTEGER = V.Rule(
     lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1, "an integer >= 1"
 )
-#: Default chunk: about 256 MiB of logits at a time (1024 tokens at V = 65536 in float32):
-#: larger chunks mean fewer read-modify-writes of the (V, d) weight gradient.
+#: Default chunk on PyTorch: about 256 MiB of logits at a time (1024 tokens at V = 65536 in
+#: float32): larger chunks mean fewer read-modify-writes of the (V, d) weight gradient.
 CHUNK_BYTES = 1 << 28
+#: Default chunk on NumPy: 48 MiB of logits, so that the working memory beyond the gradients
+#: stays under 64 MiB at any V (the per-chunk vectors and BLAS's packing buffers take the
+#: rest). Liger sizes its chunks from V/d for the same reason; here the bound is in bytes.
+#: The gradient's cost does not grow with smaller chunks until they are too thin for BLAS
+#: (bench/README.md: the same time at 48 MiB as at 256 MiB).
+NUMPY_CHUNK_BYTES = 48 << 20
+#: Vocabulary columns per block of the filtered mode (filter_eps).
+FILTER_BLOCK = 2048
 
 _SEQUENCE = dict(task="sequence")
 
@@ -167,15 +175,24 @@ class LinearCrossEntropy(Loss):
     - Gradient, with G = c ⊙ (softmax(z) − onehot(y)) and c the weights of the reduction:
       ∂/∂h = G W, ∂/∂W = Gᵀ h, ∂/∂b = Σᵢ Gᵢ. ``gradient`` returns (∂h, ∂W), and
       (∂h, ∂W, ∂b) when a bias is given. No Hessian.
-    - Memory: the tokens are taken ``chunk_size`` at a time (default: about 256 MiB of logits
-      per chunk), and each chunk's gradient contributions are accumulated in the same pass, so
-      the extra memory is one chunk of logits plus the gradients, never N x V. On PyTorch
+    - Memory: the tokens are taken ``chunk_size`` at a time (default: 48 MiB of logits per
+      chunk on NumPy, so that the working memory beyond the gradients stays under 64 MiB at
+      any V; about 256 MiB on PyTorch), and each chunk's gradient contributions are
+      accumulated in the same pass, so the extra memory is one chunk of logits plus the
+      gradients, never N x V. On PyTorch
       tensors the pass is a ``torch.autograd.Function`` that computes the gradients in the
       forward pass and scales them by the incoming gradient in the backward pass (as Liger's
       fused linear cross-entropy does); reduction="none" has no such saving (each chunk is
       kept for autograd). ``W`` is not separable over tokens (it is shared), so
       reduction="none" has no gradient. Measured (bench/README.md, N=4096, d=1024,
       V=65536, float32, PyTorch CPU): 549 MiB extra against 3105 MiB for the naive logits.
+    - Filtered gradient (``filter_eps``, NumPy inputs): as in Cut Cross-Entropy, blocks of
+      2048 vocabulary columns whose softmax probabilities are all below ``filter_eps`` for a
+      chunk of tokens (and hold none of its targets) are left out of the gradients, saving two
+      of the three matrix products there; the value stays exact. Each such call sets
+      ``loss.last_filter_report`` (a dict: the fraction of blocks skipped, the exact norm of
+      the dropped part of the logits' gradient against the whole, the exact error of ∂/∂bias
+      and bounds on the errors of ∂/∂hidden and ∂/∂weight). Measured in bench/README.md.
     - Estimates the next-token probability.
     - Relations: equals ``cross_entropy(hidden @ weight.T + bias, targets, ignore_index=-100)``
       in PyTorch (mean over kept tokens; 0, not NaN, when all are ignored). Cut Cross-Entropy
@@ -196,7 +213,10 @@ class LinearCrossEntropy(Loss):
     formula = r"\log\sum_v e^{h_i\cdot w_v + b_v} - (h_i\cdot w_{y_i} + b_{y_i})"
     parameters = (
         Param("ignore_index", -100, INTEGER, "target id that marks a token to skip (padding)"),
-        Param("chunk_size", None, V.optional(POSITIVE_INTEGER), "tokens per chunk (None: about 256 MiB of logits)"),
+        Param("chunk_size", None, V.optional(POSITIVE_INTEGER),
+              "tokens per chunk (None: 48 MiB of logits on NumPy, 256 MiB on PyTorch)"),
+        Param("filter_eps", None, V.optional(V.POSITIVE),
+              "NumPy: skip vocabulary blocks whose probabilities are all below this in the gradient"),
     )
     inputs = ("hidden", "weight", "targets")
     differentiable_inputs = ("hidden", "weight")
@@ -249,8 +269,8 @@ class LinearCrossEntropy(Loss):
         hidden, weight, targets = arrays
         return xp.astype(targets != self.ignore_index, hidden.dtype)
 
-    def _chunk(self, n_tokens: int, n_vocab: int, itemsize: int) -> int:
-        size = self.chunk_size if self.chunk_size is not None else CHUNK_BYTES // max(n_vocab * itemsize, 1)
+    def _chunk(self, n_tokens: int, n_vocab: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
+        size = self.chunk_size if self.chunk_size is not None else budget // max(n_vocab * itemsize, 1)
         return max(1, min(size, n_tokens))
 
     # ------------------------------------------------------------------ mathematics
@@ -272,11 +292,19 @@ class LinearCrossEntropy(Loss):
         hidden, weight, targets = arrays
         bias = options["bias"]
         chunk = self._chunk(hidden.shape[0], weight.shape[0], xp.finfo(hidden.dtype).bits // 8)
+        if self.filter_eps is not None and not is_numpy(xp):
+            raise ValueError(
+                f"filter_eps is implemented for NumPy inputs only; got {type(hidden).__module__} arrays. Use"
+                " filter_eps=None (the exact gradient) on other libraries."
+            )
         if is_torch(xp):
             return _torch_path(self, hidden, weight, targets, bias, cotangent, chunk, value, gradient)
         if is_numpy(xp):
-            total, grads = _numpy_pass(hidden, weight, _safe_ids(xp, targets, self.ignore_index), bias, cotangent,
-                                       chunk, gradient)
+            chunk = self._chunk(hidden.shape[0], weight.shape[0], hidden.dtype.itemsize, NUMPY_CHUNK_BYTES)
+            total, grads, report = _numpy_pass(hidden, weight, _safe_ids(xp, targets, self.ignore_index), bias,
+                                               cotangent, chunk, gradient, self.filter_eps)
+            if report is not None:
+                self.last_filter_report = report
             return (_scalar(xp, total) if value else None), grads
         if not gradient:  # JAX, array_api_strict: their own autodiff goes through the chunks
             return xp.sum(self._per_sample(xp, hidden, weight, targets, bias) * cotangent), None
@@ -285,8 +313,18 @@ class LinearCrossEntropy(Loss):
         return (total if value else None), grads
 
 
-def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient):
-    """One pass over the tokens in chunks, in place: one chunk of logits at a time."""
+def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_eps=None):
+    """One pass over the tokens in chunks, in place: one chunk of logits at a time.
+
+    Returns (Σ cᵢℓᵢ, gradients, report). With ``filter_eps`` (Cut Cross-Entropy's gradient
+    filtering, Wijmans et al. 2024), the vocabulary is cut into blocks of ``FILTER_BLOCK``
+    columns and, per chunk of tokens, a block whose softmax probabilities are all below
+    ``filter_eps`` and which holds no target is left out of ∂/∂hidden, ∂/∂weight and ∂/∂bias
+    (two of the three matrix products); the value stays exact. ``report`` then says what was
+    dropped: the fraction of blocks skipped, the Frobenius norm of the dropped part ΔG of
+    the logits' gradient (exact) against that of the whole, the exact error of ∂/∂bias, and
+    bounds on the others, ‖ΔG W‖_F ≤ ‖ΔG‖_F‖W‖_F and ‖ΔGᵀh‖_F ≤ Σ_chunks ‖ΔG‖_F‖h‖_F.
+    """
     from scipy.linalg.blas import get_blas_funcs
 
     n, n_vocab = hidden.shape[0], weight.shape[0]
@@ -297,6 +335,11 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient):
     d_weight = np.zeros_like(weight) if gradient else None
     d_bias = np.zeros(n_vocab, dtype=dtype) if gradient and bias is not None else None
     gemm = get_blas_funcs("gemm", (hidden,)) if gradient else None
+    filtering = gradient and filter_eps is not None
+    starts = np.arange(0, n_vocab, FILTER_BLOCK)
+    dropped2 = whole2 = weight_bound = 0.0
+    n_skipped = n_blocks = 0
+    bias_error = np.zeros(n_vocab) if filtering else None
     buffer = np.empty((chunk, n_vocab), dtype=dtype)
     total = 0.0
     for lo in range(0, n, chunk):
@@ -304,18 +347,28 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient):
         rows = np.arange(hi - lo)
         z = buffer[: hi - lo]
         h = hidden[lo:hi]
+        chunk_ids = ids[lo:hi]
         np.matmul(h, weight.T, out=z)
         if bias is not None:
             z += bias
         z -= z.max(axis=1, keepdims=True)  # shifted logits: exp cannot overflow
-        target = z[rows, ids[lo:hi]]
+        target = z[rows, chunk_ids]
         np.exp(z, out=z)
         sums = z.sum(axis=1)
         c = cotangent[lo:hi]
         total += math.fsum(c * (np.log(sums) - target))
-        if gradient:
+        if not gradient:
+            continue
+        keep = None
+        if filtering:
+            z *= (1.0 / sums)[:, None]  # the softmax
+            keep = np.maximum.reduceat(z, starts, axis=1).max(axis=0) >= filter_eps
+            keep[chunk_ids // FILTER_BLOCK] = True  # a target's column is −1 + p: never skipped
+            z *= c[:, None]
+        else:
             z *= (c / sums)[:, None]  # c ⊙ softmax
-            z[rows, ids[lo:hi]] -= c  # c ⊙ (softmax − onehot)
+        z[rows, chunk_ids] -= c  # c ⊙ (softmax − onehot)
+        if keep is None or keep.all():
             np.matmul(z, weight, out=d_hidden[lo:hi])
             # d_weight += zᵀ h, accumulated by BLAS in place (d_weight.T is Fortran-ordered),
             # so no (V, d) temporary per chunk.
@@ -324,10 +377,42 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient):
                 d_weight += out.T
             if d_bias is not None:
                 d_bias += z.sum(axis=0)
-    grads = None
+        else:
+            d_hidden[lo:hi] = 0.0
+            for b, start in enumerate(starts):
+                cols = slice(start, min(start + FILTER_BLOCK, n_vocab))
+                block = z[:, cols]
+                if not keep[b]:
+                    dropped = float(np.vdot(block, block))
+                    dropped2 += dropped
+                    weight_bound += math.sqrt(dropped) * float(np.linalg.norm(h))
+                    bias_error[cols] += block.sum(axis=0)
+                    continue
+                d_hidden[lo:hi] += block @ weight[cols]
+                out = gemm(1.0, h.T, block.T, beta=1.0, c=d_weight[cols].T, trans_b=1, overwrite_c=1)
+                if not np.shares_memory(out, d_weight):
+                    d_weight[cols] += out.T
+                if d_bias is not None:
+                    d_bias[cols] += block.sum(axis=0)
+        if filtering:
+            whole2 += float(np.vdot(z, z))
+            n_skipped += int((~keep).sum())
+            n_blocks += keep.size
+    grads = report = None
     if gradient:
         grads = (d_hidden, d_weight) if d_bias is None else (d_hidden, d_weight, d_bias)
-    return np.asarray(total, dtype=dtype), grads
+    if filtering:
+        dropped_norm = math.sqrt(dropped2)
+        report = {
+            "filter_eps": float(filter_eps),
+            "skipped_fraction": n_skipped / max(n_blocks, 1),
+            "dropped_logit_gradient_norm": dropped_norm,
+            "logit_gradient_norm": math.sqrt(whole2),
+            "bias_gradient_error": float(np.linalg.norm(bias_error)) if bias is not None else 0.0,
+            "hidden_gradient_error_bound": dropped_norm * float(np.linalg.norm(weight)),
+            "weight_gradient_error_bound": weight_bound,
+        }
+    return np.asarray(total, dtype=dtype), grads, report
 
 
 def _generic_pass(xp, hidden, weight, ids, bias, cotangent, chunk):
