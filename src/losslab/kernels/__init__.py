@@ -63,7 +63,17 @@ _state: dict[str, Any] = {"modules": None, "failed": False}
 # numba's default "workqueue" threading layer aborts the process when two threads launch
 # parallel loops at once; one launch at a time (each launch already uses every core).
 _launch = threading.Lock()
-_threads = [max(1, min(int(os.environ.get("LOSSLAB_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1), 8))]
+def _default_threads() -> int:
+    # The engine warns about a bad LOSSLAB_NUM_THREADS; here it just falls back to the cores.
+    cores = max(1, min(os.cpu_count() or 1, 8))
+    try:
+        n = int(os.environ.get("LOSSLAB_NUM_THREADS", "").strip() or 0)
+    except ValueError:
+        n = 0
+    return min(n, 64) if n >= 1 else cores
+
+
+_threads = [_default_threads()]
 
 
 def available() -> bool:

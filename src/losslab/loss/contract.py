@@ -197,6 +197,12 @@ class Loss:
     def _has_kernel(self, options: dict) -> bool:
         return type(self)._kernel is not Loss._kernel and not options
 
+    @property
+    def kernel_takes_whole_input(self) -> bool:
+        """The kernel is compiled and runs its own threads (``losslab.kernels``): the engine
+        hands it the whole input in one call instead of its NumPy row blocks."""
+        return False
+
     def _differentiable(self, arrays: tuple) -> tuple:
         return tuple(arrays[self.inputs.index(n)] for n in self.differentiable_inputs)
 

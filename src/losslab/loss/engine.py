@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import kernels as compiled
 from .._array import is_numpy
 from . import weights as W
 
@@ -69,7 +70,8 @@ _num_threads = _threads_from_environment()
 
 
 def set_num_threads(n: int) -> None:
-    """Threads used for large NumPy inputs (default: the number of cores, at most 8)."""
+    """Threads used for large NumPy inputs, by the row blocks and the compiled kernels
+    (default: the number of cores, at most 8, or LOSSLAB_NUM_THREADS)."""
     global _pool, _num_threads
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be an integer >= 1; got {n!r}")
@@ -77,6 +79,7 @@ def set_num_threads(n: int) -> None:
         if _pool is not None:
             _pool.shutdown(wait=True)
         _pool, _num_threads = None, n
+    compiled.set_num_threads(n)  # the compiled kernels' own threads too
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -185,6 +188,13 @@ def evaluate_blocked(loss: Any, xp: Any, arrays: tuple, options: dict, weights: 
     hess_out = np.empty(pred.shape, dtype=pred.dtype) if hessian else None
     scale_f = float(scale)
     use_kernel = value and gradient and not hessian and per_sample_out is None and loss._has_kernel(options)
+    if use_kernel and loss.kernel_takes_whole_input:
+        # A compiled kernel reads the inputs once and writes the gradient once, on its own
+        # threads; None (a value it leaves to the reference code to judge) falls back below.
+        partial = loss._kernel(arrays, weights, scale_f, grad_out[0])
+        if partial is not None and math.isfinite(partial):
+            return np.asarray(partial, dtype=pred.dtype)[()], grad_out if len(grad_out) > 1 else grad_out[0], None
+        use_kernel = False
 
     def rows(x: Any, lo: int, hi: int) -> Any:
         return x[lo:hi] if hasattr(x, "shape") and x.ndim >= 1 and x.shape[0] == n_rows else x

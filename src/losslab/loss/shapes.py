@@ -25,13 +25,26 @@ import numpy as np
 from array_api_compat import device
 
 from .. import _validate as V
+from .. import kernels as compiled
 from .._array import array_namespace, as_array, float_dtype, host_array, index_dtype, is_numpy, is_tracing, to_numpy
 from . import links as K
 from .contract import Loss
+from .registry import resolve
 from .targets import check_class_indices, check_distribution, is_index_target, one_hot
 
 __all__ = ["DistanceLoss", "MarginLoss", "ClassAxisLoss", "ClassSeparableLoss", "BinarySeparableLoss",
            "signed_labels", "labels_in_prediction_dtype"]
+
+
+def _is_catalog_loss(loss: Loss, names: tuple[str, ...]) -> bool:
+    """The loss is the catalog's class of that name (a user loss that shares a name gets no
+    compiled kernel: the kernel computes the catalog's formula)."""
+    if loss.name not in names:
+        return False
+    try:
+        return resolve(loss.name) is type(loss)
+    except ValueError:
+        return False
 
 
 class DistanceLoss(Loss):
@@ -60,6 +73,17 @@ class DistanceLoss(Loss):
 
     def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
         return self._rho_and_prime(xp, y_pred - y_true)
+
+    @property
+    def kernel_takes_whole_input(self) -> bool:
+        return _is_catalog_loss(self, compiled.DISTANCE_LOSSES) and compiled.available()
+
+    def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
+        # The compiled loop generated from this loss's own ρ, ρ′ (losslab.kernels), if any.
+        if not self.kernel_takes_whole_input:
+            return None
+        total = compiled.distance(self.name, self.params, *block, scale, out, weights)
+        return None if total is None else total * scale
 
 
 _MIXED_LABELS = (
@@ -127,6 +151,17 @@ class MarginLoss(Loss):
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         return self._phi_second(xp, signed_labels(xp, y_true) * y_pred)
+
+    @property
+    def kernel_takes_whole_input(self) -> bool:
+        return _is_catalog_loss(self, compiled.MARGIN_LOSSES) and compiled.available()
+
+    def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
+        # The compiled loop generated from this loss's own φ, φ′ (losslab.kernels), if any.
+        if not self.kernel_takes_whole_input:
+            return None
+        total = compiled.margin(self.name, self.params, *block, scale, out, weights)
+        return None if total is None else total * scale
 
 
 # ------------------------------------------------------------------------------ class axis

@@ -21,6 +21,7 @@ import numpy as np
 import math
 
 from .. import _stable as S
+from .. import kernels as compiled
 from .. import _validate as V
 from .._array import is_numpy
 from ..loss import Loss, Param, register
@@ -105,10 +106,19 @@ class BinaryCrossEntropy(BinarySeparableLoss):
         zero = xp.zeros_like(u1)
         return value, a1, a0, zero, zero
 
+    @property
+    def kernel_takes_whole_input(self) -> bool:
+        return bool(self.from_logits) and compiled.available()
+
     def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
         t, z = block
         if not self.from_logits:
             return None
+        if self.kernel_takes_whole_input:
+            eps = self.label_smoothing
+            total = compiled.bce_logits(t * (1.0 - eps) + 0.5 * eps if eps else t, z, scale, out, weights=weights,
+                                        pos_weight=self.pos_weight)
+            return None if total is None else total * scale
         with np.errstate(invalid="ignore", over="ignore"):
             if not math.isfinite(float(np.add.reduce(z, axis=None))):
                 return None

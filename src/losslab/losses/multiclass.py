@@ -31,6 +31,7 @@ from array_api_compat import device
 
 from .. import _stable as S
 from .. import _validate as V
+from .. import kernels as compiled
 from .._array import host_array
 from ..loss import Param, register
 from ..loss import links as K
@@ -154,9 +155,21 @@ class CrossEntropy(ClassSeparableLoss):
     def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
         return xp.zeros_like(u)
 
+    @property
+    def kernel_takes_whole_input(self) -> bool:
+        return bool(self.from_logits) and compiled.available()
+
     def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
         y_true, z = block
-        if not self.from_logits or y_true.ndim != 1 or self.class_weight is not None:
+        if not self.from_logits or y_true.ndim != 1:
+            return None
+        if self.kernel_takes_whole_input:
+            # weights already hold the class weights and 0 for ignored targets (the engine's).
+            total = compiled.softmax_cross_entropy(z, y_true, scale, out, weights=weights,
+                                                   ignore_index=self.ignore_index,
+                                                   label_smoothing=self.label_smoothing)
+            return None if total is None else total * scale
+        if self.class_weight is not None:
             return None
         return _softmax_cross_entropy_block(y_true, z, self._valid(np, y_true), self.label_smoothing, weights,
                                             scale, out)

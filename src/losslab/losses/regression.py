@@ -60,6 +60,9 @@ class MSE(DistanceLoss):
         return r * r, r + r
 
     def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
+        if self.kernel_takes_whole_input:
+            return super()._kernel(block, weights, scale, out)
+        # Without the compiled kernels: fewest NumPy passes over one row block.
         if weights is not None:
             return None
         y_true, y_pred = block
@@ -149,6 +152,8 @@ class Huber(DistanceLoss):
         return clipped * (r - 0.5 * clipped), clipped
 
     def _kernel(self, block: tuple, weights: Any, scale: float, out: Any) -> float | None:
+        if self.kernel_takes_whole_input:
+            return super()._kernel(block, weights, scale, out)
         if weights is not None:
             return None
         y_true, y_pred = block
