@@ -21,6 +21,10 @@ classes):
 - ``softmax_cross_entropy(logits, labels, scale, grad_out, ...)`` and
   ``bce_logits(y_true, logits, scale, grad_out, ...)``.
 
+numba keys a cached loop on its own source file only: after editing ``_vmath.py`` (or a helper
+in ``_logits.py``) delete ``__pycache__/*.nbi`` and ``*.nbc`` here, or the loops that inline it
+keep their old code (installing a new version rewrites every file, which invalidates them all).
+
 Every kernel returns None, having possibly written part of ``grad_out``, when it cannot
 answer: no kernel for that loss, numba absent, an unsupported dtype, or an input the
 reference path must judge (NaN or inf, labels outside the loss's domain, a target on a
