@@ -67,6 +67,8 @@ _state: dict[str, Any] = {"modules": None, "failed": False}
 # numba's default "workqueue" threading layer aborts the process when two threads launch
 # parallel loops at once; one launch at a time (each launch already uses every core).
 _launch = threading.Lock()
+
+
 def _default_threads() -> int:
     # The engine warns about a bad LOSSLAB_NUM_THREADS; here it just falls back to the cores.
     cores = max(1, min(os.cpu_count() or 1, 8))
