@@ -396,14 +396,14 @@ def test_sample_weight_follows_the_losses_rule(regression_data):
         with pytest.raises(ValueError, match="sample_weight " + message):
             ll.get("mse")(y, y, sample_weight=w)
         with pytest.raises(ValueError, match="sample_weight " + message):
-            fit(Linear(4, 1), "mse", X, y, sample_weight=w, epochs=1)
+            fit(Linear(4, 1, seed=0), "mse", X, y, sample_weight=w, epochs=1)
     # A loss accepts all-zero weights (its mean is then 0); training on them has nothing to fit.
     with pytest.raises(ValueError, match="sample_weight is zero for every sample"):
-        fit(Linear(4, 1), "mse", X, y, sample_weight=np.zeros(200), epochs=1)
+        fit(Linear(4, 1, seed=0), "mse", X, y, sample_weight=np.zeros(200), epochs=1)
     with pytest.raises(ValueError, match="validation_data: sample_weight must have shape \\(5,\\)"):
-        fit(Linear(4, 1), "mse", X, y, validation_data=(X[:5], y[:5], np.ones(4)), epochs=1)
+        fit(Linear(4, 1, seed=0), "mse", X, y, validation_data=(X[:5], y[:5], np.ones(4)), epochs=1)
     with pytest.raises(TypeError, match="a pair \\(X_val, y_val\\) or a triple"):
-        fit(Linear(4, 1), "mse", X, y, validation_data=(X, y, None, None), epochs=1)
+        fit(Linear(4, 1, seed=0), "mse", X, y, validation_data=(X, y, None, None), epochs=1)
 
 
 # --------------------------------------------------------------------------- divergence

@@ -52,6 +52,12 @@ DISTANCE: dict[str, Spec] = {
         "h = 1.0 / p0 if abs(r) < p0 else 0.0",
         _one("beta", 1.0),
     ),
+    # pseudo_huber: ρ = r·r/(h + 1) with h = √(1 + (r/δ)²) (no cancellation, no δ²).
+    "pseudo_huber": Spec(
+        "t = r / p0\nh = math.hypot(1.0, t)\nv = r * (r / (h + 1.0))\nd = p0 * t / h",
+        "t = r / p0\nh = math.hypot(1.0, t)\nh = 1.0 / (h * h * h)",
+        _one("delta", 1.0),
+    ),
     # _stable.log_cosh_and_tanh: m = expm1(min(|r|, 30)) shared by log cosh and tanh.
     "log_cosh": Spec(
         "a = abs(r)\nem = M.expm1(min(a, 30.0))\n"

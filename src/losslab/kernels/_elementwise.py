@@ -224,6 +224,64 @@ def distance_smooth_l1_hess_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
     return total, check
 
 
+def distance_pseudo_huber_vg(y_true, y_pred, scale, out, p0, p1, p2):
+    total = 0.0
+    check = 0.0
+    for i in prange(y_pred.shape[0]):
+        r = np.float64(y_pred[i]) - np.float64(y_true[i])
+        t = r / p0
+        h = math.hypot(1.0, t)
+        v = r * (r / (h + 1.0))
+        d = p0 * t / h
+        check += r * 0.0
+        total += v
+        out[i] = scale * d
+    return total, check
+
+
+def distance_pseudo_huber_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
+    total = 0.0
+    check = 0.0
+    for i in prange(y_pred.shape[0]):
+        r = np.float64(y_pred[i]) - np.float64(y_true[i])
+        t = r / p0
+        h = math.hypot(1.0, t)
+        v = r * (r / (h + 1.0))
+        d = p0 * t / h
+        check += r * 0.0
+        w = np.float64(weights[i])
+        total += w * v
+        out[i] = scale * w * d
+    return total, check
+
+
+def distance_pseudo_huber_hess(y_true, y_pred, scale, out, p0, p1, p2):
+    total = 0.0
+    check = 0.0
+    for i in prange(y_pred.shape[0]):
+        r = np.float64(y_pred[i]) - np.float64(y_true[i])
+        t = r / p0
+        h = math.hypot(1.0, t)
+        h = 1.0 / (h * h * h)
+        check += r * 0.0
+        out[i] = scale * h
+    return total, check
+
+
+def distance_pseudo_huber_hess_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
+    total = 0.0
+    check = 0.0
+    for i in prange(y_pred.shape[0]):
+        r = np.float64(y_pred[i]) - np.float64(y_true[i])
+        t = r / p0
+        h = math.hypot(1.0, t)
+        h = 1.0 / (h * h * h)
+        check += r * 0.0
+        w = np.float64(weights[i])
+        out[i] = scale * w * h
+    return total, check
+
+
 def distance_log_cosh_vg(y_true, y_pred, scale, out, p0, p1, p2):
     total = 0.0
     check = 0.0

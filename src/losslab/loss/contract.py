@@ -42,7 +42,7 @@ class Loss:
     """A loss function: value, gradient and Hessian diagonal, with reductions and weights.
 
     Subclasses declare ``name``, ``family``, ``description``, ``formula``, ``parameters``
-    and ``traits`` and write the per-sample mathematics; see ``losses/_base.py`` for the
+    and ``traits`` and write the per-sample mathematics; see ``loss/shapes.py`` for the
     distance-based (ρ(y_pred − y_true)) and margin-based (φ(y·f)) shapes.
 
     Calling conventions (the same for every loss):
