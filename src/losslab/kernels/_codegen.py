@@ -52,10 +52,14 @@ DISTANCE: dict[str, Spec] = {
         "h = 1.0 / p0 if abs(r) < p0 else 0.0",
         _one("beta", 1.0),
     ),
-    # pseudo_huber: ρ = r·r/(h + 1) with h = √(1 + (r/δ)²) (no cancellation, no δ²).
+    # pseudo_huber: ρ = r·r/(h + 1) with h = √(1 + (r/δ)²) (no cancellation, no δ²); h as
+    # |t|·√(1 + 1/t²) beyond |t| = 1, so that t² never overflows, and there ρ = δ²(h − 1),
+    # which has no cancellation (h − 1 ≥ √2 − 1) and no r² (fastmath may reassociate r·(r/x)).
     "pseudo_huber": Spec(
-        "t = r / p0\nh = math.hypot(1.0, t)\nv = r * (r / (h + 1.0))\nd = p0 * t / h",
-        "t = r / p0\nh = math.hypot(1.0, t)\nh = 1.0 / (h * h * h)",
+        "t = r / p0\na = abs(t)\ns = 1.0 / a if a > 1.0 else a\nh = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)\n"
+        "v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)\nd = p0 * t / h",
+        "t = r / p0\na = abs(t)\ns = 1.0 / a if a > 1.0 else a\nh = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)\n"
+        "h = 1.0 / (h * h * h)",
         _one("delta", 1.0),
     ),
     # _stable.log_cosh_and_tanh: m = expm1(min(|r|, 30)) shared by log cosh and tanh.

@@ -230,8 +230,10 @@ def distance_pseudo_huber_vg(y_true, y_pred, scale, out, p0, p1, p2):
     for i in prange(y_pred.shape[0]):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         t = r / p0
-        h = math.hypot(1.0, t)
-        v = r * (r / (h + 1.0))
+        a = abs(t)
+        s = 1.0 / a if a > 1.0 else a
+        h = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)
+        v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)
         d = p0 * t / h
         check += r * 0.0
         total += v
@@ -245,8 +247,10 @@ def distance_pseudo_huber_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
     for i in prange(y_pred.shape[0]):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         t = r / p0
-        h = math.hypot(1.0, t)
-        v = r * (r / (h + 1.0))
+        a = abs(t)
+        s = 1.0 / a if a > 1.0 else a
+        h = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)
+        v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)
         d = p0 * t / h
         check += r * 0.0
         w = np.float64(weights[i])
@@ -261,7 +265,9 @@ def distance_pseudo_huber_hess(y_true, y_pred, scale, out, p0, p1, p2):
     for i in prange(y_pred.shape[0]):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         t = r / p0
-        h = math.hypot(1.0, t)
+        a = abs(t)
+        s = 1.0 / a if a > 1.0 else a
+        h = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)
         h = 1.0 / (h * h * h)
         check += r * 0.0
         out[i] = scale * h
@@ -274,7 +280,9 @@ def distance_pseudo_huber_hess_w(y_true, y_pred, weights, scale, out, p0, p1, p2
     for i in prange(y_pred.shape[0]):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         t = r / p0
-        h = math.hypot(1.0, t)
+        a = abs(t)
+        s = 1.0 / a if a > 1.0 else a
+        h = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)
         h = 1.0 / (h * h * h)
         check += r * 0.0
         w = np.float64(weights[i])
