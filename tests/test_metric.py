@@ -210,6 +210,56 @@ def test_barlow_twins_gradient_equals_torch_autograd_through_batch_norm(rng):
     np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+# ----------------------------------------------------------------------------- VICReg
+def _vicreg_paper(za, zb, lam, mu, nu, gamma=1.0, eps=1e-4):
+    """Bardes et al. eqs. 1-6, with loops over dimensions."""
+    n, d = za.shape
+    s = sum(np.sum((za[i] - zb[i]) ** 2) for i in range(n)) / n
+
+    def v(z):
+        return sum(max(0.0, gamma - math.sqrt(np.var(z[:, j], ddof=1) + eps)) for j in range(d)) / d
+
+    def c(z):
+        cov = np.cov(z, rowvar=False)  # 1/(n − 1) Σ (z − z̄)(z − z̄)ᵀ
+        return sum(cov[k, l] ** 2 for k in range(d) for l in range(d) if k != l) / d
+
+    return lam * s + mu * (v(za) + v(zb)) + nu * (c(za) + c(zb))
+
+
+def test_vicreg_equals_bardes_eqs_1_to_6(rng):
+    za = rng.normal(size=(12, 5)) * np.array([0.3, 0.5, 2.0, 1.5, 0.8])
+    zb = za + 0.4 * rng.normal(size=(12, 5))
+    for lam, mu, nu in [(25.0, 25.0, 1.0), (1.0, 3.0, 0.2)]:
+        expected = _vicreg_paper(za, zb, lam, mu, nu)
+        got = ll.vicreg(za, zb, invariance_weight=lam, variance_weight=mu, covariance_weight=nu)
+        assert got == pytest.approx(expected, rel=1e-12)
+
+
+def test_vicreg_equals_the_authors_code_with_its_normalisations_in_torch(rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    n, d = 10, 4
+    za = rng.normal(size=(n, d)) * np.array([0.3, 0.6, 2.0, 1.4])
+    zb = za + 0.5 * rng.normal(size=(n, d))
+    ta, tb = torch.tensor(za, requires_grad=True), torch.tensor(zb, requires_grad=True)
+    # facebookresearch/vicreg main_vicreg.py: mse_loss, std averaged over the two views /2,
+    # covariance off-diagonal squares summed / d (written out here from its description).
+    repr_loss = F.mse_loss(ta, tb)
+    xa, xb = ta - ta.mean(dim=0), tb - tb.mean(dim=0)
+    std_a, std_b = torch.sqrt(xa.var(dim=0) + 1e-4), torch.sqrt(xb.var(dim=0) + 1e-4)
+    std_loss = torch.mean(F.relu(1 - std_a)) / 2 + torch.mean(F.relu(1 - std_b)) / 2
+    off = 1 - torch.eye(d, dtype=torch.float64)
+    cov_a, cov_b = xa.T @ xa / (n - 1), xb.T @ xb / (n - 1)
+    cov_loss = ((cov_a * off) ** 2).sum() / d + ((cov_b * off) ** 2).sum() / d
+    loss = 25.0 * repr_loss + 25.0 * std_loss + 1.0 * cov_loss
+    loss.backward()
+    L = ll.VICReg(invariance_weight=25.0 / d, variance_weight=25.0 / 2, covariance_weight=1.0)
+    value, (ga, gb) = L.value_and_gradient(za, zb)
+    assert value == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(ga, ta.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("call, match", [
     (lambda: ll.arcface([[1.0, 0.0]], [2], [[1.0, 0.0], [0.0, 1.0]]), "labels"),
@@ -222,6 +272,8 @@ def test_barlow_twins_gradient_equals_torch_autograd_through_batch_norm(rng):
     (lambda: ll.barlow_twins([[1.0, 0.0]], [[1.0, 0.0]]), "z_a"),
     (lambda: ll.barlow_twins([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0]]), "z_b"),
     (lambda: ll.get("barlow_twins", lambda_offdiag=-1.0), "lambda_offdiag"),
+    (lambda: ll.vicreg([[1.0, 0.0]], [[1.0, 0.0]]), "z_a"),
+    (lambda: ll.get("vicreg", gamma=0.0), "gamma"),
 ])
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):

@@ -40,6 +40,19 @@ def _classes(rng, n):
     return (x, labels, weight), {}
 
 
+def _spread_views(rng, n):
+    """Two views whose columns have sample standard deviations fixed away from VICReg's
+    γ = 1 (its variance hinge's kink): 0.3 and 0.6 below it (active), 2 and 3 above."""
+    scales = np.array([0.3, 0.6, 2.0, 3.0])
+
+    def with_spread(z):
+        centred = z - z.mean(axis=0)
+        return centred / centred.std(axis=0, ddof=1) * scales + rng.normal(size=DIM)
+
+    x = rng.normal(size=(n, DIM))
+    return (with_spread(x), with_spread(x + 0.5 * rng.normal(size=(n, DIM)))), {}
+
+
 CASES = [
     Case("ntxent-0.5-two-views", ll.NTXent(temperature=0.5), _views(2), has_hessian=False),
     Case("ntxent-0.3-three-views", ll.NTXent(temperature=0.3), _views(3), has_hessian=False),
@@ -49,4 +62,7 @@ CASES = [
     Case("cosface-s4-m0.2", ll.CosFace(scale=4.0, margin=0.2), _classes, has_hessian=False),
     Case("barlow_twins", ll.BarlowTwins(), _pairs, has_hessian=False),
     Case("barlow_twins-0.1", ll.BarlowTwins(lambda_offdiag=0.1), _pairs, has_hessian=False),
+    Case("vicreg", ll.VICReg(), _spread_views, has_hessian=False),
+    Case("vicreg-weights", ll.VICReg(invariance_weight=1.0, variance_weight=2.0, covariance_weight=0.5, gamma=1.0),
+         _spread_views, has_hessian=False),
 ]

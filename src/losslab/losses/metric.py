@@ -433,3 +433,89 @@ class BarlowTwins(_InBatch):
         d_a = _standardize_backward(xp, a_hat, a_std, (b_hat @ g_c.T) / n)
         d_b = _standardize_backward(xp, b_hat, b_std, (a_hat @ g_c) / n)
         return total, (d_a, d_b)
+
+
+# ----------------------------------------------------------------------------- VICReg
+@register
+class VICReg(_InBatch):
+    r"""VICReg (Bardes, Ponce & LeCun 2022): invariance, variance and covariance terms on two views' embeddings.
+
+    - Formula (the paper's eqs. 1-5): with Z, Z′ the (n, d) embeddings of two views,
+      :math:`s = \frac1n\sum_i\|z_i - z'_i\|^2`,
+      :math:`v(Z) = \frac1d\sum_j\max\big(0, \gamma - \sqrt{\mathrm{Var}(z^j) + \epsilon}\big)` (unbiased
+      variance), :math:`c(Z) = \frac1d\sum_{k\ne l} C(Z)_{kl}^2` with
+      :math:`C(Z) = \frac{1}{n-1}\sum_i (z_i - \bar z)(z_i - \bar z)^\top`, and
+      :math:`\ell = \lambda s + \mu\,[v(Z) + v(Z')] + \nu\,[c(Z) + c(Z')]`.
+    - Domains: z_a, z_b (n, d) with n >= 2; invariance_weight λ, variance_weight μ,
+      covariance_weight ν >= 0; gamma > 0; eps > 0.
+    - Gradient: ∂s/∂z_a = 2(z_a − z_b)/n; ∂v/∂z_ij = −[S_j < γ](z_ij − z̄_j)/(d(n − 1)S_j) with
+      S_j = √(Var + ε); ∂c/∂Z = 4 Z̃ (C ⊙ (1 − I))/(d(n − 1)), Z̃ the centred Z. The variance
+      hinge has a kink where a dimension's S_j = γ (not differentiable there); no Hessian.
+    - Shape: one loss per batch (a function of batch statistics): the result has shape (1,)
+      and a ``sample_weight`` has shape (1,), as for ``barlow_twins``.
+    - Estimates: embeddings invariant to the augmentation, each dimension's spread at least γ,
+      the dimensions decorrelated ("other").
+    - Relations: the authors' code (facebookresearch/vicreg) takes the invariance as
+      ``mse_loss`` (a mean over n·d, not n) and halves the variance term (it averages the two
+      views): code(λ, μ, ν) = this loss with λ/d, μ/2, ν. Its defaults λ = μ = 25, ν = 1, γ = 1,
+      ε = 1e-4 are the defaults here, as in the paper. ``barlow_twins`` decorrelates through
+      the cross-correlation instead.
+    - Reference: Bardes, Ponce & LeCun (2022), VICReg: variance-invariance-covariance
+      regularization for self-supervised learning, eqs. 1-6.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.vicreg([[1.0, 0.0], [-1.0, 0.0]], [[1.0, 0.0], [-1.0, 0.0]])), 6))
+    24.75
+    """
+
+    name = "vicreg"
+    family = "embedding"
+    aliases = ("VICRegLoss", "variance_invariance_covariance")
+    description = "VICReg: invariance (MSE) + variance hinge + covariance penalty over two views."
+    formula = r"\lambda s(Z, Z') + \mu[v(Z) + v(Z')] + \nu[c(Z) + c(Z')]"
+    parameters = (
+        Param("invariance_weight", 25.0, V.NONNEGATIVE, "λ: weight of the invariance (mean squared distance) term"),
+        Param("variance_weight", 25.0, V.NONNEGATIVE, "μ: weight of the variance hinge"),
+        Param("covariance_weight", 1.0, V.NONNEGATIVE, "ν: weight of the covariance penalty"),
+        Param("gamma", 1.0, V.POSITIVE, "γ: target standard deviation of each dimension"),
+        Param("eps", 1e-4, V.POSITIVE, "ε: added to the variance under the square root"),
+    )
+    inputs = ("z_a", "z_b")
+    differentiable_inputs = ("z_a", "z_b")
+    TRAITS = Traits(convex=False, estimates="other", **{**_METRIC, "differentiable": False,
+                                                          "twice_differentiable": False})
+
+    _prepare = BarlowTwins._prepare
+    _loss_shape = BarlowTwins._loss_shape
+
+    def _branch(self, xp: Any, z: Any) -> tuple[Any, Any]:
+        """One view's regularisers: μ·v(Z) + ν·c(Z) and its gradient with respect to Z."""
+        n, d = z.shape
+        centred = z - xp.mean(z, axis=0, keepdims=True)
+        std = xp.sqrt(xp.sum(centred * centred, axis=0, keepdims=True) / (n - 1) + self.eps)
+        active = xp.astype(std < self.gamma, z.dtype)
+        variance = xp.sum(active * (self.gamma - std)) / d
+        cov = (centred.T @ centred) / (n - 1)
+        off = cov * (1.0 - _eye(xp, d, cov))
+        covariance = xp.sum(off * off) / d
+        value = self.variance_weight * variance + self.covariance_weight * covariance
+        grad = (-self.variance_weight * active * centred / (d * (n - 1) * std)
+                + self.covariance_weight * 4.0 * (centred @ off) / (d * (n - 1)))
+        return value, grad
+
+    def _terms(self, xp: Any, z_a: Any, z_b: Any) -> tuple:
+        n = z_a.shape[0]
+        diff = z_a - z_b
+        value_a, grad_a = self._branch(xp, z_a)
+        value_b, grad_b = self._branch(xp, z_b)
+        value = self.invariance_weight * xp.sum(diff * diff) / n + value_a + value_b
+        g_inv = self.invariance_weight * 2.0 * diff / n
+        return value, grad_a + g_inv, grad_b - g_inv
+
+    def _per_sample(self, xp: Any, z_a: Any, z_b: Any) -> Any:
+        return xp.reshape(self._terms(xp, z_a, z_b)[0], (1,))
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        total, d_a, d_b = self._terms(xp, *arrays)
+        c = cotangent[0]
+        return (_scalar(xp, c * total) if value else None), ((c * d_a, c * d_b) if gradient else None)
