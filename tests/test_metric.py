@@ -95,6 +95,43 @@ def test_ntxent_two_views_equals_simclr_cross_entropy_in_torch(rng):
     np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-9, atol=1e-13)
 
 
+# ----------------------------------------------------------------------------- multi-similarity
+@pytest.mark.parametrize("alpha, beta, base", [(2.0, 50.0, 0.5), (1.0, 10.0, 0.2)])
+def test_multi_similarity_equals_wang_eq12_without_mining(rng, alpha, beta, base):
+    z, labels = _views(rng, 4, 3)
+    labels = np.append(labels, 9)  # a label of its own: no positive, its loss is the negative term only
+    z = np.vstack([z, rng.normal(size=(1, z.shape[1]))])
+    s = _unit(z) @ _unit(z).T
+    expected = []
+    for i in range(len(z)):
+        pos = [k for k in range(len(z)) if k != i and labels[k] == labels[i]]
+        neg = [k for k in range(len(z)) if labels[k] != labels[i]]
+        expected.append(math.log(1 + sum(math.exp(-alpha * (s[i, k] - base)) for k in pos)) / alpha
+                        + math.log(1 + sum(math.exp(beta * (s[i, k] - base)) for k in neg)) / beta)
+    L = ll.MultiSimilarity(alpha=alpha, beta=beta, base=base)
+    np.testing.assert_allclose(L(z, labels, reduction="none"), expected, rtol=1e-12)
+
+
+def test_multi_similarity_gradient_equals_torch_autograd_of_pml_formula(rng):
+    torch = pytest.importorskip("torch")
+    z, labels = _views(rng, 3, 3)
+    t = torch.tensor(z, requires_grad=True)
+    zn = torch.nn.functional.normalize(t, dim=1)
+    mat = zn @ zn.T
+    same = torch.tensor(labels[:, None] == labels[None, :])
+    pos, neg = same & ~torch.eye(len(z), dtype=torch.bool), ~same
+
+    def log1p_sum(x, keep):  # PML's logsumexp(..., keep_mask, add_one=True)
+        x = torch.where(keep, x, torch.full_like(x, -math.inf))
+        return torch.logsumexp(torch.cat([torch.zeros(len(z), 1, dtype=x.dtype), x], dim=1), dim=1)
+
+    loss = (log1p_sum(-2.0 * (mat - 0.5), pos) / 2.0 + log1p_sum(50.0 * (mat - 0.5), neg) / 50.0).mean()
+    loss.backward()
+    value, grad = ll.MultiSimilarity().value_and_gradient(z, labels)
+    assert value == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
 # ----------------------------------------------------------------------------- SigLIP
 def test_siglip_equals_zhai_algorithm_1(rng):
     img, txt = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))

@@ -56,6 +56,8 @@ def _spread_views(rng, n):
 CASES = [
     Case("ntxent-0.5-two-views", ll.NTXent(temperature=0.5), _views(2), has_hessian=False),
     Case("ntxent-0.3-three-views", ll.NTXent(temperature=0.3), _views(3), has_hessian=False),
+    Case("multi_similarity", ll.MultiSimilarity(), _views(3), has_hessian=False),
+    Case("multi_similarity-2-10-0.3", ll.MultiSimilarity(alpha=2.0, beta=10.0, base=0.3), _views(2), has_hessian=False),
     Case("siglip", ll.SigLIP(), _pairs, has_hessian=False),
     Case("siglip-0.5-bias1", ll.SigLIP(temperature=0.5, bias=1.0), _pairs, has_hessian=False),
     Case("arcface-s4-m0.3", ll.ArcFace(scale=4.0, margin=0.3), _classes, has_hessian=False),

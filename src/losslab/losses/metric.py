@@ -122,6 +122,84 @@ class NTXent(_InBatch):
         return total, normalize_backward(xp, z_hat, norm, d_hat)
 
 
+# ----------------------------------------------------------------------------- multi-similarity
+def _log1p_sum_exp(xp: Any, a: Any, mask: Any) -> tuple[Any, Any]:
+    """log(1 + Σ_{k: mask} e^{a_k}) per row, and each term's share e^{a_k}/(1 + Σ e^{a})
+    (0 off the mask), shifted by the row's largest term (at least the 1's 0)."""
+    masked = xp.where(mask > 0, a, xp.full_like(a, -math.inf))
+    top = xp.maximum(xp.max(masked, axis=1), 0.0)
+    e = xp.exp(masked - top[:, None])
+    log_total = top + xp.log(xp.exp(-top) + xp.sum(e, axis=1))
+    return log_total, e / xp.exp(log_total - top)[:, None]
+
+
+@register
+class MultiSimilarity(_InBatch):
+    r"""Multi-similarity loss (Wang et al. 2019): soft weighting of all positive and negative pairs of a batch.
+
+    - Formula: rows L2-normalised, :math:`S_{ik} = \hat z_i\cdot\hat z_k`, P(i) the other rows
+      with i's label, N(i) the rows with another:
+      :math:`\ell_i = \frac1\alpha\log\big(1 + \sum_{k\in P(i)} e^{-\alpha(S_{ik} - \lambda)}\big)
+      + \frac1\beta\log\big(1 + \sum_{k\in N(i)} e^{\beta(S_{ik} - \lambda)}\big)`
+      (an empty sum gives 0).
+    - Domains: embeddings (N, dim); labels (N,) whole numbers; alpha, beta > 0; base λ real.
+    - Gradient of Σᵢ cᵢℓᵢ: ∂S_ik = −cᵢ e^{−α(S_ik−λ)}/(1 + Σ_P …) on positives and
+      +cᵢ e^{β(S_ik−λ)}/(1 + Σ_N …) on negatives; ∂ẑ = (∂S + ∂Sᵀ)ẑ, then through the
+      normalisation. No Hessian; not separable.
+    - Estimates: embeddings whose same-label similarities exceed λ and other-label ones fall
+      below it ("other").
+    - Relations: the paper's loss after its pair-mining step; here every pair is weighted (no
+      mining), as pytorch-metric-learning's ``MultiSimilarityLoss(alpha=2, beta=50, base=0.5)``
+      (its defaults, here too) computes it without a miner, with the same mean over anchors.
+    - Reference: Wang, Han, Huang, Dong & Scott (2019), Multi-similarity loss with general pair
+      weighting for deep metric learning, eq. 12.
+
+    >>> import losslab as ll
+    >>> emb = [[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]]
+    >>> print(round(float(ll.multi_similarity(emb, [0, 0, 1, 1])), 6))
+    0.15797
+    """
+
+    name = "multi_similarity"
+    family = "embedding"
+    aliases = ("ms_loss", "MultiSimilarityLoss")
+    description = "Multi-similarity: soft-weighted positive and negative pairs around the base λ."
+    formula = (r"\frac1\alpha\log\big(1 + \sum_{P} e^{-\alpha(S_{ik} - \lambda)}\big)"
+               r" + \frac1\beta\log\big(1 + \sum_{N} e^{\beta(S_{ik} - \lambda)}\big)")
+    parameters = (
+        Param("alpha", 2.0, V.POSITIVE, "α: scale of the positive pairs' weighting"),
+        Param("beta", 50.0, V.POSITIVE, "β: scale of the negative pairs' weighting"),
+        Param("base", 0.5, V.FINITE, "λ: the similarity margin both pair kinds are measured from"),
+    )
+    inputs = ("embeddings", "labels")
+    differentiable_inputs = ("embeddings",)
+    TRAITS = InfoNCE.TRAITS
+
+    _prepare = SupCon._prepare
+    _check_values = SupCon._check_values
+
+    def _parts(self, xp: Any, embeddings: Any, labels: Any) -> tuple:
+        z_hat, norm = normalize(xp, embeddings)
+        sim = z_hat @ z_hat.T
+        same = xp.astype(labels[:, None] == labels[None, :], sim.dtype)
+        positives, negatives = same * (1.0 - _eye(xp, sim.shape[0], sim)), 1.0 - same
+        pos_log, pos_share = _log1p_sum_exp(xp, -self.alpha * (sim - self.base), positives)
+        neg_log, neg_share = _log1p_sum_exp(xp, self.beta * (sim - self.base), negatives)
+        per_sample = pos_log / self.alpha + neg_log / self.beta
+        return z_hat, norm, per_sample, pos_share, neg_share
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any) -> Any:
+        return self._parts(xp, embeddings, labels)[2]
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        z_hat, norm, per_sample, pos_share, neg_share = self._parts(xp, *arrays)
+        total = _scalar(xp, xp.sum(cotangent * per_sample)) if value else None
+        if not gradient:
+            return total, None
+        g = cotangent[:, None] * (neg_share - pos_share)
+        return total, normalize_backward(xp, z_hat, norm, (g + g.T) @ z_hat)
+
+
 # ----------------------------------------------------------------------------- SigLIP
 @register
 class SigLIP(InfoNCE):
