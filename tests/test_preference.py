@@ -106,6 +106,15 @@ def test_orpo_is_accurate_where_the_probability_rounds_near_one():
     assert np.all(np.isfinite(ll.ORPO().gradient(pc, pr)))
 
 
+def test_orpo_is_not_convex_as_declared():
+    # ∂²ℓ/∂π̄_c² = λ[σ(L)σ(−L)(∂L)² − σ(−L)e^{π̄}/(1 − e^{π̄})²] < 0 near π̄_c = 0; second
+    # differences of the value (not the loss's Hessian) show it.
+    h, pr = 1e-4, np.array([-1.0])
+    f = [float(ll.orpo(np.array([-0.01 + k * h]), pr)) for k in (-1, 0, 1)]
+    assert (f[0] - 2 * f[1] + f[2]) / h**2 < 0
+    assert not ll.ORPO().traits.convex
+
+
 @pytest.mark.parametrize("beta, lam_d, lam_u", [(0.1, 1.0, 1.0), (0.5, 1.0, 1.33)])
 def test_kto_equals_ethayarajh_eq8(rng, beta, lam_d, lam_u):
     n = 30
