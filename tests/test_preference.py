@@ -107,9 +107,9 @@ def test_orpo_is_accurate_where_the_probability_rounds_near_one():
 
 
 def test_orpo_is_not_convex_as_declared():
-    # ∂²ℓ/∂π̄_c² = λ[σ(L)σ(−L)(∂L)² − σ(−L)e^{π̄}/(1 − e^{π̄})²] < 0 near π̄_c = 0; second
-    # differences of the value (not the loss's Hessian) show it.
-    h, pr = 1e-4, np.array([-1.0])
+    # ∂²ℓ/∂π̄_c² = λ[σ(L)σ(−L)(∂L)² − σ(−L)e^{π̄}/(1 − e^{π̄})²] < 0 where the rejected response
+    # is as likely as the chosen one; second differences of the value (not the loss's Hessian) show it.
+    h, pr = 1e-4, np.array([-0.01])
     f = [float(ll.orpo(np.array([-0.01 + k * h]), pr)) for k in (-1, 0, 1)]
     assert (f[0] - 2 * f[1] + f[2]) / h**2 < 0
     assert not ll.ORPO().traits.convex

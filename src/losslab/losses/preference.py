@@ -268,8 +268,9 @@ class ORPO(PreferenceLoss):
       strictly < 0 (odds need p < 1), each (N,); no reference model; lam >= 0.
     - Gradient: with L the log odds ratio, ∂L/∂π̄_c = 1/(1 − e^{π̄_c}), ∂L/∂π̄_r = −1/(1 − e^{π̄_r});
       ∂ℓ/∂π̄_c = −1 − λσ(−L)∂L/∂π̄_c, ∂ℓ/∂π̄_r = −λσ(−L)∂L/∂π̄_r. Hessian (policy_chosen_logps):
-      λ[σ(L)σ(−L)(∂L/∂π̄_c)² − σ(−L)e^{π̄_c}/(1 − e^{π̄_c})²], negative near π̄_c = 0: not
-      convex; neither bounded nor Lipschitz as π̄ → 0 (the odds blow up).
+      λ[σ(L)σ(−L)(∂L/∂π̄_c)² − σ(−L)e^{π̄_c}/(1 − e^{π̄_c})²], negative where the rejected
+      response is about as likely as the chosen one (−0.07 at π̄_c = −0.1, π̄_r = −0.5, λ = 0.1):
+      not convex; neither bounded nor Lipschitz as π̄ → 0 (the odds blow up).
     - Estimates: the chosen response's likelihood (the NLL term) with the rejected one's odds
       pushed below it ("other").
     - Relations: TRL's ``ORPOTrainer`` calls λ ``beta`` (default 0.1) and takes the NLL term
