@@ -478,7 +478,7 @@ class BarlowTwins(_InBatch):
         z_a, z_b = arrays
         check_same_rows(z_a, z_b, "z_a", "z_b")
         if z_a.shape[0] < 2:
-            raise ValueError(f"z_a must hold at least 2 rows: batch statistics need a batch; got {z_a.shape[0]}")
+            raise ValueError(f"z_a must be a non-empty batch of at least 2 rows (batch statistics); got {z_a.shape[0]}")
         dtype = float_dtype(xp, z_a, z_b)
         return (xp.astype(z_a, dtype, copy=False), xp.astype(z_b, dtype, copy=False)), options
 
