@@ -74,7 +74,7 @@ class NTXent(_InBatch):
 
     name = "ntxent"
     family = "embedding"
-    aliases = ("nt_xent", "NTXentLoss", "simclr")
+    aliases = ("nt_xent", "simclr")
     description = "SimCLR's NT-Xent: other views of an image are positives, other images negatives."
     formula = r"-\log\frac{e^{s_{ip}}}{e^{s_{ip}} + \sum_{n\in N(i)} e^{s_{in}}}"
     parameters = (Param("temperature", 0.07, V.POSITIVE, "τ: the softmax temperature"),)
@@ -359,7 +359,7 @@ class ArcFace(_AngularMargin):
     - Relations: the paper's cos(θ + m) without insightface's fallback for θ + m > π
       (``easy_margin``/``th`` there); pytorch-metric-learning's ``ArcFaceLoss`` (margin in
       *degrees*, 28.6° = 0.5 rad, scale 64) computes cos(θ + m) through arccos, the same
-      number. margin=0 is the normalised softmax (NormFace) at scale s.
+      number (its class name is no alias here: its margin's unit differs). margin=0 is the normalised softmax (NormFace) at scale s.
     - Reference: Deng, Guo, Xue & Zafeiriou (2019), ArcFace: additive angular margin loss for
       deep face recognition, eq. 3.
 
@@ -369,7 +369,7 @@ class ArcFace(_AngularMargin):
     """
 
     name = "arcface"
-    aliases = ("additive_angular_margin", "ArcFaceLoss")
+    aliases = ("additive_angular_margin",)
     description = "ArcFace: softmax on s·cos θ with the true class's angle widened by m."
     formula = r"-\log\frac{e^{s\cos(\theta_{y}+m)}}{e^{s\cos(\theta_{y}+m)} + \sum_{j\ne y}e^{s\cos\theta_j}}"
     parameters = (
@@ -466,7 +466,7 @@ class BarlowTwins(_InBatch):
 
     name = "barlow_twins"
     family = "embedding"
-    aliases = ("barlow", "BarlowTwinsLoss")
+    aliases = ("barlow",)
     description = "Barlow Twins: the two views' cross-correlation matrix pushed to the identity."
     formula = r"\sum_k (1 - C_{kk})^2 + \lambda\sum_{k\ne l} C_{kl}^2"
     parameters = (Param("lambda_offdiag", 5e-3, V.NONNEGATIVE, "λ: weight of the off-diagonal (redundancy) terms"),)
@@ -548,7 +548,7 @@ class VICReg(_InBatch):
 
     name = "vicreg"
     family = "embedding"
-    aliases = ("VICRegLoss", "variance_invariance_covariance")
+    aliases = ("variance_invariance_covariance",)
     description = "VICReg: invariance (MSE) + variance hinge + covariance penalty over two views."
     formula = r"\lambda s(Z, Z') + \mu[v(Z) + v(Z')] + \nu[c(Z) + c(Z')]"
     parameters = (

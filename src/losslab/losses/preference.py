@@ -141,7 +141,7 @@ class DPO(_PairedPreference):
     """
 
     name = "dpo"
-    aliases = ("direct_preference_optimization", "sigmoid_preference", "DPOLoss")
+    aliases = ("direct_preference_optimization",)
     description = "DPO: −log σ(β·(policy − reference log-ratio margin)); cDPO with label smoothing."
     formula = r"-(1-\varepsilon)\log\sigma(\beta h) - \varepsilon\log\sigma(-\beta h)"
     parameters = (
