@@ -225,7 +225,7 @@ KNOWN_UNMEASURED: dict[str, str] = {
 }
 
 #: Families a profile of one prediction cannot measure (their inputs carry structure).
-UNMEASURED_FAMILIES = {"embedding", "ranking", "segmentation", "sequence", "transport"}
+UNMEASURED_FAMILIES = {"embedding", "preference", "ranking", "segmentation", "sequence", "transport"}
 
 
 def test_every_family_outside_the_unmeasured_ones_is_measured():

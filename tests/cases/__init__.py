@@ -26,7 +26,7 @@ import losslab as ll
 from domains import draw
 
 FAMILY_MODULES = ["regression", "probabilistic", "binary", "multiclass", "segmentation"]
-FAMILY_MODULES += ["ranking", "embedding", "sequence", "transport"]
+FAMILY_MODULES += ["ranking", "embedding", "metric", "sequence", "transport", "preference"]
 
 
 @dataclass

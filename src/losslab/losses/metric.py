@@ -1,0 +1,599 @@
+"""Metric-learning losses beyond pairs and triplets: multi-view contrastive, sigmoid, angular-margin, redundancy reduction.
+
+Family "embedding" (the family of ``losses/embedding.py``, whose helpers this module
+uses; it is a module of its own only to keep each file readable). Every loss here is
+non-separable: a sample's loss depends on the other rows of the batch (``ntxent``,
+``siglip``), on a class matrix shared by all rows (``arcface``, ``cosface``), or on the
+whole batch's statistics (``barlow_twins``, whose loss is one number per batch: shape
+(1,), like the transport losses). Each computes the value and the exact gradient of
+Σᵢ cᵢℓᵢ for any sample weights (``_weighted_value_and_gradient``); reduction="none" has no
+gradient, and none has a Hessian (the Hessian diagonal of a loss whose rows interact is not
+the per-sample quantity the contract defines).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from array_api_compat import device
+
+from .. import _stable as S
+from .. import _validate as V
+from .._array import float_dtype, is_tracing, to_numpy
+from ..loss import Param, register
+from ..loss.weights import scalar as _scalar
+from ..traits import Traits
+from .embedding import (
+    InfoNCE,
+    SupCon,
+    _eye,
+    _InBatch,
+    check_labels,
+    check_rows,
+    check_same_rows,
+    normalize,
+    normalize_backward,
+)
+
+_METRIC = dict(task="metric_learning", twice_differentiable=True)
+
+
+# ----------------------------------------------------------------------------- NT-Xent
+@register
+class NTXent(_InBatch):
+    r"""NT-Xent (SimCLR): every other view of the same image is a positive, each against the negatives only.
+
+    - Formula: rows L2-normalised, :math:`s_{ij} = \hat z_i\cdot\hat z_j/\tau`, P(i) the other
+      rows with i's label (the other views of i's image), N(i) the rows with another label:
+      :math:`\ell_i = \frac{1}{|P(i)|}\sum_{p\in P(i)} -\log\frac{e^{s_{ip}}}{e^{s_{ip}} + \sum_{n\in N(i)} e^{s_{in}}}`.
+      An anchor with no positive gets weight 0 (as in ``supcon``).
+    - Domains: embeddings (N, dim) (2N views of N images: any number of views per label);
+      labels (N,) whole numbers, equal for views of one image; temperature > 0.
+    - Gradient of Σᵢ cᵢℓᵢ: with σ_ip = e^{s_ip}/D_ip (D_ip the denominator) and q_in the softmax
+      of s_i· over N(i), ∂s_ip = cᵢ(σ_ip − 1)/|P(i)|, ∂s_in = cᵢ q_in Σ_p(1 − σ_ip)/|P(i)|;
+      ∂ẑ = (∂s + ∂sᵀ)ẑ/τ, then through the normalisation. No Hessian; not separable.
+    - Estimates: embeddings in which views of one image coincide ("other").
+    - Relations: with exactly two views per label it equals ``supcon`` (SupCon's denominator
+      then holds the one positive and the negatives, as here) and SimCLR's
+      ℓ(i, j) = −log(e^{s_ij}/Σ_{k≠i} e^{s_ik}) averaged over the 2N anchors. With more views
+      they differ: SupCon keeps the other positives in each denominator, NT-Xent does not.
+      Optax's ``ntxent`` and pytorch-metric-learning's ``NTXentLoss`` (temperature 0.07
+      both) average over positive *pairs*, which weights anchor i by |P(i)|: the same number
+      here with ``sample_weight`` = |P(i)|, and the same unweighted whenever every label has
+      as many views. SimCLR uses τ = 0.1–0.5.
+    - Reference: Chen, Kornblith, Norouzi & Hinton (2020), A simple framework for contrastive
+      learning of visual representations (SimCLR), eq. 1.
+
+    >>> import losslab as ll
+    >>> emb = [[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]]
+    >>> print(round(float(ll.ntxent(emb, [0, 0, 1, 1], temperature=1.0)), 6))
+    0.597808
+    """
+
+    name = "ntxent"
+    family = "embedding"
+    aliases = ("nt_xent", "simclr")
+    description = "SimCLR's NT-Xent: other views of an image are positives, other images negatives."
+    formula = r"-\log\frac{e^{s_{ip}}}{e^{s_{ip}} + \sum_{n\in N(i)} e^{s_{in}}}"
+    parameters = (Param("temperature", 0.07, V.POSITIVE, "τ: the softmax temperature"),)
+    inputs = ("embeddings", "labels")
+    differentiable_inputs = ("embeddings",)
+    TRAITS = InfoNCE.TRAITS
+
+    _prepare = SupCon._prepare
+    _check_values = SupCon._check_values
+    _extra_weights = SupCon._extra_weights
+
+    def _parts(self, xp: Any, embeddings: Any, labels: Any) -> tuple:
+        z_hat, norm = normalize(xp, embeddings)
+        s = (z_hat @ z_hat.T) / self.temperature
+        eye = _eye(xp, s.shape[0], s)
+        same = xp.astype(labels[:, None] == labels[None, :], s.dtype)
+        positives, negatives = same * (1.0 - eye), 1.0 - same
+        count = xp.sum(positives, axis=1)
+        # log Σ_{n∈N(i)} e^{s_in}: the other entries get a constant 100 below the least
+        # possible similarity (−1/τ), whose exponential is below the rounding of any real
+        # negative's term; a row with no negative then gives D = e^{s_ip} and ℓ = 0.
+        fill = xp.full_like(s, -1.0 / self.temperature - 100.0)
+        lse_negative = S.logsumexp(xp, xp.where(negatives > 0, s, fill), axis=1)
+        log_d = xp.logaddexp(s, lse_negative[:, None])
+        return z_hat, norm, s, positives, negatives, count, lse_negative, log_d
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any) -> Any:
+        _, _, s, positives, _, count, _, log_d = self._parts(xp, embeddings, labels)
+        return xp.sum(positives * (log_d - s), axis=1) / xp.maximum(count, 1.0)
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        z_hat, norm, s, positives, negatives, count, lse_negative, log_d = self._parts(xp, *arrays)
+        total = None
+        if value:
+            per_sample = xp.sum(positives * (log_d - s), axis=1) / xp.maximum(count, 1.0)
+            total = _scalar(xp, xp.sum(cotangent * per_sample))
+        if not gradient:
+            return total, None
+        coef = (cotangent * xp.astype(count > 0, s.dtype) / xp.maximum(count, 1.0))[:, None]
+        sigma = positives * xp.exp(xp.minimum(s - log_d, 0.0))
+        q = negatives * xp.exp(xp.minimum(s - lse_negative[:, None], 0.0))
+        missing = xp.sum(positives - sigma, axis=1, keepdims=True)  # Σ_p (1 − σ_ip)
+        g = coef * (sigma - positives + q * missing)
+        d_hat = ((g + g.T) @ z_hat) / self.temperature
+        return total, normalize_backward(xp, z_hat, norm, d_hat)
+
+
+# ----------------------------------------------------------------------------- multi-similarity
+def _log1p_sum_exp(xp: Any, a: Any, mask: Any) -> tuple[Any, Any]:
+    """log(1 + Σ_{k: mask} e^{a_k}) per row, and each term's share e^{a_k}/(1 + Σ e^{a})
+    (0 off the mask), shifted by the row's largest term (at least the 1's 0)."""
+    masked = xp.where(mask > 0, a, xp.full_like(a, -math.inf))
+    top = xp.maximum(xp.max(masked, axis=1), 0.0)
+    e = xp.exp(masked - top[:, None])
+    log_total = top + xp.log(xp.exp(-top) + xp.sum(e, axis=1))
+    return log_total, e / xp.exp(log_total - top)[:, None]
+
+
+@register
+class MultiSimilarity(_InBatch):
+    r"""Multi-similarity loss (Wang et al. 2019): soft weighting of all positive and negative pairs of a batch.
+
+    - Formula: rows L2-normalised, :math:`S_{ik} = \hat z_i\cdot\hat z_k`, P(i) the other rows
+      with i's label, N(i) the rows with another:
+      :math:`\ell_i = \frac1\alpha\log\big(1 + \sum_{k\in P(i)} e^{-\alpha(S_{ik} - \lambda)}\big)
+      + \frac1\beta\log\big(1 + \sum_{k\in N(i)} e^{\beta(S_{ik} - \lambda)}\big)`
+      (an empty sum gives 0).
+    - Domains: embeddings (N, dim); labels (N,) whole numbers; alpha, beta > 0; base λ real.
+    - Gradient of Σᵢ cᵢℓᵢ: ∂S_ik = −cᵢ e^{−α(S_ik−λ)}/(1 + Σ_P …) on positives and
+      +cᵢ e^{β(S_ik−λ)}/(1 + Σ_N …) on negatives; ∂ẑ = (∂S + ∂Sᵀ)ẑ, then through the
+      normalisation. No Hessian; not separable.
+    - Estimates: embeddings whose same-label similarities exceed λ and other-label ones fall
+      below it ("other").
+    - Relations: the paper's loss after its pair-mining step; here every pair is weighted (no
+      mining), as pytorch-metric-learning's ``MultiSimilarityLoss(alpha=2, beta=50, base=0.5)``
+      (its defaults, here too) computes it without a miner, with the same mean over anchors.
+    - Reference: Wang, Han, Huang, Dong & Scott (2019), Multi-similarity loss with general pair
+      weighting for deep metric learning, eq. 12.
+
+    >>> import losslab as ll
+    >>> emb = [[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]]
+    >>> print(round(float(ll.multi_similarity(emb, [0, 0, 1, 1])), 6))
+    0.15797
+    """
+
+    name = "multi_similarity"
+    family = "embedding"
+    aliases = ("ms_loss", "MultiSimilarityLoss")
+    description = "Multi-similarity: soft-weighted positive and negative pairs around the base λ."
+    formula = (r"\frac1\alpha\log\big(1 + \sum_{P} e^{-\alpha(S_{ik} - \lambda)}\big)"
+               r" + \frac1\beta\log\big(1 + \sum_{N} e^{\beta(S_{ik} - \lambda)}\big)")
+    parameters = (
+        Param("alpha", 2.0, V.POSITIVE, "α: scale of the positive pairs' weighting"),
+        Param("beta", 50.0, V.POSITIVE, "β: scale of the negative pairs' weighting"),
+        Param("base", 0.5, V.FINITE, "λ: the similarity margin both pair kinds are measured from"),
+    )
+    inputs = ("embeddings", "labels")
+    differentiable_inputs = ("embeddings",)
+    TRAITS = InfoNCE.TRAITS
+
+    _prepare = SupCon._prepare
+    _check_values = SupCon._check_values
+
+    def _parts(self, xp: Any, embeddings: Any, labels: Any) -> tuple:
+        z_hat, norm = normalize(xp, embeddings)
+        sim = z_hat @ z_hat.T
+        same = xp.astype(labels[:, None] == labels[None, :], sim.dtype)
+        positives, negatives = same * (1.0 - _eye(xp, sim.shape[0], sim)), 1.0 - same
+        pos_log, pos_share = _log1p_sum_exp(xp, -self.alpha * (sim - self.base), positives)
+        neg_log, neg_share = _log1p_sum_exp(xp, self.beta * (sim - self.base), negatives)
+        per_sample = pos_log / self.alpha + neg_log / self.beta
+        return z_hat, norm, per_sample, pos_share, neg_share
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any) -> Any:
+        return self._parts(xp, embeddings, labels)[2]
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        z_hat, norm, per_sample, pos_share, neg_share = self._parts(xp, *arrays)
+        total = _scalar(xp, xp.sum(cotangent * per_sample)) if value else None
+        if not gradient:
+            return total, None
+        g = cotangent[:, None] * (neg_share - pos_share)
+        return total, normalize_backward(xp, z_hat, norm, (g + g.T) @ z_hat)
+
+
+# ----------------------------------------------------------------------------- SigLIP
+@register
+class SigLIP(InfoNCE):
+    r"""SigLIP's sigmoid loss (Zhai et al. 2023): every image–text pair of the batch is a binary problem.
+
+    - Formula: rows L2-normalised, logits :math:`z_{ij} = \hat x_i\cdot\hat y_j/\tau + b`, labels
+      :math:`t_{ij} = 1` if i = j else −1:
+      :math:`\ell_i = -\sum_j \log\sigma(t_{ij} z_{ij})`, so that the mean over i is the paper's
+      :math:`-\frac{1}{|B|}\sum_i\sum_j \log\sigma(t_{ij} z_{ij})`.
+    - Domains: image_embeddings, text_embeddings (N, dim), the same shape; temperature > 0
+      (the paper's t is 1/τ); bias real.
+    - Gradient of Σᵢ cᵢℓᵢ: ∂z_ij = −cᵢ t_ij σ(−t_ij z_ij); ∂x̂ = ∂z ŷ/τ, ∂ŷ = ∂zᵀ x̂/τ, then
+      through the normalisation. No Hessian; not separable (each text is in every row).
+    - Estimates: σ(z_ij) estimates whether image i and text j match ("other").
+    - Relations: Zhai et al. learn t = exp(t′) and b, initialised at t = 10 (τ = 0.1) and
+      b = −10, the defaults here; big_vision's ``sigmoid`` loss is the same per-image sum.
+      ``clip`` is the softmax counterpart; sample weights weight the rows (images).
+    - Reference: Zhai, Mustafa, Kolesnikov & Beyer (2023), Sigmoid loss for language image
+      pre-training (SigLIP), Algorithm 1.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.siglip([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]], temperature=1.0, bias=0.0)), 6))
+    1.006409
+    """
+
+    name = "siglip"
+    aliases = ("sigmoid_contrastive", "siglip_loss")
+    description = "SigLIP: −log σ(±(cos/τ + b)) over every image–text pair of the batch."
+    formula = r"-\sum_j\log\sigma\big(t_{ij}(\hat x_i\cdot\hat y_j/\tau + b)\big)"
+    parameters = (
+        Param("temperature", 0.1, V.POSITIVE, "τ: logits are cos/τ + b (the paper's t = 1/τ)"),
+        Param("bias", -10.0, V.FINITE, "b: the logits' bias (the paper's initial −10)"),
+    )
+    inputs = ("image_embeddings", "text_embeddings")
+    differentiable_inputs = ("image_embeddings", "text_embeddings")
+
+    def _signed(self, xp: Any, a: Any, b: Any) -> tuple:
+        parts = self._logits(xp, a, b)
+        z = parts[-1] + self.bias
+        sign = 2.0 * _eye(xp, z.shape[0], z) - 1.0
+        return parts, z, sign
+
+    def _per_sample(self, xp: Any, image_embeddings: Any, text_embeddings: Any) -> Any:
+        _, z, sign = self._signed(xp, image_embeddings, text_embeddings)
+        return xp.sum(S.softplus(xp, -sign * z), axis=1)
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        (x_hat, x_norm, y_hat, y_norm, _), z, sign = self._signed(xp, *arrays)
+        total = None
+        if value:
+            total = _scalar(xp, xp.sum(cotangent * xp.sum(S.softplus(xp, -sign * z), axis=1)))
+        if not gradient:
+            return total, None
+        g = -cotangent[:, None] * sign * S.sigmoid(xp, -sign * z)
+        return total, self._back(xp, g, x_hat, x_norm, y_hat, y_norm)
+
+
+# ----------------------------------------------------------------------------- angular margins
+def _check_class_labels(xp: Any, labels: Any, n_classes: int) -> None:
+    """Whole class indices in [0, n_classes); the message names ``labels``."""
+    if is_tracing(labels):
+        if xp.isdtype(labels.dtype, "real floating"):
+            V.traced_invalid(xp, (labels != xp.round(labels)) | (labels < 0) | (labels >= n_classes),
+                             f"labels must be class indices in [0, {n_classes})")
+        return
+    values = to_numpy(labels)
+    if values.size == 0:
+        return
+    if values.dtype.kind == "f":
+        V.check_finite(np, values, "labels")
+        if np.any(values != np.round(values)):
+            raise ValueError(f"labels must hold whole class indices; got {float(values[values != np.round(values)][0]):g}")
+    if values.min() < 0 or values.max() >= n_classes:
+        bad = values.min() if values.min() < 0 else values.max()
+        raise ValueError(
+            f"labels must hold class indices in [0, {n_classes - 1}] (one row of weight per class); got {float(bad):g}"
+        )
+
+
+class _AngularMargin(_InBatch):
+    """Softmax cross-entropy on s·cos θ between normalised embeddings and normalised class
+    weights, the true class's cosine replaced by φ(cos θ) (the margin)."""
+
+    family = "embedding"
+    inputs = ("embeddings", "labels", "weight")
+    differentiable_inputs = ("embeddings", "weight")
+    TRAITS = Traits(convex=False, estimates="other", **_METRIC)
+
+    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
+        """φ(cos θ) of the true class and its derivative in cos θ."""
+        raise NotImplementedError
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        embeddings, labels, weight = arrays
+        check_rows(embeddings, "embeddings")
+        check_labels(labels, embeddings.shape[0], "labels")
+        if weight.ndim != 2 or weight.shape[1] != embeddings.shape[1]:
+            raise ValueError(
+                f"weight must be the class matrix of shape (n_classes, {embeddings.shape[1]}), one row per class of"
+                f" the width of embeddings; got shape {tuple(weight.shape)}"
+            )
+        dtype = float_dtype(xp, embeddings, weight)
+        return (xp.astype(embeddings, dtype, copy=False), labels, xp.astype(weight, dtype, copy=False)), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        embeddings, labels, weight = arrays
+        V.check_finite(xp, embeddings, "embeddings")
+        V.check_finite(xp, weight, "weight")
+        _check_class_labels(xp, labels, weight.shape[0])
+
+    def _parts(self, xp: Any, embeddings: Any, labels: Any, weight: Any) -> tuple:
+        x_hat, x_norm = normalize(xp, embeddings)
+        w_hat, w_norm = normalize(xp, weight)
+        cos = x_hat @ w_hat.T
+        classes = xp.astype(xp.arange(weight.shape[0], device=device(cos)), cos.dtype)
+        onehot = xp.astype(xp.astype(labels, cos.dtype)[:, None] == classes[None, :], cos.dtype)
+        # Rounding can put |cos| a few ulp above 1, where arccos-type margins have no value.
+        c_true = S.clip(xp, xp.sum(onehot * cos, axis=1), -1.0, 1.0)
+        phi, dphi = self._phi(xp, c_true)
+        logits = self.scale * (cos + onehot * (phi - c_true)[:, None])
+        return x_hat, x_norm, w_hat, w_norm, onehot, logits, phi, dphi
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any, weight: Any) -> Any:
+        *_, logits, phi, _ = self._parts(xp, embeddings, labels, weight)
+        return S.logsumexp(xp, logits, axis=1) - self.scale * phi
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        x_hat, x_norm, w_hat, w_norm, onehot, logits, phi, dphi = self._parts(xp, *arrays)
+        total = None
+        if value:
+            total = _scalar(xp, xp.sum(cotangent * (S.logsumexp(xp, logits, axis=1) - self.scale * phi)))
+        if not gradient:
+            return total, None
+        g_logits = cotangent[:, None] * (S.softmax(xp, logits, axis=1) - onehot)
+        g_cos = self.scale * g_logits * (1.0 + onehot * (dphi - 1.0)[:, None])
+        d_x = normalize_backward(xp, x_hat, x_norm, g_cos @ w_hat)
+        d_w = normalize_backward(xp, w_hat, w_norm, g_cos.T @ x_hat)
+        return total, (d_x, d_w)
+
+
+@register
+class ArcFace(_AngularMargin):
+    r"""ArcFace (additive angular margin, Deng et al. 2019): the true class's angle is widened by m.
+
+    - Formula: with :math:`\cos\theta_{ij} = \hat x_i\cdot\hat w_j` (rows of the embeddings and
+      of the class matrix L2-normalised), :math:`\ell_i = -\log\frac{e^{s\cos(\theta_{iy_i} + m)}}
+      {e^{s\cos(\theta_{iy_i} + m)} + \sum_{j\ne y_i} e^{s\cos\theta_{ij}}}`, with
+      cos(θ + m) = cos θ cos m − sin θ sin m, sin θ = √(1 − cos²θ).
+    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); weight (C, dim) the
+      class matrix (a learned parameter: differentiable); scale > 0; margin in [0, π/2).
+    - Gradient of Σᵢ cᵢℓᵢ: G = c ⊙ (softmax − onehot) on the logits; ∂cos_ij = sG_ij for
+      j ≠ yᵢ and sG_iy·(cos m + cos θ sin m / sin θ) for the true class; ∂x̂ = ∂cos ŵ,
+      ∂ŵ = ∂cosᵀ x̂, then through both normalisations. The true-class derivative grows
+      without bound as θ → 0 (sin θ → 0), as arccos's does; no Hessian; not separable (the
+      class matrix is shared).
+    - Estimates: class-separable directions with an angular gap m between classes ("other").
+    - Relations: the paper's cos(θ + m) without insightface's fallback for θ + m > π
+      (``easy_margin``/``th`` there); pytorch-metric-learning's ``ArcFaceLoss`` (margin in
+      *degrees*, 28.6° = 0.5 rad, scale 64) computes cos(θ + m) through arccos, the same
+      number (its class name is no alias here: its margin's unit differs). margin=0 is the normalised softmax (NormFace) at scale s.
+    - Reference: Deng, Guo, Xue & Zafeiriou (2019), ArcFace: additive angular margin loss for
+      deep face recognition, eq. 3.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.arcface([[0.6, 0.8]], [0], [[1.0, 0.0], [0.0, 1.0]], scale=1.0, margin=0.5)), 6))
+    1.074654
+    """
+
+    name = "arcface"
+    aliases = ("additive_angular_margin",)
+    description = "ArcFace: softmax on s·cos θ with the true class's angle widened by m."
+    formula = r"-\log\frac{e^{s\cos(\theta_{y}+m)}}{e^{s\cos(\theta_{y}+m)} + \sum_{j\ne y}e^{s\cos\theta_j}}"
+    parameters = (
+        Param("scale", 64.0, V.POSITIVE, "s: the radius of the hypersphere (logit scale)"),
+        Param("margin", 0.5, V.interval_rule(0.0, math.pi / 2, True, False), "m: the additive angular margin (radians)"),
+    )
+
+    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
+        # sin θ floored at the dtype's tiny: finite at |cos θ| = 1, where arccos is not differentiable.
+        sin = xp.sqrt(xp.maximum(1.0 - c * c, float(xp.finfo(c.dtype).smallest_normal)))
+        cm, sm = math.cos(self.margin), math.sin(self.margin)
+        return c * cm - sin * sm, cm + c * sm / sin
+
+
+@register
+class CosFace(_AngularMargin):
+    r"""CosFace (large-margin cosine loss, Wang et al. 2018): the true class's cosine lowered by m.
+
+    - Formula: :math:`\ell_i = -\log\frac{e^{s(\cos\theta_{iy_i} - m)}}{e^{s(\cos\theta_{iy_i} - m)}
+      + \sum_{j\ne y_i} e^{s\cos\theta_{ij}}}`, :math:`\cos\theta_{ij} = \hat x_i\cdot\hat w_j`.
+    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); weight (C, dim) the
+      class matrix (differentiable); scale > 0; margin >= 0.
+    - Gradient of Σᵢ cᵢℓᵢ: ∂cos = sG with G = c ⊙ (softmax − onehot) (the margin is a
+      constant shift), then ∂x̂ = ∂cos ŵ, ∂ŵ = ∂cosᵀ x̂ and both normalisations. No
+      Hessian; not separable (the class matrix is shared).
+    - Estimates: class-separable directions with a cosine gap m ("other").
+    - Relations: pytorch-metric-learning's ``CosFaceLoss`` (margin 0.35, scale 64, the
+      defaults here) and AM-Softmax (Wang et al. 2018, "additive margin softmax") are the
+      same loss.
+    - Reference: Wang et al. (2018), CosFace: large margin cosine loss for deep face
+      recognition, eq. 4.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.cosface([[0.6, 0.8]], [0], [[1.0, 0.0], [0.0, 1.0]], scale=1.0, margin=0.35)), 6))
+    1.005492
+    """
+
+    name = "cosface"
+    aliases = ("large_margin_cosine", "am_softmax", "CosFaceLoss")
+    description = "CosFace: softmax on s·cos θ with the true class's cosine lowered by m."
+    formula = r"-\log\frac{e^{s(\cos\theta_{y}-m)}}{e^{s(\cos\theta_{y}-m)} + \sum_{j\ne y}e^{s\cos\theta_j}}"
+    parameters = (
+        Param("scale", 64.0, V.POSITIVE, "s: the logit scale"),
+        Param("margin", 0.35, V.NONNEGATIVE, "m: the additive cosine margin"),
+    )
+
+    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
+        return c - self.margin, xp.ones_like(c)
+
+
+# ----------------------------------------------------------------------------- Barlow Twins
+#: BatchNorm1d's default eps (the Barlow Twins code normalises with BatchNorm1d(affine=False)).
+BATCHNORM_EPS = 1e-5
+
+
+def _standardize(xp: Any, z: Any) -> tuple[Any, Any]:
+    """Each column to mean 0 and (biased) variance 1: (z − μ)/√(var + eps), and the √."""
+    centred = z - xp.mean(z, axis=0, keepdims=True)
+    std = xp.sqrt(xp.mean(centred * centred, axis=0, keepdims=True) + BATCHNORM_EPS)
+    return centred / std, std
+
+
+def _standardize_backward(xp: Any, z_hat: Any, std: Any, grad: Any) -> Any:
+    """∂/∂z of a function of ẑ = (z − μ)/σ, σ² = var + eps: (g − mean(g) − ẑ·mean(g·ẑ))/σ per column."""
+    return (grad - xp.mean(grad, axis=0, keepdims=True)
+            - z_hat * xp.mean(grad * z_hat, axis=0, keepdims=True)) / std
+
+
+@register
+class BarlowTwins(_InBatch):
+    r"""Barlow Twins (Zbontar et al. 2021): the cross-correlation of two views' embeddings driven to the identity.
+
+    - Formula: each column of z_a and z_b standardised over the batch (mean 0, variance 1,
+      as BatchNorm without affine: ẑ = (z − μ)/√(var + 1e-5)), :math:`C = \hat z_a^\top \hat z_b / N`,
+      :math:`\ell = \sum_k (1 - C_{kk})^2 + \lambda\sum_{k\ne l} C_{kl}^2`.
+    - Domains: z_a, z_b (N, dim) two views of the same N inputs, N >= 2; lambda_offdiag >= 0.
+    - Gradient: ∂C = 2(C − I) on the diagonal and 2λC off it; ∂ẑ_a = ẑ_b ∂Cᵀ/N,
+      ∂ẑ_b = ẑ_a ∂C/N, then through the standardisation:
+      ∂z = (g − mean(g) − ẑ·mean(g·ẑ))/σ per column. No Hessian.
+    - Shape: one loss per batch (the loss is a function of batch statistics, not a sum over
+      samples): the result has shape (1,) and a ``sample_weight`` has shape (1,), as for the
+      transport losses.
+    - Estimates: embeddings invariant to the augmentation with decorrelated dimensions ("other").
+    - Relations: the authors' code (facebookresearch/barlowtwins) uses λ = 0.0051 and sums over
+      dimensions as here; some reimplementations divide by the dimension or scale the loss.
+      ``vicreg`` regularises variance and covariance separately.
+    - Reference: Zbontar, Jing, Misra, LeCun & Deny (2021), Barlow Twins: self-supervised
+      learning via redundancy reduction, eq. 1.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.barlow_twins([[1.0, 0.0], [-1.0, 0.0]], [[1.0, 0.0], [-1.0, 0.0]])), 6))
+    1.0
+    """
+
+    name = "barlow_twins"
+    family = "embedding"
+    aliases = ("barlow",)
+    description = "Barlow Twins: the two views' cross-correlation matrix pushed to the identity."
+    formula = r"\sum_k (1 - C_{kk})^2 + \lambda\sum_{k\ne l} C_{kl}^2"
+    parameters = (Param("lambda_offdiag", 5e-3, V.NONNEGATIVE, "λ: weight of the off-diagonal (redundancy) terms"),)
+    inputs = ("z_a", "z_b")
+    differentiable_inputs = ("z_a", "z_b")
+    TRAITS = Traits(convex=False, estimates="other", **_METRIC)
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        z_a, z_b = arrays
+        check_same_rows(z_a, z_b, "z_a", "z_b")
+        if z_a.shape[0] < 2:
+            raise ValueError(f"z_a must be a non-empty batch of at least 2 rows (batch statistics); got {z_a.shape[0]}")
+        dtype = float_dtype(xp, z_a, z_b)
+        return (xp.astype(z_a, dtype, copy=False), xp.astype(z_b, dtype, copy=False)), options
+
+    def _loss_shape(self, arrays: tuple) -> tuple[int, ...]:
+        return (1,)
+
+    def _parts(self, xp: Any, z_a: Any, z_b: Any) -> tuple:
+        a_hat, a_std = _standardize(xp, z_a)
+        b_hat, b_std = _standardize(xp, z_b)
+        c = (a_hat.T @ b_hat) / z_a.shape[0]
+        eye = _eye(xp, c.shape[0], c)
+        return a_hat, a_std, b_hat, b_std, c, eye
+
+    def _value(self, xp: Any, c: Any, eye: Any) -> Any:
+        on = xp.sum(eye * (1.0 - c) ** 2)
+        off = xp.sum((1.0 - eye) * c * c)
+        return on + self.lambda_offdiag * off
+
+    def _per_sample(self, xp: Any, z_a: Any, z_b: Any) -> Any:
+        *_, c, eye = self._parts(xp, z_a, z_b)
+        return xp.reshape(self._value(xp, c, eye), (1,))
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        a_hat, a_std, b_hat, b_std, c, eye = self._parts(xp, *arrays)
+        total = _scalar(xp, cotangent[0] * self._value(xp, c, eye)) if value else None
+        if not gradient:
+            return total, None
+        g_c = cotangent[0] * 2.0 * (eye * (c - 1.0) + self.lambda_offdiag * (1.0 - eye) * c)
+        n = a_hat.shape[0]
+        d_a = _standardize_backward(xp, a_hat, a_std, (b_hat @ g_c.T) / n)
+        d_b = _standardize_backward(xp, b_hat, b_std, (a_hat @ g_c) / n)
+        return total, (d_a, d_b)
+
+
+# ----------------------------------------------------------------------------- VICReg
+@register
+class VICReg(_InBatch):
+    r"""VICReg (Bardes, Ponce & LeCun 2022): invariance, variance and covariance terms on two views' embeddings.
+
+    - Formula (the paper's eqs. 1-5): with Z, Z′ the (n, d) embeddings of two views,
+      :math:`s = \frac1n\sum_i\|z_i - z'_i\|^2`,
+      :math:`v(Z) = \frac1d\sum_j\max\big(0, \gamma - \sqrt{\mathrm{Var}(z^j) + \epsilon}\big)` (unbiased
+      variance), :math:`c(Z) = \frac1d\sum_{k\ne l} C(Z)_{kl}^2` with
+      :math:`C(Z) = \frac{1}{n-1}\sum_i (z_i - \bar z)(z_i - \bar z)^\top`, and
+      :math:`\ell = \lambda s + \mu\,[v(Z) + v(Z')] + \nu\,[c(Z) + c(Z')]`.
+    - Domains: z_a, z_b (n, d) with n >= 2; invariance_weight λ, variance_weight μ,
+      covariance_weight ν >= 0; gamma > 0; eps > 0.
+    - Gradient: ∂s/∂z_a = 2(z_a − z_b)/n; ∂v/∂z_ij = −[S_j < γ](z_ij − z̄_j)/(d(n − 1)S_j) with
+      S_j = √(Var + ε); ∂c/∂Z = 4 Z̃ (C ⊙ (1 − I))/(d(n − 1)), Z̃ the centred Z. The variance
+      hinge has a kink where a dimension's S_j = γ (not differentiable there); no Hessian.
+    - Shape: one loss per batch (a function of batch statistics): the result has shape (1,)
+      and a ``sample_weight`` has shape (1,), as for ``barlow_twins``.
+    - Estimates: embeddings invariant to the augmentation, each dimension's spread at least γ,
+      the dimensions decorrelated ("other").
+    - Relations: the authors' code (facebookresearch/vicreg) takes the invariance as
+      ``mse_loss`` (a mean over n·d, not n) and halves the variance term (it averages the two
+      views): code(λ, μ, ν) = this loss with λ/d, μ/2, ν. Its defaults λ = μ = 25, ν = 1, γ = 1,
+      ε = 1e-4 are the defaults here, as in the paper. ``barlow_twins`` decorrelates through
+      the cross-correlation instead.
+    - Reference: Bardes, Ponce & LeCun (2022), VICReg: variance-invariance-covariance
+      regularization for self-supervised learning, eqs. 1-6.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.vicreg([[1.0, 0.0], [-1.0, 0.0]], [[1.0, 0.0], [-1.0, 0.0]])), 6))
+    24.75
+    """
+
+    name = "vicreg"
+    family = "embedding"
+    aliases = ("variance_invariance_covariance",)
+    description = "VICReg: invariance (MSE) + variance hinge + covariance penalty over two views."
+    formula = r"\lambda s(Z, Z') + \mu[v(Z) + v(Z')] + \nu[c(Z) + c(Z')]"
+    parameters = (
+        Param("invariance_weight", 25.0, V.NONNEGATIVE, "λ: weight of the invariance (mean squared distance) term"),
+        Param("variance_weight", 25.0, V.NONNEGATIVE, "μ: weight of the variance hinge"),
+        Param("covariance_weight", 1.0, V.NONNEGATIVE, "ν: weight of the covariance penalty"),
+        Param("gamma", 1.0, V.POSITIVE, "γ: target standard deviation of each dimension"),
+        Param("eps", 1e-4, V.POSITIVE, "ε: added to the variance under the square root"),
+    )
+    inputs = ("z_a", "z_b")
+    differentiable_inputs = ("z_a", "z_b")
+    TRAITS = Traits(convex=False, estimates="other", **{**_METRIC, "differentiable": False,
+                                                          "twice_differentiable": False})
+
+    _prepare = BarlowTwins._prepare
+    _loss_shape = BarlowTwins._loss_shape
+
+    def _branch(self, xp: Any, z: Any) -> tuple[Any, Any]:
+        """One view's regularisers: μ·v(Z) + ν·c(Z) and its gradient with respect to Z."""
+        n, d = z.shape
+        centred = z - xp.mean(z, axis=0, keepdims=True)
+        std = xp.sqrt(xp.sum(centred * centred, axis=0, keepdims=True) / (n - 1) + self.eps)
+        active = xp.astype(std < self.gamma, z.dtype)
+        variance = xp.sum(active * (self.gamma - std)) / d
+        cov = (centred.T @ centred) / (n - 1)
+        off = cov * (1.0 - _eye(xp, d, cov))
+        covariance = xp.sum(off * off) / d
+        value = self.variance_weight * variance + self.covariance_weight * covariance
+        grad = (-self.variance_weight * active * centred / (d * (n - 1) * std)
+                + self.covariance_weight * 4.0 * (centred @ off) / (d * (n - 1)))
+        return value, grad
+
+    def _terms(self, xp: Any, z_a: Any, z_b: Any) -> tuple:
+        n = z_a.shape[0]
+        diff = z_a - z_b
+        value_a, grad_a = self._branch(xp, z_a)
+        value_b, grad_b = self._branch(xp, z_b)
+        value = self.invariance_weight * xp.sum(diff * diff) / n + value_a + value_b
+        g_inv = self.invariance_weight * 2.0 * diff / n
+        return value, grad_a + g_inv, grad_b - g_inv
+
+    def _per_sample(self, xp: Any, z_a: Any, z_b: Any) -> Any:
+        return xp.reshape(self._terms(xp, z_a, z_b)[0], (1,))
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        total, d_a, d_b = self._terms(xp, *arrays)
+        c = cotangent[0]
+        return (_scalar(xp, c * total) if value else None), ((c * d_a, c * d_b) if gradient else None)

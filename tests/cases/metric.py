@@ -1,0 +1,70 @@
+"""Cases for losses/metric.py. Hand-written: labelled views, image–text pairs, embeddings
+with a class matrix and two views of a batch are structures between inputs that the
+declarations do not describe."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import losslab as ll
+
+from . import Case
+
+DIM, CLASSES = 4, 5
+
+
+def _views(n_views):
+    """n_views views of each image (labels = image ids), each view a noisy copy."""
+
+    def make(rng, n):
+        images = max(2, n // n_views)
+        centres = rng.normal(size=(images, DIM))
+        labels = np.repeat(np.arange(images), n_views)[:n].astype(float)
+        labels = labels[rng.permutation(labels.size)]
+        return (centres[labels.astype(int)] + 0.7 * rng.normal(size=(labels.size, DIM)), labels), {}
+
+    return make
+
+
+def _pairs(rng, n):
+    x = rng.normal(size=(n, DIM))
+    return (x, x + 0.8 * rng.normal(size=(n, DIM))), {}
+
+
+def _classes(rng, n):
+    """Embeddings, class labels and a class matrix; cosines stay away from ±1, where
+    arcface's derivative in cos θ is unbounded."""
+    weight = rng.normal(size=(CLASSES, DIM))
+    labels = rng.integers(0, CLASSES, size=n).astype(float)
+    x = weight[labels.astype(int)] + rng.normal(size=(n, DIM))
+    return (x, labels, weight), {}
+
+
+def _spread_views(rng, n):
+    """Two views whose columns have sample standard deviations fixed away from VICReg's
+    γ = 1 (its variance hinge's kink): 0.3 and 0.6 below it (active), 2 and 3 above."""
+    scales = np.array([0.3, 0.6, 2.0, 3.0])
+
+    def with_spread(z):
+        centred = z - z.mean(axis=0)
+        return centred / centred.std(axis=0, ddof=1) * scales + rng.normal(size=DIM)
+
+    x = rng.normal(size=(n, DIM))
+    return (with_spread(x), with_spread(x + 0.5 * rng.normal(size=(n, DIM)))), {}
+
+
+CASES = [
+    Case("ntxent-0.5-two-views", ll.NTXent(temperature=0.5), _views(2), has_hessian=False),
+    Case("ntxent-0.3-three-views", ll.NTXent(temperature=0.3), _views(3), has_hessian=False),
+    Case("multi_similarity", ll.MultiSimilarity(), _views(3), has_hessian=False),
+    Case("multi_similarity-2-10-0.3", ll.MultiSimilarity(alpha=2.0, beta=10.0, base=0.3), _views(2), has_hessian=False),
+    Case("siglip", ll.SigLIP(), _pairs, has_hessian=False),
+    Case("siglip-0.5-bias1", ll.SigLIP(temperature=0.5, bias=1.0), _pairs, has_hessian=False),
+    Case("arcface-s4-m0.3", ll.ArcFace(scale=4.0, margin=0.3), _classes, has_hessian=False),
+    Case("cosface-s4-m0.2", ll.CosFace(scale=4.0, margin=0.2), _classes, has_hessian=False),
+    Case("barlow_twins", ll.BarlowTwins(), _pairs, has_hessian=False),
+    Case("barlow_twins-0.1", ll.BarlowTwins(lambda_offdiag=0.1), _pairs, has_hessian=False),
+    Case("vicreg", ll.VICReg(), _spread_views, has_hessian=False),
+    Case("vicreg-weights", ll.VICReg(invariance_weight=1.0, variance_weight=2.0, covariance_weight=0.5, gamma=1.0),
+         _spread_views, has_hessian=False),
+]
