@@ -26,6 +26,9 @@ CASES = [
     Case("log_cosh", ll.LogCosh()),
     Case("quantile", ll.Quantile(), domain=_kinks(0.0)),
     Case("quantile-0.9", ll.Quantile(q=0.9), domain=_kinks(0.0)),
+    Case("expectile", ll.Expectile()),
+    # τ ≠ ½: the Hessian jumps at r = 0 (2τ below, 2(1 − τ) above).
+    Case("expectile-0.8", ll.Expectile(tau=0.8), domain=_kinks(0.0)),
     Case("epsilon_insensitive", ll.EpsilonInsensitive(), domain=_kinks(-0.1, 0.1)),
     Case("squared_epsilon_insensitive-0.5", ll.SquaredEpsilonInsensitive(epsilon=0.5), domain=_kinks(-0.5, 0.5)),
     Case("msle", ll.MSLE()),

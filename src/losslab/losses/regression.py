@@ -291,6 +291,55 @@ class Quantile(DistanceLoss):
 
 
 @register
+class Expectile(DistanceLoss):
+    r"""Expectile loss (asymmetric least squares): squared error weighted τ below, 1 − τ above.
+
+    - Formula: with r = y_pred − y_true, :math:`\ell = |\tau - \mathbb 1[y - \hat y < 0]|\,r^2`,
+      that is τ·r² where the model under-predicts (r < 0) and (1 − τ)·r² where it over-predicts.
+    - Domains: y_true, y_pred real; 0 < tau < 1.
+    - Gradient 2τr for r < 0, 2(1 − τ)r for r > 0 (continuous, 0 at r = 0); Hessian 2τ for
+      r < 0, 2(1 − τ) for r > 0 (it jumps at r = 0 unless τ = ½; the value there is 2(1 − τ)).
+    - Estimates the τ-expectile: the c with τ·E[(y − c)⁺] = (1 − τ)·E[(c − y)⁺]; τ = ½ is
+      the mean. Declared "mean" at τ = ½ and "other" elsewhere (profiles name no expectiles).
+    - Relations: expectile(0.5) = ½·mse (the factor ½: |τ − 1[·]| = ½ on both sides); it is
+      to mse what quantile(q) is to mae. Its weights follow Newey & Powell's residual y − ŷ,
+      so τ > ½ penalises under-prediction, as quantile's q does.
+    - Reference: Newey & Powell (1987), Asymmetric least squares estimation and testing,
+      Econometrica 55(4).
+
+    >>> import losslab as ll
+    >>> print(ll.expectile([10.0, 10.0], [8.0, 12.0], tau=0.9, reduction="none"))
+    [3.6 0.4]
+    """
+
+    name = "expectile"
+    family = "regression"
+    aliases = ("expectile_loss", "asymmetric_least_squares")
+    description = "Asymmetric squared error; estimates the τ-expectile (the mean at τ = ½)."
+    formula = r"|\tau - \mathbb 1[y - \hat y < 0]|\,(\hat y - y)^2"
+    parameters = (Param("tau", 0.5, V.OPEN_UNIT, "the expectile level: weight of under-prediction"),)
+
+    def _traits(self) -> Traits:
+        return Traits(
+            convex=True, strictly_convex=True, twice_differentiable=self.tau == 0.5,
+            estimates="mean" if self.tau == 0.5 else "other",
+            notes=(f"estimates the {self.tau:g}-expectile",), **_REGRESSION,
+        )
+
+    def _weight(self, xp: Any, r: Any) -> Any:
+        return xp.where(r < 0, xp.full_like(r, self.tau), xp.full_like(r, 1.0 - self.tau))
+
+    def _rho(self, xp: Any, r: Any) -> Any:
+        return self._weight(xp, r) * (r * r)
+
+    def _rho_prime(self, xp: Any, r: Any) -> Any:
+        return 2.0 * self._weight(xp, r) * r
+
+    def _rho_second(self, xp: Any, r: Any) -> Any:
+        return 2.0 * self._weight(xp, r)
+
+
+@register
 class EpsilonInsensitive(DistanceLoss):
     r"""Epsilon-insensitive loss (support vector regression): residuals within ε are free.
 
