@@ -12,6 +12,11 @@ def _variances(rng, shape):
     return {"var": rng.lognormal(0.0, 0.5, size=shape)}
 
 
+def _scales(rng, shape):
+    # laplace_nll's and student_t_nll's per-call scale > 0, like gaussian_nll's var.
+    return {"scale": rng.lognormal(0.0, 0.5, size=shape)}
+
+
 def _multiclass_indices(rng, n):
     # Brier declares event_ndim 0 (its binary form); the class axis it also accepts is
     # optional, so the declarations do not say when to draw one.
@@ -29,6 +34,11 @@ CASES = [
     Case("tweedie-3", ll.Tweedie(power=3.0)),
     Case("gaussian_nll", ll.GaussianNLL(), domain={"options": _variances}),
     Case("gaussian_nll-full", ll.GaussianNLL(full=True), domain={"options": _variances}),
+    Case("laplace_nll", ll.LaplaceNLL(), domain={"options": _scales, "away_from_residual": (0.0,)}),
+    Case("laplace_nll-full", ll.LaplaceNLL(full=True), domain={"options": _scales, "away_from_residual": (0.0,)}),
+    Case("student_t_nll", ll.StudentTNLL(), domain={"options": _scales}),
+    Case("student_t_nll-df1-full", ll.StudentTNLL(df=1.0, full=True), domain={"options": _scales}),
+    Case("student_t_nll-df30", ll.StudentTNLL(df=30.0), domain={"options": _scales}),
     Case("kl_divergence", ll.KLDivergence(), domain={"target": "distribution"}),
     Case("js_divergence", ll.JSDivergence(), domain={"target": "distribution"}),
     Case("brier-binary", ll.Brier()),
