@@ -112,3 +112,114 @@ def test_student_t_rejects_a_bad_df():
     for bad in (0.0, -1.0, float("inf")):
         with pytest.raises(ValueError, match="df"):
             ll.StudentTNLL(df=bad)
+
+
+# ---------------------------------------------------------------------------- poisson(full)
+def _counts(seed, n=60):
+    rng = np.random.default_rng(seed)
+    y = rng.poisson(3.0, size=n).astype(float)
+    y[:4] = [0.0, 1.0, 2.0, 40.0]  # both sides of PyTorch's y > 1 mask
+    return y, rng.normal(0.5, 1.0, size=n)
+
+
+def test_poisson_full_adds_the_stirling_term_where_y_exceeds_one():
+    y, x = _counts(6)
+    # PyTorch's documented term: y log y − y + ½ log(2πy), masked to 0 where y ≤ 1.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stirling = np.where(y > 1, y * np.log(y) - y + 0.5 * np.log(2 * np.pi * y), 0.0)
+    base = ll.poisson(y, x, log_input=True, reduction="none")
+    np.testing.assert_allclose(ll.poisson(y, x, log_input=True, full=True, reduction="none"), base + stirling,
+                               rtol=1e-12)
+    # The term is free of y_pred: the gradient and Hessian are those of full=False.
+    for method in ("gradient", "hessian"):
+        np.testing.assert_array_equal(getattr(ll.Poisson(log_input=True, full=True), method)(y, x),
+                                      getattr(ll.Poisson(log_input=True), method)(y, x))
+    # The term approximates log y! (Stirling): within 1/(12y) of scipy's gammaln(y + 1).
+    from scipy.special import gammaln
+
+    big = y > 1
+    assert np.all(np.abs(stirling[big] - gammaln(y[big] + 1)) <= 1.0 / (12 * y[big]))
+
+
+def test_poisson_full_agrees_with_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    y, x = _counts(7)
+    expected = F.poisson_nll_loss(torch.tensor(x), torch.tensor(y), log_input=True, full=True, reduction="none")
+    np.testing.assert_allclose(ll.poisson(y, x, log_input=True, full=True, reduction="none"), expected.numpy(),
+                               rtol=1e-12, atol=1e-12)
+    # PoissonNLLLoss with full=True: the preset alias takes full= too.
+    L = ll.get("PoissonNLLLoss", full=True)
+    assert float(L(y, x)) == pytest.approx(float(torch.nn.PoissonNLLLoss(full=True)(torch.tensor(x), torch.tensor(y))),
+                                           rel=1e-12)
+    # The rate form: PyTorch adds eps = 1e-8 inside the log; the difference is y·1e-8/μ at most.
+    mu = np.exp(x)
+    ours = ll.poisson(y, mu, full=True, reduction="none")
+    theirs = F.poisson_nll_loss(torch.tensor(mu), torch.tensor(y), log_input=False, full=True, reduction="none")
+    np.testing.assert_allclose(ours, theirs.numpy(), atol=float(np.max(y / mu)) * 1e-8 * 1.01)
+
+
+# ------------------------------------------------------------------------ kl_divergence logs
+def _rows(seed, n=8, c=5, zeros=True):
+    rng = np.random.default_rng(seed)
+    def softmax(z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    p, q = softmax(rng.normal(size=(n, c))), softmax(rng.normal(size=(n, c)))
+    if zeros:
+        p[0] = np.eye(c)[2]  # a one-hot target row: 0·log 0 = 0
+    return p, q
+
+
+def test_kl_divergence_forms_agree_with_scipy():
+    from scipy.special import rel_entr
+
+    p, q = _rows(8)
+    expected = rel_entr(p, q).sum(axis=1)  # Σ p log(p/q), 0 where p = 0
+    with np.errstate(divide="ignore"):
+        log_p = np.log(p)
+    np.testing.assert_allclose(ll.kl_divergence(p, q, reduction="none"), expected, rtol=1e-12)
+    np.testing.assert_allclose(ll.kl_divergence(p, np.log(q), log_input=True, reduction="none"), expected, rtol=1e-12)
+    np.testing.assert_allclose(ll.kl_divergence(log_p, np.log(q), log_input=True, log_target=True, reduction="none"),
+                               expected, rtol=1e-12)
+    np.testing.assert_allclose(ll.kl_divergence(log_p, q, log_target=True, reduction="none"), expected, rtol=1e-12)
+    # Of log q the gradient is −p (by hand), and the Hessian 0.
+    L = ll.KLDivergence(log_input=True)
+    np.testing.assert_allclose(L.gradient(p, np.log(q), reduction="sum"), -p)
+    np.testing.assert_array_equal(L.hessian(p, np.log(q), reduction="sum"), np.zeros_like(p))
+
+
+def test_kl_divergence_with_log_targets_is_optax_formula():
+    # Optax's kl_divergence_with_log_targets: Σ exp(log_t)·(log_t − log_pred) per row; Optax is
+    # not installed here, so its documented formula is evaluated in NumPy (rows without zeros,
+    # where Optax's exp(−inf)·(−inf) would be NaN).
+    p, q = _rows(9, zeros=False)
+    log_t, log_q = np.log(p), np.log(q)
+    expected = np.sum(np.exp(log_t) * (log_t - log_q), axis=-1)
+    L = ll.get("kl_divergence_with_log_targets")
+    assert L.params == {"log_input": True, "log_target": True}
+    np.testing.assert_allclose(L(log_t, log_q, reduction="none"), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_agrees_with_torch(log_target):
+    torch = pytest.importorskip("torch")
+    p, q = _rows(10, zeros=not log_target)  # torch gives NaN at exp(−inf)·(−inf), so no zeros there
+    target = np.log(p) if log_target else p
+    expected = torch.nn.functional.kl_div(torch.tensor(np.log(q)), torch.tensor(target), reduction="batchmean",
+                                          log_target=log_target)
+    L = ll.get("kl_div", log_target=log_target)
+    assert float(L(target, np.log(q))) == pytest.approx(float(expected), rel=1e-12)
+    assert ll.get("KLDivLoss").params == {"log_input": True, "log_target": False}
+
+
+def test_kl_divergence_log_forms_reject_bad_rows():
+    p, q = _rows(11)
+    with pytest.raises(ValueError, match="y_pred"):
+        ll.kl_divergence(p, q, log_input=True)  # probabilities where log-probabilities are due: > 0
+    with pytest.raises(ValueError, match="exp\\(y_pred\\)"):
+        ll.kl_divergence(p, np.log(q) - 0.1, log_input=True)  # rows that do not sum to 1
+    with pytest.raises(ValueError, match="y_true"):
+        ll.kl_divergence(p + 0.5, np.log(q), log_input=True, log_target=True)
+    with pytest.raises(ValueError, match="y_pred"):
+        ll.kl_divergence(p, np.where(q > 0.2, np.log(q), -np.inf), log_input=True)  # −inf log q: infinite KL

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import losslab as ll
 
 from . import Case, softmax_rows
@@ -15,6 +17,17 @@ def _variances(rng, shape):
 def _scales(rng, shape):
     # laplace_nll's and student_t_nll's per-call scale > 0, like gaussian_nll's var.
     return {"scale": rng.lognormal(0.0, 0.5, size=shape)}
+
+
+def _log_distributions(rng, n):
+    # log_target=True: y_true holds log-probability rows, −inf where a class has probability 0
+    # (a third of the rows one-hot); the declared (−inf, 0] of a class axis is drawn as
+    # predictions only, never as targets.
+    p = softmax_rows(rng, n, 4)
+    p[::3] = np.eye(4)[rng.integers(0, 4, size=len(p[::3]))]
+    with np.errstate(divide="ignore"):
+        y_true = np.log(p)
+    return (y_true, np.log(softmax_rows(rng, n, 4))), {}
 
 
 def _multiclass_indices(rng, n):
@@ -40,6 +53,10 @@ CASES = [
     Case("student_t_nll-df1-full", ll.StudentTNLL(df=1.0, full=True), domain={"options": _scales}),
     Case("student_t_nll-df30", ll.StudentTNLL(df=30.0), domain={"options": _scales}),
     Case("kl_divergence", ll.KLDivergence(), domain={"target": "distribution"}),
+    Case("kl_divergence-log_input", ll.KLDivergence(log_input=True), domain={"target": "distribution"}),
+    Case("kl_divergence-log_targets", ll.get("kl_divergence_with_log_targets"), _log_distributions),
+    Case("poisson-full", ll.Poisson(full=True)),
+    Case("poisson-log_input-full", ll.Poisson(log_input=True, full=True)),
     Case("js_divergence", ll.JSDivergence(), domain={"target": "distribution"}),
     Case("brier-binary", ll.Brier()),
     Case("brier-multiclass", ll.Brier(), _multiclass_indices),

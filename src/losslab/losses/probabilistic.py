@@ -16,11 +16,13 @@ from array_api_compat import device
 
 from .._array import as_array, float_dtype, is_tracing, to_numpy
 from ..loss import Loss, Param, register
-from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Traits
+from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Interval, Traits
 from ..loss.links import check_probabilities, check_rows_sum_to_one, clip_probabilities
 from ..loss.targets import check_class_indices, check_distribution, is_index_target, one_hot
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: Log-probabilities: (−inf, 0].
+_NONPOSITIVE = Interval(-math.inf, 0.0, False, True)
 
 
 def _per_call_array(xp: Any, loss_name: str, options: dict, key: str, what: str, y_pred: Any) -> Any:
@@ -45,13 +47,16 @@ class Poisson(Loss):
     r"""Poisson negative log-likelihood (without the log y! term, which does not depend on y_pred).
 
     - Formula: rate input: :math:`\ell = \hat\mu - y\log\hat\mu`; with ``log_input=True``
-      y_pred is the log-rate x: :math:`\ell = e^{x} - y\,x`.
+      y_pred is the log-rate x: :math:`\ell = e^{x} - y\,x`. With ``full=True``, PyTorch's
+      Stirling term for log y!, :math:`y\log y - y + \tfrac12\log(2\pi y)`, is added where
+      y > 1 (0 where y ≤ 1, as PyTorch masks it; free of y_pred, so the derivatives are unchanged).
     - Domains: y_true >= 0 (counts); y_pred > 0 (a rate), or real with log_input.
     - Gradient 1 − y/μ̂ (log_input: eˣ − y); Hessian y/μ̂² (log_input: eˣ).
     - Estimates the mean (E[y] minimises E[μ − y log μ]).
-    - Relations: PyTorch ``poisson_nll_loss(log_input=...)`` with full=False (PyTorch's
-      default is log_input=True; ours is the rate, as Keras ``Poisson``, which adds 1e-7
-      inside the log: losslab requires μ̂ > 0 instead). scikit-learn's ``HalfPoissonLoss``
+    - Relations: PyTorch ``poisson_nll_loss(log_input=..., full=...)`` (PyTorch's default is
+      log_input=True; ours is the rate, as Keras ``Poisson``, which adds 1e-7 inside the log,
+      and PyTorch's rate form adds eps = 1e-8: losslab requires μ̂ > 0 instead; with log-rates
+      the two agree exactly, full or not). scikit-learn's ``HalfPoissonLoss``
       and ``mean_poisson_deviance`` differ by terms free of y_pred (deviance = 2(ℓ − ℓ(y))).
 
     >>> import losslab as ll
@@ -65,7 +70,10 @@ class Poisson(Loss):
     preset_aliases = {"PoissonNLLLoss": {"log_input": True}, "poisson_nll_loss": {"log_input": True}}
     description = "Poisson negative log-likelihood for counts; estimates the mean rate."
     formula = r"\hat\mu - y\log\hat\mu"
-    parameters = (Param("log_input", False, V.BOOLEAN, "y_pred is the log of the rate"),)
+    parameters = (
+        Param("log_input", False, V.BOOLEAN, "y_pred is the log of the rate"),
+        Param("full", False, V.BOOLEAN, "add PyTorch's Stirling approximation of log y! (where y > 1)"),
+    )
 
     def _traits(self) -> Traits:
         return Traits(
@@ -82,8 +90,19 @@ class Poisson(Loss):
 
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.log_input:
-            return xp.exp(y_pred) - y_true * y_pred
-        return y_pred - S.xlogy(xp, y_true, y_pred)
+            out = xp.exp(y_pred) - y_true * y_pred
+        else:
+            out = y_pred - S.xlogy(xp, y_true, y_pred)
+        return out + self._stirling(xp, y_true) if self.full else out
+
+    @staticmethod
+    def _stirling(xp: Any, y: Any) -> Any:
+        """y log y − y + ½ log(2πy) where y > 1, else 0 (PyTorch's mask); y ≤ 1 is replaced by
+        1 inside the logarithms so that no log(0) is formed."""
+        above = y > 1.0
+        safe = xp.where(above, y, xp.ones_like(y))
+        term = safe * xp.log(safe) - safe + 0.5 * (xp.log(safe) + _LOG_2PI)
+        return xp.where(above, term, xp.zeros_like(y))
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.log_input:
@@ -405,14 +424,22 @@ class KLDivergence(_DistributionLoss):
     r"""Kullback–Leibler divergence KL(y_true ‖ y_pred) of each row.
 
     - Formula: :math:`\ell = \sum_c p_c \log(p_c / q_c)` with p = y_true, q = y_pred, 0·log 0 = 0.
-    - Domains: rows of probabilities (N, C) that sum to 1; y_pred is clipped to [ε, 1] with
-      ε = finfo(dtype).eps, so that q = 0 gives a large finite loss.
-    - Gradient −p/q; Hessian p/q².
+      ``log_input=True``: y_pred holds log q; ``log_target=True``: y_true holds log p
+      (−inf for p = 0, whose term is 0).
+    - Domains: rows (N, C) of probabilities that sum to 1, or of their logarithms (≤ 0, rows
+      whose exponentials sum to 1); probabilities q are clipped to [ε, 1] with ε =
+      finfo(dtype).eps, so that q = 0 gives a large finite loss; log q must be finite.
+    - Gradient −p/q (log_input: −p, of log q); Hessian p/q² (log_input: 0, the loss is
+      linear in log q).
     - Estimates the probability (q = p is the minimiser): a proper scoring rule, equal to
       cross-entropy minus the entropy of p.
-    - Relations: PyTorch's ``kl_div(log q, p)`` takes log-probabilities, and its
-      reduction='mean' divides by N·C (not KL): use 'batchmean', which equals losslab's
-      'mean'. Keras ``KLDivergence`` clips both rows to [1e-7, 1].
+    - Relations: PyTorch's ``kl_div(input, target, log_target)`` takes log q as input: it is
+      kl_divergence(log_input=True, log_target=...) (the preset aliases ``kl_div`` and
+      ``KLDivLoss``), but its reduction='mean' divides by N·C (not KL): use 'batchmean',
+      which equals losslab's 'mean'. Optax's ``kl_divergence_with_log_targets(log_predictions,
+      log_targets)`` is log_input=True, log_target=True (preset alias); Optax's own
+      ``kl_divergence(log_predictions, targets)`` takes log q too (log_input=True). Keras
+      ``KLDivergence`` takes probabilities and clips both rows to [1e-7, 1].
 
     >>> import losslab as ll
     >>> print(ll.kl_divergence([[0.5, 0.5]], [[0.9, 0.1]]))
@@ -421,24 +448,70 @@ class KLDivergence(_DistributionLoss):
 
     name = "kl_divergence"
     family = "probabilistic"
-    aliases = ("kld", "kullback_leibler_divergence", "KLDivergence", "kl_div")
+    aliases = ("kld", "kullback_leibler_divergence", "KLDivergence")
+    preset_aliases = {
+        "kl_div": {"log_input": True},
+        "KLDivLoss": {"log_input": True},
+        "kl_divergence_with_log_targets": {"log_input": True, "log_target": True},
+    }
     description = "KL(p‖q) between target and predicted distributions; per row, summed over classes."
     formula = r"\sum_c p_c \log\frac{p_c}{q_c}"
-    TRAITS = Traits(
-        task="multiclass", y_true_domain=UNIT, y_pred_domain=UNIT, convex=True, proper=True,
-        classification_calibrated=True, estimates="probability",
+    parameters = (
+        Param("log_input", False, V.BOOLEAN, "y_pred holds log-probabilities (PyTorch's and Optax's input)"),
+        Param("log_target", False, V.BOOLEAN, "y_true holds log-probabilities"),
     )
 
+    def _traits(self) -> Traits:
+        return Traits(
+            task="multiclass", y_true_domain=_NONPOSITIVE if self.log_target else UNIT,
+            # On log q the loss is linear, Σ p_c(log p_c − x_c): its gradient −p is bounded by 1.
+            # (as nll's): lipschitz and robust there, not on q, where it is −p/q.
+            y_pred_domain=_NONPOSITIVE if self.log_input else UNIT, convex=True, lipschitz=self.log_input,
+            robust=self.log_input, proper=True,
+            classification_calibrated=True, estimates="probability",
+        )
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        y_true, y_pred = arrays
+        if self.log_target:
+            V.check_finite(xp, y_true, "y_true", allow_neg_inf=True)
+            V.check_in(xp, y_true, "y_true", Interval(-math.inf, 0.0), what="target log-probabilities (−inf for 0)")
+            check_rows_sum_to_one(xp, xp.exp(y_true), "exp(y_true)")
+        else:
+            check_distribution(xp, y_true)
+        if self.log_input:
+            V.check_finite(xp, y_pred, "y_pred")
+            V.check_in(xp, y_pred, "y_pred", _NONPOSITIVE, what="log-probabilities")
+            check_rows_sum_to_one(xp, xp.exp(y_pred), "exp(y_pred)")
+        else:
+            check_probabilities(xp, y_pred, "y_pred")
+            check_rows_sum_to_one(xp, y_pred, "y_pred")
+
+    def _target(self, xp: Any, y_true: Any) -> tuple[Any, Any]:
+        """(p, Σ-term p·log p per entry), 0·log 0 = 0 in both forms."""
+        if not self.log_target:
+            return y_true, S.xlogy(xp, y_true, y_true)
+        finite = y_true > -math.inf
+        log_p = xp.where(finite, y_true, xp.zeros_like(y_true))  # no −inf enters a product
+        p = xp.where(finite, xp.exp(log_p), xp.zeros_like(y_true))
+        return p, p * log_p
+
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        q = clip_probabilities(xp, y_pred)
-        return xp.sum(S.xlogy(xp, y_true, y_true) - S.xlogy(xp, y_true, q), axis=-1)
+        p, p_log_p = self._target(xp, y_true)
+        log_q = y_pred if self.log_input else xp.log(clip_probabilities(xp, y_pred))
+        cross = p * log_q if self.log_input else S.xlogy(xp, p, clip_probabilities(xp, y_pred))
+        return xp.sum(p_log_p - cross, axis=-1)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return -y_true / clip_probabilities(xp, y_pred)
+        p = self._target(xp, y_true)[0]
+        return -p if self.log_input else -p / clip_probabilities(xp, y_pred)
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p = self._target(xp, y_true)[0]
+        if self.log_input:
+            return xp.zeros_like(y_pred)
         q = clip_probabilities(xp, y_pred)
-        return y_true / (q * q)
+        return p / (q * q)
 
 
 @register
