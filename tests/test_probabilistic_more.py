@@ -223,3 +223,48 @@ def test_kl_divergence_log_forms_reject_bad_rows():
         ll.kl_divergence(p + 0.5, np.log(q), log_input=True, log_target=True)
     with pytest.raises(ValueError, match="y_pred"):
         ll.kl_divergence(p, np.where(q > 0.2, np.log(q), -np.inf), log_input=True)  # −inf log q: infinite KL
+
+
+# --------------------------------------------------------------------- negative_binomial_nll
+@pytest.mark.parametrize("alpha", [0.05, 0.5, 3.0])
+def test_negative_binomial_nll_is_scipy_nbinom_up_to_log_gamma_terms(alpha):
+    from scipy.special import gammaln
+
+    rng = np.random.default_rng(12)
+    mu = rng.lognormal(0.5, 0.8, size=50)
+    y = rng.poisson(mu * rng.gamma(1 / alpha, alpha)).astype(float)
+    y[:2] = [0.0, 25.0]
+    # NB2 as SciPy writes it: n = 1/α successes, p = 1/(1 + αμ); mean μ, variance μ + αμ².
+    exact = -stats.nbinom.logpmf(y, 1 / alpha, 1 / (1 + alpha * mu))
+    log_gamma_terms = gammaln(y + 1) + gammaln(1 / alpha) - gammaln(y + 1 / alpha)
+    ours = ll.negative_binomial_nll(y, mu, alpha=alpha, reduction="none")
+    np.testing.assert_allclose(ours + log_gamma_terms, exact, rtol=1e-10)
+    # Gradient (μ − y)/(μ(1 + αμ)), by hand.
+    np.testing.assert_allclose(ll.NegativeBinomialNLL(alpha=alpha).gradient(y, mu, reduction="sum"),
+                               (mu - y) / (mu * (1 + alpha * mu)), rtol=1e-12)
+
+
+def test_negative_binomial_nll_tends_to_poisson_and_estimates_the_mean():
+    from scipy.optimize import minimize_scalar
+
+    rng = np.random.default_rng(13)
+    y = rng.poisson(4.0, size=30).astype(float)
+    mu = rng.lognormal(1.0, 0.3, size=30)
+    # As α → 0 the μ-dependent part is μ − y log μ: compare differences between two means.
+    alpha = 1e-7
+    nb = lambda m: ll.negative_binomial_nll(y, m, alpha=alpha, reduction="none")
+    np.testing.assert_allclose(nb(mu) - nb(2 * mu), ll.poisson(y, mu, reduction="none") - ll.poisson(
+        y, 2 * mu, reduction="none"), atol=1e-5)
+    L = ll.NegativeBinomialNLL(alpha=2.0)
+    best = minimize_scalar(lambda c: float(L(y, np.full_like(y, c))), bounds=(0.1, 20), method="bounded",
+                           options={"xatol": 1e-10}).x
+    assert best == pytest.approx(np.mean(y), rel=1e-6)
+
+
+def test_negative_binomial_nll_rejects_bad_input():
+    with pytest.raises(ValueError, match="y_pred"):
+        ll.negative_binomial_nll([1.0], [0.0])
+    with pytest.raises(ValueError, match="y_true"):
+        ll.negative_binomial_nll([-1.0], [1.0])
+    with pytest.raises(ValueError, match="alpha"):
+        ll.NegativeBinomialNLL(alpha=0.0)

@@ -39,6 +39,8 @@ def _multiclass_indices(rng, n):
 CASES = [
     Case("poisson", ll.Poisson()),
     Case("poisson-log_input", ll.Poisson(log_input=True)),
+    Case("negative_binomial_nll", ll.NegativeBinomialNLL()),
+    Case("negative_binomial_nll-alpha0.2", ll.NegativeBinomialNLL(alpha=0.2)),
     Case("gamma_deviance", ll.GammaDeviance()),
     Case("tweedie-1.5", ll.Tweedie()),
     Case("tweedie-0", ll.Tweedie(power=0.0)),
