@@ -15,7 +15,7 @@ def _variances(rng, shape):
 
 
 def _scales(rng, shape):
-    # laplace_nll's and student_t_nll's per-call scale > 0, like gaussian_nll's var.
+    # laplace_nll's, student_t_nll's and crps_gaussian's per-call scale > 0, like gaussian_nll's var.
     return {"scale": rng.lognormal(0.0, 0.5, size=shape)}
 
 
@@ -54,6 +54,7 @@ CASES = [
     Case("student_t_nll", ll.StudentTNLL(), domain={"options": _scales}),
     Case("student_t_nll-df1-full", ll.StudentTNLL(df=1.0, full=True), domain={"options": _scales}),
     Case("student_t_nll-df30", ll.StudentTNLL(df=30.0), domain={"options": _scales}),
+    Case("crps_gaussian", ll.CRPSGaussian(), domain={"options": _scales}),
     Case("kl_divergence", ll.KLDivergence(), domain={"target": "distribution"}),
     Case("kl_divergence-log_input", ll.KLDivergence(log_input=True), domain={"target": "distribution"}),
     Case("kl_divergence-log_targets", ll.get("kl_divergence_with_log_targets"), _log_distributions),
