@@ -61,3 +61,57 @@ def test_expectile_rejects_a_bad_tau():
     for bad in (0.0, 1.0, -0.2, float("nan")):
         with pytest.raises(ValueError, match="tau"):
             ll.Expectile(tau=bad)
+
+
+# ------------------------------------------------------------------------- multi_quantile
+def test_multi_quantile_is_the_mean_of_sklearn_pinball_over_levels():
+    from sklearn.metrics import mean_pinball_loss
+
+    rng = np.random.default_rng(3)
+    levels = [0.05, 0.3, 0.5, 0.95]
+    y = rng.normal(size=40)
+    pred = rng.normal(size=(40, len(levels)))
+    expected = np.mean([mean_pinball_loss(y, pred[:, j], alpha=q) for j, q in enumerate(levels)])
+    assert ll.multi_quantile(y, pred, quantiles=levels) == pytest.approx(expected, rel=1e-12)
+    # Koenker & Bassett's check function ρ_q(u) = u(q − 1(u < 0)), u = y − ŷ, per level, averaged.
+    u = y[:, None] - pred
+    per_sample = np.mean(u * (np.array(levels) - (u < 0)), axis=1)
+    np.testing.assert_allclose(ll.multi_quantile(y, pred, quantiles=levels, reduction="none"), per_sample,
+                               rtol=1e-12)
+    # y_true may be a column.
+    assert ll.multi_quantile(y[:, None], pred, quantiles=levels) == pytest.approx(expected, rel=1e-12)
+
+
+def test_multi_quantile_gradient_and_one_level():
+    rng = np.random.default_rng(4)
+    levels = np.array([0.2, 0.9])
+    y, pred = rng.normal(size=25), rng.normal(size=(25, 2))
+    r = pred - y[:, None]
+    # ∂/∂ŷ_j: (1 − q_j)/Q above, −q_j/Q below (by hand).
+    np.testing.assert_allclose(ll.MultiQuantile(quantiles=levels.tolist()).gradient(y, pred, reduction="sum"),
+                               np.where(r > 0, 1 - levels, -levels) / 2)
+    # One level is quantile(q).
+    assert ll.multi_quantile(y, pred[:, :1], quantiles=[0.2]) == pytest.approx(ll.quantile(y, pred[:, 0], q=0.2))
+
+
+def test_multi_quantile_columns_estimate_their_quantiles():
+    # Fitting one constant per column: each lands on its level's empirical quantile (inverted CDF).
+    from scipy.optimize import minimize
+
+    y = np.random.default_rng(5).lognormal(size=101)
+    levels = [0.1, 0.5, 0.9]
+    L = ll.MultiQuantile(quantiles=levels)
+    start = np.full(3, np.mean(y))
+    fit = minimize(lambda c: float(L(y, np.tile(c, (len(y), 1)))), start, method="Nelder-Mead",
+                   options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 20000}).x
+    np.testing.assert_allclose(fit, np.quantile(y, levels, method="inverted_cdf"), atol=1e-4)
+
+
+def test_multi_quantile_rejects_bad_levels_and_shapes():
+    for bad in ([], [0.0, 0.5], [0.5, 1.0], [0.5, 0.5], 0.5, ["a"]):
+        with pytest.raises(ValueError, match="quantiles"):
+            ll.MultiQuantile(quantiles=bad)
+    with pytest.raises(ValueError, match="y_pred must have shape"):
+        ll.multi_quantile([1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]])  # 2 columns for 3 levels
+    with pytest.raises(ValueError, match="y_true must have shape"):
+        ll.multi_quantile([1.0, 2.0, 3.0], [[1.0, 2.0, 3.0], [3.0, 4.0, 5.0]])

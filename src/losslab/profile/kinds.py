@@ -33,7 +33,8 @@ def _kind(loss: Loss, traits: Traits) -> str:
     logits = bool(loss.params.get("from_logits", False))
     probs = dom.low >= 0 and dom.high <= 1 and not logits
     if traits.task == "regression":
-        return "regression"
+        # One prediction per target; multi_quantile's (N, Q) columns are not one prediction.
+        return "regression" if loss.event_ndim == 0 else "not measured"
     if traits.task == "binary" or (traits.task == "classification" and loss.event_ndim == 0):
         return "binary-probability" if probs else "binary-score"
     if traits.task in ("multiclass", "classification"):
