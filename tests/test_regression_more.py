@@ -115,3 +115,47 @@ def test_multi_quantile_rejects_bad_levels_and_shapes():
         ll.multi_quantile([1.0, 2.0], [[1.0, 2.0], [3.0, 4.0]])  # 2 columns for 3 levels
     with pytest.raises(ValueError, match="y_true must have shape"):
         ll.multi_quantile([1.0, 2.0, 3.0], [[1.0, 2.0, 3.0], [3.0, 4.0, 5.0]])
+
+
+# --------------------------------------------------------------- scikit-learn metric names
+def _sklearn_cases():
+    """(losslab name, losslab params, scikit-learn metric name, its keywords, y_true, y_pred) on
+    random data in each metric's domain (seeded)."""
+    rng = np.random.default_rng(6)
+    real_y, real_p = rng.normal(size=50), rng.normal(size=50)
+    pos_y, pos_p = rng.lognormal(size=50), rng.lognormal(size=50)
+    counts = rng.poisson(2.0, size=50).astype(float)
+    labels, probs = rng.integers(0, 2, size=50).astype(float), rng.uniform(size=50)
+    return [
+        ("mean_squared_error", {}, "mean_squared_error", {}, real_y, real_p),
+        ("mean_absolute_error", {}, "mean_absolute_error", {}, real_y, real_p),
+        ("mean_pinball_loss", {}, "mean_pinball_loss", {}, real_y, real_p),
+        ("mean_pinball_loss", {"q": 0.9}, "mean_pinball_loss", {"alpha": 0.9}, real_y, real_p),
+        ("mean_tweedie_deviance", {}, "mean_tweedie_deviance", {}, real_y, real_p),
+        ("mean_tweedie_deviance", {"power": 1.5}, "mean_tweedie_deviance", {"power": 1.5}, counts, pos_p),
+        ("mean_tweedie_deviance", {"power": 3.0}, "mean_tweedie_deviance", {"power": 3.0}, pos_y, pos_p),
+        ("mean_poisson_deviance", {}, "mean_poisson_deviance", {}, counts, pos_p),
+        ("mean_gamma_deviance", {}, "mean_gamma_deviance", {}, pos_y, pos_p),
+        ("mean_squared_log_error", {}, "mean_squared_log_error", {}, pos_y, pos_p),
+        ("brier_score_loss", {}, "brier_score_loss", {}, labels, probs),
+    ]
+
+
+@pytest.mark.parametrize("name, params, metric, kwargs, y, p", _sklearn_cases(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_sklearn_metric_names_equal_the_metrics(name, params, metric, kwargs, y, p):
+    import sklearn.metrics as M
+
+    L = ll.get(name, **params)
+    assert float(L(y, p)) == pytest.approx(getattr(M, metric)(y, p, **kwargs), rel=1e-12)
+    # With sample weights: scikit-learn's weighted average is losslab's weighted mean.
+    w = np.random.default_rng(7).uniform(0.1, 3.0, size=len(y))
+    assert float(L(y, p, sample_weight=w)) == pytest.approx(getattr(M, metric)(y, p, sample_weight=w, **kwargs),
+                                                           rel=1e-12)
+
+
+def test_sklearn_tweedie_names_carry_sklearns_defaults():
+    assert ll.get("mean_tweedie_deviance").params == {"power": 0.0}
+    assert ll.get("mean_poisson_deviance").params == {"power": 1.0}
+    assert ll.get("mean_gamma_deviance") == ll.GammaDeviance()
+    assert ll.get("mean_pinball_loss") == ll.Quantile(q=0.5)

@@ -233,7 +233,9 @@ class Tweedie(Loss):
       p < 0: real y, μ̂ > 0; 1 ≤ p < 2: y ≥ 0, μ̂ > 0; p ≥ 2: y > 0, μ̂ > 0.
     - Gradient 2μ̂^{−p}(μ̂ − y); Hessian 2μ̂^{−p−1}(p·y + (1 − p)μ̂).
     - Estimates the mean.
-    - Relations: scikit-learn's ``mean_tweedie_deviance(power=p)`` (the same) and
+    - Relations: scikit-learn's ``mean_tweedie_deviance(power=p)`` (the same; the preset
+      alias has scikit-learn's default power=0, not 1.5), ``mean_poisson_deviance`` (power=1,
+      a preset alias), ``mean_gamma_deviance`` (power=2, gamma_deviance) and
       ``HalfTweedieLoss`` (half, with a log link). 1 < p < 2: compound Poisson–gamma, for
       counts with many exact zeros (insurance claims).
 
@@ -244,7 +246,10 @@ class Tweedie(Loss):
 
     name = "tweedie"
     family = "probabilistic"
-    aliases = ("tweedie_deviance", "mean_tweedie_deviance")
+    aliases = ("tweedie_deviance",)
+    # scikit-learn's metric names, with its defaults: mean_tweedie_deviance has power=0
+    # (squared error), mean_poisson_deviance is power=1.
+    preset_aliases = {"mean_tweedie_deviance": {"power": 0.0}, "mean_poisson_deviance": {"power": 1.0}}
     description = "Tweedie deviance: p=0 Gaussian, 1 Poisson, 1<p<2 zero-inflated, 2 gamma."
     formula = r"2\Big(\tfrac{y^{2-p}}{(1-p)(2-p)} - \tfrac{y\hat\mu^{1-p}}{1-p} + \tfrac{\hat\mu^{2-p}}{2-p}\Big)"
     parameters = (

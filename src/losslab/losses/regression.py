@@ -269,7 +269,8 @@ class Quantile(DistanceLoss):
 
     name = "quantile"
     family = "regression"
-    aliases = ("pinball", "pinball_loss", "quantile_loss")
+    # mean_pinball_loss: scikit-learn's metric, whose alpha (default 0.5) is q (default 0.5).
+    aliases = ("pinball", "pinball_loss", "quantile_loss", "mean_pinball_loss")
     description = "Pinball loss: asymmetric absolute error; estimates the q-quantile."
     formula = r"\max\big((1-q)(\hat y - y),\; q(y - \hat y)\big)"
     parameters = (Param("q", 0.5, V.OPEN_UNIT, "the quantile to estimate"),)
@@ -513,7 +514,7 @@ class MSLE(Loss):
 
     name = "msle"
     family = "regression"
-    aliases = ("mean_squared_logarithmic_error", "MeanSquaredLogarithmicError")
+    aliases = ("mean_squared_logarithmic_error", "MeanSquaredLogarithmicError", "mean_squared_log_error")
     description = "Squared error of log(1 + y): relative errors for positive targets."
     formula = r"\big(\log(1+\hat y) - \log(1+y)\big)^2"
     # lipschitz (for each target, as traits.py defines it): |gradient| ≤ max(2 log(1 + y), 2/e) on y_pred ≥ 0.
