@@ -442,7 +442,7 @@ class StudentTNLL(_LocationScale):
     description = "Student-t negative log-likelihood with a per-call scale: a heavy-tailed, robust NLL."
     formula = r"\log s + \frac{\nu+1}{2}\log\Big(1 + \frac{(\hat y - y)^2}{\nu s^2}\Big)"
     parameters = (
-        Param("df", 3.0, V.SQUARABLE_SCALE, "degrees of freedom ν: 1 Cauchy, → ∞ Gaussian"),
+        Param("df", 3.0, V.POSITIVE, "degrees of freedom ν: 1 Cauchy, → ∞ Gaussian"),
         Param("full", False, V.BOOLEAN, "add the normalising constant"),
     )
     TRAITS = Traits(task="regression", lipschitz=True, robust=True, distance_based=True, estimates="other")

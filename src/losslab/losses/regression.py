@@ -343,6 +343,8 @@ class Expectile(DistanceLoss):
 
 
 def _quantile_levels(v: Any) -> bool:
+    if isinstance(v, np.ndarray) and v.ndim == 1:
+        v = v.tolist()
     return (isinstance(v, (list, tuple)) and len(v) > 0
             and all(V.OPEN_UNIT.check(q) for q in v) and len(set(v)) == len(v))
 
