@@ -239,6 +239,8 @@ def test_negative_binomial_nll_is_scipy_nbinom_up_to_log_gamma_terms(alpha):
     log_gamma_terms = gammaln(y + 1) + gammaln(1 / alpha) - gammaln(y + 1 / alpha)
     ours = ll.negative_binomial_nll(y, mu, alpha=alpha, reduction="none")
     np.testing.assert_allclose(ours + log_gamma_terms, exact, rtol=1e-10)
+    full = ll.negative_binomial_nll(y, mu, alpha=alpha, full=True, reduction="none")
+    np.testing.assert_allclose(full, exact, rtol=1e-10)
     # Gradient (μ − y)/(μ(1 + αμ)), by hand.
     np.testing.assert_allclose(ll.NegativeBinomialNLL(alpha=alpha).gradient(y, mu, reduction="sum"),
                                (mu - y) / (mu * (1 + alpha * mu)), rtol=1e-12)
@@ -259,6 +261,14 @@ def test_negative_binomial_nll_tends_to_poisson_and_estimates_the_mean():
     best = minimize_scalar(lambda c: float(L(y, np.full_like(y, c))), bounds=(0.1, 20), method="bounded",
                            options={"xatol": 1e-10}).x
     assert best == pytest.approx(np.mean(y), rel=1e-6)
+
+
+def test_negative_binomial_nll_full_on_torch_through_its_lgamma():
+    torch = pytest.importorskip("torch")
+    y = np.array([0.0, 1.0, 3.0, 17.0])
+    mu = np.array([0.5, 1.5, 2.0, 9.0])
+    ours = ll.negative_binomial_nll(torch.tensor(y), torch.tensor(mu), alpha=0.7, full=True, reduction="none")
+    np.testing.assert_allclose(ours.numpy(), -stats.nbinom.logpmf(y, 1 / 0.7, 1 / (1 + 0.7 * mu)), rtol=1e-10)
 
 
 def test_negative_binomial_nll_rejects_bad_input():

@@ -41,6 +41,7 @@ CASES = [
     Case("poisson-log_input", ll.Poisson(log_input=True)),
     Case("negative_binomial_nll", ll.NegativeBinomialNLL()),
     Case("negative_binomial_nll-alpha0.2", ll.NegativeBinomialNLL(alpha=0.2)),
+    Case("negative_binomial_nll-full", ll.NegativeBinomialNLL(alpha=2.0, full=True)),
     Case("gamma_deviance", ll.GammaDeviance()),
     Case("tweedie-1.5", ll.Tweedie()),
     Case("tweedie-0", ll.Tweedie(power=0.0)),

@@ -25,25 +25,29 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _NONPOSITIVE = Interval(-math.inf, 0.0, False, True)
 
 
-def _erf(xp: Any, x: Any) -> Any:
-    """The error function on the caller's array library (the array API standard has none):
-    SciPy for NumPy, torch.special and jax.scipy.special (so that autograd and jit see it),
-    and SciPy through the host for any other namespace."""
+def _special(xp: Any, name: str, x: Any) -> Any:
+    """A SciPy special function (``erf``, ``gammaln``) on the caller's array library (the array
+    API standard has none): SciPy for NumPy, torch.special and jax.scipy.special (so that
+    autograd and jit see it), and SciPy through the host for any other namespace."""
     if is_numpy(xp):
-        from scipy.special import erf
+        import scipy.special
 
-        return erf(x)
+        return getattr(scipy.special, name)(x)
     if is_torch(xp):
         import torch
 
-        return torch.special.erf(x)
+        return getattr(torch.special, name)(x)
     if is_jax(xp):
-        from jax.scipy.special import erf as jax_erf
+        import jax.scipy.special
 
-        return jax_erf(x)
-    from scipy.special import erf
+        return getattr(jax.scipy.special, name)(x)
+    import scipy.special
 
-    return xp.asarray(erf(to_numpy(x)), dtype=x.dtype, device=device(x))
+    return xp.asarray(getattr(scipy.special, name)(to_numpy(x)), dtype=x.dtype, device=device(x))
+
+
+def _erf(xp: Any, x: Any) -> Any:
+    return _special(xp, "erf", x)
 
 
 def _per_call_array(xp: Any, loss_name: str, options: dict, key: str, what: str, y_pred: Any) -> Any:
@@ -142,8 +146,8 @@ class NegativeBinomialNLL(Loss):
 
     - Formula: with μ = y_pred, α = alpha:
       :math:`\ell = (y + 1/\alpha)\log(1 + \alpha\mu) - y\log(\alpha\mu)`, the NLL without its
-      terms log Γ(y + 1) + log Γ(1/α) − log Γ(y + 1/α), which are free of μ (add them for the
-      exact −log P(y)).
+      terms log Γ(y + 1) + log Γ(1/α) − log Γ(y + 1/α), which are free of μ; ``full=True`` adds
+      them: the exact −log P(y).
     - Domains: y_true >= 0 (counts); y_pred > 0 (the mean); alpha > 0. Var[y] = μ + αμ².
     - Gradient (μ − y)/(μ(1 + αμ)); Hessian y/μ² − α(1 + αy)/(1 + αμ)² (negative at y = 0:
       not convex in μ, unlike poisson).
@@ -164,7 +168,10 @@ class NegativeBinomialNLL(Loss):
     aliases = ("negative_binomial", "nb2_nll", "neg_binomial_nll")
     description = "Negative-binomial (NB2) NLL for overdispersed counts; estimates the mean."
     formula = r"(y + 1/\alpha)\log(1 + \alpha\hat\mu) - y\log(\alpha\hat\mu)"
-    parameters = (Param("alpha", 1.0, V.POSITIVE, "dispersion: Var[y] = μ + αμ²"),)
+    parameters = (
+        Param("alpha", 1.0, V.POSITIVE, "dispersion: Var[y] = μ + αμ²"),
+        Param("full", False, V.BOOLEAN, "add the log-Gamma terms (the exact −log P(y))"),
+    )
     TRAITS = Traits(task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=POSITIVE, estimates="mean")
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
@@ -174,7 +181,11 @@ class NegativeBinomialNLL(Loss):
 
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         a = self.alpha
-        return (y_true + 1.0 / a) * xp.log1p(a * y_pred) - S.xlogy(xp, y_true, a * y_pred)
+        out = (y_true + 1.0 / a) * xp.log1p(a * y_pred) - S.xlogy(xp, y_true, a * y_pred)
+        if not self.full:
+            return out
+        log_gamma = _special(xp, "gammaln", y_true + 1.0) - _special(xp, "gammaln", y_true + 1.0 / a)
+        return out + (log_gamma + math.lgamma(1.0 / a))
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         return (1.0 - y_true / y_pred) / (1.0 + self.alpha * y_pred)
