@@ -65,20 +65,22 @@ def test_declared_kinks_are_where_the_loss_is_not_smooth(case):
     gradient or the Hessian jumps (a C² loss changes all three by O(ε) over 2ε)."""
     L = case.loss
     eps = 1e-7
+    # Per-call keywords (laplace_nll's scale), drawn once for the one-sample probes.
+    options = case.domain["options"](np.random.default_rng(0), (1,)) if "options" in case.domain else {}
     for k in case.domain.get("away_from_residual", ()):
         y_true = np.array([0.75])
         sides = [(y_true, y_true + k - eps), (y_true, y_true + k + eps)]
-        _assert_jump(L, sides, f"residual {k}")
+        _assert_jump(L, sides, f"residual {k}", options)
     for k in case.domain.get("away_from_margin", ()):
         for y in (1.0, -1.0):
             label = np.array([y if case.domain.get("labels") != "01" else (y + 1.0) / 2.0])
             sides = [(label, np.array([y * (k - eps)])), (label, np.array([y * (k + eps)]))]
-            _assert_jump(L, sides, f"margin {k}, label {label[0]:g}")
+            _assert_jump(L, sides, f"margin {k}, label {label[0]:g}", options)
 
 
-def _assert_jump(L, sides, where):
-    left, right = ([float(L(*a, reduction="sum")), float(np.sum(L.gradient(*a, reduction="sum"))),
-                    float(np.sum(L.hessian(*a, reduction="sum")))] for a in sides)
+def _assert_jump(L, sides, where, options):
+    left, right = ([float(L(*a, reduction="sum", **options)), float(np.sum(L.gradient(*a, reduction="sum", **options))),
+                    float(np.sum(L.hessian(*a, reduction="sum", **options)))] for a in sides)
     jumps = [abs(b - a) for a, b in zip(left, right)]
     assert max(jumps) > 1e-3, f"{L!r} is smooth at its declared kink ({where}): value/gradient/Hessian jumps {jumps}"
 

@@ -31,6 +31,9 @@ HAND_WRITTEN = {
     "tversky-0.3-0.7-soft": "class axis 1 of a map",
     "pairwise_logistic-queries": "query ids",
     "listnet-queries": "query ids",
+    "multi_quantile": "a column per quantile level against one target per row",
+    "multi_quantile-2": "a column per quantile level against one target per row",
+    "kl_divergence-log_targets": "log-probability targets (−inf for 0) on a class axis",
 }
 
 

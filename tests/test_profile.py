@@ -222,6 +222,10 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {}
 KNOWN_UNMEASURED: dict[str, str] = {
     "case-cost_sensitive": "profile measures multiclass losses on 3 classes only (profile.py), and a 4 x 4"
     " cost_matrix is refused on 3 columns; a profile should take the class count from the loss",
+    "multi_quantile": "profile measures one prediction per target; multi_quantile takes a column per level",
+    "case-multi_quantile-2": "profile measures one prediction per target; multi_quantile takes a column per level",
+    "case-kl_divergence-log_targets": "profile feeds multiclass losses class targets (indices or"
+    " probability rows), and kl_divergence(log_target=True) takes log-probability targets",
 }
 
 #: Families a profile of one prediction cannot measure (their inputs carry structure).

@@ -5,9 +5,23 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import losslab as ll
 
 from . import Case
+
+
+def _quantile_columns(levels):
+    # multi_quantile: y_true (N,) against y_pred (N, Q), one column per level; the class axis
+    # that draw() knows is over classes, not levels. Residuals kept 0.05 from the kink at 0.
+    def make(rng, n):
+        y_true = rng.normal(0.0, 2.0, size=n)
+        r = rng.normal(0.0, 2.0, size=(n, len(levels)))
+        r = np.where(np.abs(r) < 0.05, np.where(r >= 0, 0.05, -0.05), r)
+        return (y_true, y_true[:, None] + r), {}
+
+    return make
 
 
 def _kinks(*points):
@@ -26,6 +40,11 @@ CASES = [
     Case("log_cosh", ll.LogCosh()),
     Case("quantile", ll.Quantile(), domain=_kinks(0.0)),
     Case("quantile-0.9", ll.Quantile(q=0.9), domain=_kinks(0.0)),
+    Case("expectile", ll.Expectile()),
+    # τ ≠ ½: the Hessian jumps at r = 0 (2τ below, 2(1 − τ) above).
+    Case("expectile-0.8", ll.Expectile(tau=0.8), domain=_kinks(0.0)),
+    Case("multi_quantile", ll.MultiQuantile(), _quantile_columns((0.1, 0.5, 0.9))),
+    Case("multi_quantile-2", ll.MultiQuantile(quantiles=[0.05, 0.7]), _quantile_columns((0.05, 0.7))),
     Case("epsilon_insensitive", ll.EpsilonInsensitive(), domain=_kinks(-0.1, 0.1)),
     Case("squared_epsilon_insensitive-0.5", ll.SquaredEpsilonInsensitive(epsilon=0.5), domain=_kinks(-0.5, 0.5)),
     Case("msle", ll.MSLE()),

@@ -14,13 +14,57 @@ from .. import _stable as S
 from .. import _validate as V
 from array_api_compat import device
 
-from .._array import as_array, float_dtype, is_tracing, to_numpy
+from .._array import as_array, float_dtype, is_jax, is_numpy, is_torch, is_tracing, to_numpy
 from ..loss import Loss, Param, register
-from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Traits
+from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Interval, Traits
 from ..loss.links import check_probabilities, check_rows_sum_to_one, clip_probabilities
 from ..loss.targets import check_class_indices, check_distribution, is_index_target, one_hot
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: Log-probabilities: (−inf, 0].
+_NONPOSITIVE = Interval(-math.inf, 0.0, False, True)
+
+
+def _special(xp: Any, name: str, x: Any) -> Any:
+    """A SciPy special function (``erf``, ``gammaln``) on the caller's array library (the array
+    API standard has none): SciPy for NumPy, torch.special and jax.scipy.special (so that
+    autograd and jit see it), and SciPy through the host for any other namespace."""
+    if is_numpy(xp):
+        import scipy.special
+
+        return getattr(scipy.special, name)(x)
+    if is_torch(xp):
+        import torch
+
+        return getattr(torch.special, name)(x)
+    if is_jax(xp):
+        import jax.scipy.special
+
+        return getattr(jax.scipy.special, name)(x)
+    import scipy.special
+
+    return xp.asarray(getattr(scipy.special, name)(to_numpy(x)), dtype=x.dtype, device=device(x))
+
+
+def _erf(xp: Any, x: Any) -> Any:
+    return _special(xp, "erf", x)
+
+
+def _per_call_array(xp: Any, loss_name: str, options: dict, key: str, what: str, y_pred: Any) -> Any:
+    """The per-call keyword ``key`` (a variance or scale given with each call) as an array of
+    y_pred's namespace, dtype and shape; a TypeError when it is missing."""
+    if key not in options:
+        raise TypeError(f"{loss_name} needs {what}: pass {key}=... (an array of the shape of y_pred, or a number)")
+    value = as_array(options[key], key)
+    if not V.same_namespace(xp, value):
+        value = xp.asarray(to_numpy(value), device=device(y_pred))
+    value = xp.astype(value, y_pred.dtype, copy=False)
+    try:
+        return xp.broadcast_to(value, y_pred.shape)
+    except (ValueError, RuntimeError):
+        raise ValueError(
+            f"{key} must have the shape of y_pred {tuple(y_pred.shape)} or broadcast to it; got {tuple(value.shape)}"
+        ) from None
 
 
 @register
@@ -28,13 +72,16 @@ class Poisson(Loss):
     r"""Poisson negative log-likelihood (without the log y! term, which does not depend on y_pred).
 
     - Formula: rate input: :math:`\ell = \hat\mu - y\log\hat\mu`; with ``log_input=True``
-      y_pred is the log-rate x: :math:`\ell = e^{x} - y\,x`.
+      y_pred is the log-rate x: :math:`\ell = e^{x} - y\,x`. With ``full=True``, PyTorch's
+      Stirling term for log y!, :math:`y\log y - y + \tfrac12\log(2\pi y)`, is added where
+      y > 1 (0 where y ≤ 1, as PyTorch masks it; free of y_pred, so the derivatives are unchanged).
     - Domains: y_true >= 0 (counts); y_pred > 0 (a rate), or real with log_input.
     - Gradient 1 − y/μ̂ (log_input: eˣ − y); Hessian y/μ̂² (log_input: eˣ).
     - Estimates the mean (E[y] minimises E[μ − y log μ]).
-    - Relations: PyTorch ``poisson_nll_loss(log_input=...)`` with full=False (PyTorch's
-      default is log_input=True; ours is the rate, as Keras ``Poisson``, which adds 1e-7
-      inside the log: losslab requires μ̂ > 0 instead). scikit-learn's ``HalfPoissonLoss``
+    - Relations: PyTorch ``poisson_nll_loss(log_input=..., full=...)`` (PyTorch's default is
+      log_input=True; ours is the rate, as Keras ``Poisson``, which adds 1e-7 inside the log,
+      and PyTorch's rate form adds eps = 1e-8: losslab requires μ̂ > 0 instead; with log-rates
+      the two agree exactly, full or not). scikit-learn's ``HalfPoissonLoss``
       and ``mean_poisson_deviance`` differ by terms free of y_pred (deviance = 2(ℓ − ℓ(y))).
 
     >>> import losslab as ll
@@ -48,7 +95,10 @@ class Poisson(Loss):
     preset_aliases = {"PoissonNLLLoss": {"log_input": True}, "poisson_nll_loss": {"log_input": True}}
     description = "Poisson negative log-likelihood for counts; estimates the mean rate."
     formula = r"\hat\mu - y\log\hat\mu"
-    parameters = (Param("log_input", False, V.BOOLEAN, "y_pred is the log of the rate"),)
+    parameters = (
+        Param("log_input", False, V.BOOLEAN, "y_pred is the log of the rate"),
+        Param("full", False, V.BOOLEAN, "add PyTorch's Stirling approximation of log y! (where y > 1)"),
+    )
 
     def _traits(self) -> Traits:
         return Traits(
@@ -65,8 +115,19 @@ class Poisson(Loss):
 
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.log_input:
-            return xp.exp(y_pred) - y_true * y_pred
-        return y_pred - S.xlogy(xp, y_true, y_pred)
+            out = xp.exp(y_pred) - y_true * y_pred
+        else:
+            out = y_pred - S.xlogy(xp, y_true, y_pred)
+        return out + self._stirling(xp, y_true) if self.full else out
+
+    @staticmethod
+    def _stirling(xp: Any, y: Any) -> Any:
+        """y log y − y + ½ log(2πy) where y > 1, else 0 (PyTorch's mask); y ≤ 1 is replaced by
+        1 inside the logarithms so that no log(0) is formed."""
+        above = y > 1.0
+        safe = xp.where(above, y, xp.ones_like(y))
+        term = safe * xp.log(safe) - safe + 0.5 * (xp.log(safe) + _LOG_2PI)
+        return xp.where(above, term, xp.zeros_like(y))
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.log_input:
@@ -77,6 +138,61 @@ class Poisson(Loss):
         if self.log_input:
             return xp.exp(y_pred)
         return (y_true / y_pred) / y_pred  # y/μ first: μ² underflows in float32 at 1e-30
+
+
+@register
+class NegativeBinomialNLL(Loss):
+    r"""Negative-binomial (NB2) negative log-likelihood of counts with mean y_pred and dispersion alpha.
+
+    - Formula: with μ = y_pred, α = alpha:
+      :math:`\ell = (y + 1/\alpha)\log(1 + \alpha\mu) - y\log(\alpha\mu)`, the NLL without its
+      terms log Γ(y + 1) + log Γ(1/α) − log Γ(y + 1/α), which are free of μ; ``full=True`` adds
+      them: the exact −log P(y).
+    - Domains: y_true >= 0 (counts); y_pred > 0 (the mean); alpha > 0. Var[y] = μ + αμ².
+    - Gradient (μ − y)/(μ(1 + αμ)); Hessian y/μ² − α(1 + αy)/(1 + αμ)² (negative at y = 0:
+      not convex in μ, unlike poisson).
+    - Estimates the mean (the expected gradient vanishes at μ = E[y], whatever α).
+    - Relations: as α → 0 it tends to poisson (μ − y log μ) plus terms free of μ; SciPy's
+      ``nbinom(n=1/α, p=1/(1 + αμ))``; statsmodels' ``NegativeBinomial(loglike_method="nb2")``.
+      Neither PyTorch, Keras nor Optax has it as a loss.
+    - Reference: Cameron & Trivedi (1986), Econometric models based on count data,
+      J. Applied Econometrics 1(1) (the NB2 form); Hilbe (2011), Negative Binomial Regression.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.negative_binomial_nll([0.0], [2.0], alpha=0.5)), 6))
+    1.386294
+    """
+
+    name = "negative_binomial_nll"
+    family = "probabilistic"
+    aliases = ("negative_binomial", "nb2_nll", "neg_binomial_nll")
+    description = "Negative-binomial (NB2) NLL for overdispersed counts; estimates the mean."
+    formula = r"(y + 1/\alpha)\log(1 + \alpha\hat\mu) - y\log(\alpha\hat\mu)"
+    parameters = (
+        Param("alpha", 1.0, V.POSITIVE, "dispersion: Var[y] = μ + αμ²"),
+        Param("full", False, V.BOOLEAN, "add the log-Gamma terms (the exact −log P(y))"),
+    )
+    TRAITS = Traits(task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=POSITIVE, estimates="mean")
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        V.check_in(xp, arrays[0], "y_true", NONNEGATIVE, what="counts")
+        V.check_in(xp, arrays[1], "y_pred", POSITIVE, what="means")
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        a = self.alpha
+        out = (y_true + 1.0 / a) * xp.log1p(a * y_pred) - S.xlogy(xp, y_true, a * y_pred)
+        if not self.full:
+            return out
+        log_gamma = _special(xp, "gammaln", y_true + 1.0) - _special(xp, "gammaln", y_true + 1.0 / a)
+        return out + (log_gamma + math.lgamma(1.0 / a))
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return (1.0 - y_true / y_pred) / (1.0 + self.alpha * y_pred)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        a = self.alpha
+        return (y_true / y_pred) / y_pred - a * (1.0 + a * y_true) / (1.0 + a * y_pred) ** 2
 
 
 @register
@@ -128,7 +244,9 @@ class Tweedie(Loss):
       p < 0: real y, μ̂ > 0; 1 ≤ p < 2: y ≥ 0, μ̂ > 0; p ≥ 2: y > 0, μ̂ > 0.
     - Gradient 2μ̂^{−p}(μ̂ − y); Hessian 2μ̂^{−p−1}(p·y + (1 − p)μ̂).
     - Estimates the mean.
-    - Relations: scikit-learn's ``mean_tweedie_deviance(power=p)`` (the same) and
+    - Relations: scikit-learn's ``mean_tweedie_deviance(power=p)`` (the same; the preset
+      alias has scikit-learn's default power=0, not 1.5), ``mean_poisson_deviance`` (power=1,
+      a preset alias), ``mean_gamma_deviance`` (power=2, gamma_deviance) and
       ``HalfTweedieLoss`` (half, with a log link). 1 < p < 2: compound Poisson–gamma, for
       counts with many exact zeros (insurance claims).
 
@@ -139,7 +257,10 @@ class Tweedie(Loss):
 
     name = "tweedie"
     family = "probabilistic"
-    aliases = ("tweedie_deviance", "mean_tweedie_deviance")
+    aliases = ("tweedie_deviance",)
+    # scikit-learn's metric names, with its defaults: mean_tweedie_deviance has power=0
+    # (squared error), mean_poisson_deviance is power=1.
+    preset_aliases = {"mean_tweedie_deviance": {"power": 0.0}, "mean_poisson_deviance": {"power": 1.0}}
     description = "Tweedie deviance: p=0 Gaussian, 1 Poisson, 1<p<2 zero-inflated, 2 gamma."
     formula = r"2\Big(\tfrac{y^{2-p}}{(1-p)(2-p)} - \tfrac{y\hat\mu^{1-p}}{1-p} + \tfrac{\hat\mu^{2-p}}{2-p}\Big)"
     parameters = (
@@ -222,19 +343,7 @@ class GaussianNLL(Loss):
 
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
         (y_true, y_pred), options = super()._prepare(xp, arrays, options)
-        if "var" not in options:
-            raise TypeError("gaussian_nll needs the variance: pass var=... (an array of the shape of y_pred, or a number)")
-        var = as_array(options["var"], "var")
-        if not V.same_namespace(xp, var):
-            var = xp.asarray(to_numpy(var), device=device(y_pred))
-        var = xp.astype(var, y_pred.dtype, copy=False)
-        try:
-            var = xp.broadcast_to(var, y_pred.shape)
-        except (ValueError, RuntimeError):
-            raise ValueError(
-                f"var must have the shape of y_pred {tuple(y_pred.shape)} or broadcast to it; got {tuple(var.shape)}"
-            ) from None
-        return (y_true, y_pred), {"var": var}
+        return (y_true, y_pred), {"var": _per_call_array(xp, self.name, options, "var", "the variance", y_pred)}
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         super()._check_values(xp, arrays, options)
@@ -251,6 +360,181 @@ class GaussianNLL(Loss):
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any, var: Any) -> Any:
         return 1.0 / var
+
+
+class _LocationScale(Loss):
+    """A loss of a location–scale forecast: y_pred is the location, the scale is given with
+    each call (``scale=``), as gaussian_nll's ``var``; the gradient and Hessian are with
+    respect to the location only (autograd differentiates the scale too)."""
+
+    call_options = ("scale",)
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        (y_true, y_pred), options = super()._prepare(xp, arrays, options)
+        return (y_true, y_pred), {"scale": _per_call_array(xp, self.name, options, "scale", "the scale", y_pred)}
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        V.check_finite(xp, options["scale"], "scale")
+        V.check_in(xp, options["scale"], "scale", POSITIVE, what="scales")
+
+
+@register
+class LaplaceNLL(_LocationScale):
+    r"""Laplace negative log-likelihood with a scale given per call (``scale=``): heteroscedastic L1.
+
+    - Formula: :math:`\ell = \log b + |\hat y - y|/b` [+ log 2 with full=True], b = scale.
+    - Domains: y_true, y_pred (the location) real; scale > 0, the shape of y_pred or
+      broadcastable to it, given with each call as gaussian_nll's ``var`` is (a model
+      predicts it per sample; pass a number for one scale).
+    - Gradient sign(ŷ − y)/b (0 at ŷ = y, a subgradient); Hessian 0 (the kink at ŷ = y has none).
+    - Estimates the median (for any fixed scale, the location term is mae/b).
+    - Relations: with b = 1 it is mae (+ log 2 with full=True); the Laplace twin of
+      gaussian_nll (whose var is σ², where this takes the scale b itself: Var = 2b²).
+      Neither PyTorch, Keras nor Optax has it.
+    - Reference: Kendall & Gal (2017), What uncertainties do we need in Bayesian deep
+      learning for computer vision?, NeurIPS (the Laplace likelihood, eq. 8).
+
+    >>> import losslab as ll
+    >>> print(ll.laplace_nll([0.0, 0.0], [1.0, -2.0], scale=[1.0, 2.0], reduction="none"))
+    [1.         1.69314718]
+    """
+
+    name = "laplace_nll"
+    family = "probabilistic"
+    aliases = ("laplace_nll_loss", "laplacian_nll")
+    description = "Laplace negative log-likelihood with a per-call scale (heteroscedastic L1)."
+    formula = r"\log b + \frac{|\hat y - y|}{b}"
+    parameters = (Param("full", False, V.BOOLEAN, "add the constant log 2"),)
+    TRAITS = Traits(
+        task="regression", convex=True, differentiable=False, twice_differentiable=False, lipschitz=True,
+        robust=True, distance_based=True, estimates="median",
+    )
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        out = xp.log(scale) + xp.abs(y_pred - y_true) / scale
+        return out + math.log(2.0) if self.full else out
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        return xp.sign(y_pred - y_true) / scale
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        return xp.zeros_like(y_pred)
+
+
+@register
+class StudentTNLL(_LocationScale):
+    r"""Student-t negative log-likelihood with ``df`` degrees of freedom and a scale given per call.
+
+    - Formula: with ν = df, s = scale, t = (ŷ − y)/(s√ν):
+      :math:`\ell = \log s + \tfrac{\nu+1}{2}\log(1 + t^2)` [+ log Γ(ν/2) − log Γ((ν+1)/2)
+      + ½ log(νπ) with full=True].
+    - Domains: y_true, y_pred (the location) real; df > 0; scale > 0, the shape of y_pred or
+      broadcastable to it, given with each call as gaussian_nll's ``var`` is.
+    - Gradient (ν + 1)(ŷ − y)/(νs² + (ŷ − y)²): largest, (ν + 1)/(2s√ν), at |ŷ − y| = s√ν, then
+      back toward 0 (redescending); Hessian (ν + 1)(νs² − r²)/(νs² + r²)², negative beyond
+      |r| = s√ν: not convex.
+    - Estimates a robust location ("other": on skewed data neither the mean nor the median).
+    - Relations: df = 1 is the Cauchy likelihood: student_t_nll(df=1, scale=c) =
+      log c + 2·cauchy(scale=c)/c²; as df → ∞ it tends to gaussian_nll with var = s²
+      (+ ½ log 2π with full=True). PyTorch's ``distributions.StudentT(df, loc, scale).log_prob``
+      is −ℓ with full=True.
+    - Reference: Lange, Little & Taylor (1989), Robust statistical modeling using the t
+      distribution, JASA 84(408).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.student_t_nll([0.0], [1.0], df=1.0, scale=1.0)), 6))
+    0.693147
+    """
+
+    name = "student_t_nll"
+    family = "probabilistic"
+    aliases = ("student_t", "studentt_nll", "t_nll")
+    description = "Student-t negative log-likelihood with a per-call scale: a heavy-tailed, robust NLL."
+    formula = r"\log s + \frac{\nu+1}{2}\log\Big(1 + \frac{(\hat y - y)^2}{\nu s^2}\Big)"
+    parameters = (
+        Param("df", 3.0, V.POSITIVE, "degrees of freedom ν: 1 Cauchy, → ∞ Gaussian"),
+        Param("full", False, V.BOOLEAN, "add the normalising constant"),
+    )
+    TRAITS = Traits(task="regression", lipschitz=True, robust=True, distance_based=True, estimates="other")
+
+    def _constant(self) -> float:
+        nu = self.df
+        return math.lgamma(0.5 * nu) - math.lgamma(0.5 * (nu + 1.0)) + 0.5 * math.log(nu * math.pi)
+
+    def _t(self, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        return (y_pred - y_true) / (scale * math.sqrt(self.df))
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        out = xp.log(scale) + 0.5 * (self.df + 1.0) * S.log1p_square(xp, self._t(y_true, y_pred, scale))
+        return out + self._constant() if self.full else out
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        # (ν + 1)·r/(νs² + r²) = (ν + 1)/(s√ν) · t/(1 + t²), t/(1 + t²) without overflow.
+        t = self._t(y_true, y_pred, scale)
+        return (self.df + 1.0) / (scale * math.sqrt(self.df)) * S.ratio_over_one_plus_square(xp, t)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        # (ν + 1)/(νs²) · (1 − t²)/(1 + t²)², written in v = min(t², 1/t²) so that no square
+        # overflows (as cauchy's Hessian).
+        u = xp.abs(self._t(y_true, y_pred, scale))
+        inside = u <= 1.0
+        v = xp.where(inside, xp.minimum(u, 1.0) ** 2, 1.0 / xp.maximum(u, 1.0) ** 2)
+        shape = xp.where(inside, (1.0 - v) / (1.0 + v) ** 2, v * (v - 1.0) / (v + 1.0) ** 2)
+        return (self.df + 1.0) / self.df * shape / (scale * scale)
+
+
+@register
+class CRPSGaussian(_LocationScale):
+    r"""Continuous ranked probability score of a Gaussian forecast N(y_pred, scale²), in closed form.
+
+    - Formula: with z = (y − μ)/σ, μ = y_pred, σ = scale:
+      :math:`\ell = \sigma\big[z(2\Phi(z) - 1) + 2\varphi(z) - 1/\sqrt\pi\big]`
+      = ∫ (F(x) − 1[x ≥ y])² dx, F the forecast's CDF.
+    - Domains: y_true, y_pred (the mean) real; scale σ > 0, the shape of y_pred or broadcastable
+      to it, given with each call (as gaussian_nll's ``var``, but the standard deviation).
+    - Gradient 2Φ((μ − y)/σ) − 1 = erf((μ − y)/(σ√2)), in (−1, 1); Hessian 2φ((μ − y)/σ)/σ > 0:
+      strictly convex in exact arithmetic, but the curvature falls below double precision's
+      resolution of the value beyond |μ − y| ≈ 8σ (φ(8) ≈ 5e-15), where the loss is linear to
+      every digit; so declared (and measured) convex, not strictly.
+    - Estimates "other": for a fixed σ the best mean solves E[erf((μ − y)/(σ√2))] = 0, a
+      median of y smoothed by the forecast's spread (the median itself as σ → 0). As a score of
+      the whole forecast (μ and σ) it is strictly proper.
+    - Relations: → |μ − y| (mae) as σ → 0; in the units of y, unlike gaussian_nll; the
+      ensemble form E|X − y| − ½E|X − X′| of the same score. properscoring's ``crps_gaussian(y,
+      mu, sig)`` is the same function.
+    - Reference: Gneiting, Raftery, Westveld & Goldman (2005), Calibrated probabilistic
+      forecasting using ensemble model output statistics and minimum CRPS estimation,
+      Monthly Weather Review 133 (eq. 5).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.crps_gaussian([0.0], [0.0], scale=1.0)), 6))
+    0.233695
+    """
+
+    name = "crps_gaussian"
+    family = "probabilistic"
+    aliases = ("crps_normal", "gaussian_crps")
+    description = "Closed-form CRPS of a Gaussian forecast: a proper score in the units of y."
+    formula = r"\sigma\big[z(2\Phi(z)-1) + 2\varphi(z) - 1/\sqrt\pi\big],\ z = (y-\hat y)/\sigma"
+    TRAITS = Traits(
+        task="regression", convex=True, lipschitz=True, robust=True, distance_based=True, estimates="other",
+        notes=("strictly convex in exact arithmetic; numerically linear beyond |r| ≈ 8σ",),
+    )
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        # Even in z, so written in u = (μ − y)/σ; u² is clipped where φ(u) = 0 already (|u| > 40).
+        u = (y_pred - y_true) / scale
+        small = S.clip(xp, u, -40.0, 40.0)
+        pdf2 = math.sqrt(2.0 / math.pi) * xp.exp(-0.5 * small * small)  # 2φ(u)
+        return scale * (u * _erf(xp, u / math.sqrt(2.0)) + pdf2 - 1.0 / math.sqrt(math.pi))
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        return _erf(xp, (y_pred - y_true) / (scale * math.sqrt(2.0)))
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any, scale: Any) -> Any:
+        u = S.clip(xp, (y_pred - y_true) / scale, -40.0, 40.0)
+        return math.sqrt(2.0 / math.pi) * xp.exp(-0.5 * u * u) / scale
 
 
 class _DistributionLoss(Loss):
@@ -278,14 +562,22 @@ class KLDivergence(_DistributionLoss):
     r"""Kullback–Leibler divergence KL(y_true ‖ y_pred) of each row.
 
     - Formula: :math:`\ell = \sum_c p_c \log(p_c / q_c)` with p = y_true, q = y_pred, 0·log 0 = 0.
-    - Domains: rows of probabilities (N, C) that sum to 1; y_pred is clipped to [ε, 1] with
-      ε = finfo(dtype).eps, so that q = 0 gives a large finite loss.
-    - Gradient −p/q; Hessian p/q².
+      ``log_input=True``: y_pred holds log q; ``log_target=True``: y_true holds log p
+      (−inf for p = 0, whose term is 0).
+    - Domains: rows (N, C) of probabilities that sum to 1, or of their logarithms (≤ 0, rows
+      whose exponentials sum to 1); probabilities q are clipped to [ε, 1] with ε =
+      finfo(dtype).eps, so that q = 0 gives a large finite loss; log q must be finite.
+    - Gradient −p/q (log_input: −p, of log q); Hessian p/q² (log_input: 0, the loss is
+      linear in log q).
     - Estimates the probability (q = p is the minimiser): a proper scoring rule, equal to
       cross-entropy minus the entropy of p.
-    - Relations: PyTorch's ``kl_div(log q, p)`` takes log-probabilities, and its
-      reduction='mean' divides by N·C (not KL): use 'batchmean', which equals losslab's
-      'mean'. Keras ``KLDivergence`` clips both rows to [1e-7, 1].
+    - Relations: PyTorch's ``kl_div(input, target, log_target)`` takes log q as input: it is
+      kl_divergence(log_input=True, log_target=...) (the preset aliases ``kl_div`` and
+      ``KLDivLoss``), but its reduction='mean' divides by N·C (not KL): use 'batchmean',
+      which equals losslab's 'mean'. Optax's ``kl_divergence_with_log_targets(log_predictions,
+      log_targets)`` is log_input=True, log_target=True (preset alias); Optax's own
+      ``kl_divergence(log_predictions, targets)`` takes log q too (log_input=True). Keras
+      ``KLDivergence`` takes probabilities and clips both rows to [1e-7, 1].
 
     >>> import losslab as ll
     >>> print(ll.kl_divergence([[0.5, 0.5]], [[0.9, 0.1]]))
@@ -294,24 +586,70 @@ class KLDivergence(_DistributionLoss):
 
     name = "kl_divergence"
     family = "probabilistic"
-    aliases = ("kld", "kullback_leibler_divergence", "KLDivergence", "kl_div")
+    aliases = ("kld", "kullback_leibler_divergence", "KLDivergence")
+    preset_aliases = {
+        "kl_div": {"log_input": True},
+        "KLDivLoss": {"log_input": True},
+        "kl_divergence_with_log_targets": {"log_input": True, "log_target": True},
+    }
     description = "KL(p‖q) between target and predicted distributions; per row, summed over classes."
     formula = r"\sum_c p_c \log\frac{p_c}{q_c}"
-    TRAITS = Traits(
-        task="multiclass", y_true_domain=UNIT, y_pred_domain=UNIT, convex=True, proper=True,
-        classification_calibrated=True, estimates="probability",
+    parameters = (
+        Param("log_input", False, V.BOOLEAN, "y_pred holds log-probabilities (PyTorch's and Optax's input)"),
+        Param("log_target", False, V.BOOLEAN, "y_true holds log-probabilities"),
     )
 
+    def _traits(self) -> Traits:
+        return Traits(
+            task="multiclass", y_true_domain=_NONPOSITIVE if self.log_target else UNIT,
+            # On log q the loss is linear, Σ p_c(log p_c − x_c): its gradient −p is bounded by 1.
+            # (as nll's): lipschitz and robust there, not on q, where it is −p/q.
+            y_pred_domain=_NONPOSITIVE if self.log_input else UNIT, convex=True, lipschitz=self.log_input,
+            robust=self.log_input, proper=True,
+            classification_calibrated=True, estimates="probability",
+        )
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        y_true, y_pred = arrays
+        if self.log_target:
+            V.check_finite(xp, y_true, "y_true", allow_neg_inf=True)
+            V.check_in(xp, y_true, "y_true", Interval(-math.inf, 0.0), what="target log-probabilities (−inf for 0)")
+            check_rows_sum_to_one(xp, xp.exp(y_true), "exp(y_true)")
+        else:
+            check_distribution(xp, y_true)
+        if self.log_input:
+            V.check_finite(xp, y_pred, "y_pred")
+            V.check_in(xp, y_pred, "y_pred", _NONPOSITIVE, what="log-probabilities")
+            check_rows_sum_to_one(xp, xp.exp(y_pred), "exp(y_pred)")
+        else:
+            check_probabilities(xp, y_pred, "y_pred")
+            check_rows_sum_to_one(xp, y_pred, "y_pred")
+
+    def _target(self, xp: Any, y_true: Any) -> tuple[Any, Any]:
+        """(p, Σ-term p·log p per entry), 0·log 0 = 0 in both forms."""
+        if not self.log_target:
+            return y_true, S.xlogy(xp, y_true, y_true)
+        finite = y_true > -math.inf
+        log_p = xp.where(finite, y_true, xp.zeros_like(y_true))  # no −inf enters a product
+        p = xp.where(finite, xp.exp(log_p), xp.zeros_like(y_true))
+        return p, p * log_p
+
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        q = clip_probabilities(xp, y_pred)
-        return xp.sum(S.xlogy(xp, y_true, y_true) - S.xlogy(xp, y_true, q), axis=-1)
+        p, p_log_p = self._target(xp, y_true)
+        log_q = y_pred if self.log_input else xp.log(clip_probabilities(xp, y_pred))
+        cross = p * log_q if self.log_input else S.xlogy(xp, p, clip_probabilities(xp, y_pred))
+        return xp.sum(p_log_p - cross, axis=-1)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        return -y_true / clip_probabilities(xp, y_pred)
+        p = self._target(xp, y_true)[0]
+        return -p if self.log_input else -p / clip_probabilities(xp, y_pred)
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p = self._target(xp, y_true)[0]
+        if self.log_input:
+            return xp.zeros_like(y_pred)
         q = clip_probabilities(xp, y_pred)
-        return y_true / (q * q)
+        return p / (q * q)
 
 
 @register

@@ -14,7 +14,9 @@ import numpy as np
 
 from .. import _stable as S
 from .. import _validate as V
-from .._array import is_tracing
+from array_api_compat import device as array_device
+
+from .._array import float_dtype, is_tracing
 from ..loss import Loss, Param, register
 from ..traits import NONNEGATIVE, Traits
 from ..loss.shapes import DistanceLoss
@@ -272,7 +274,8 @@ class Quantile(DistanceLoss):
 
     name = "quantile"
     family = "regression"
-    aliases = ("pinball", "pinball_loss", "quantile_loss")
+    # mean_pinball_loss: scikit-learn's metric, whose alpha (default 0.5) is q (default 0.5).
+    aliases = ("pinball", "pinball_loss", "quantile_loss", "mean_pinball_loss")
     description = "Pinball loss: asymmetric absolute error; estimates the q-quantile."
     formula = r"\max\big((1-q)(\hat y - y),\; q(y - \hat y)\big)"
     parameters = (Param("q", 0.5, V.OPEN_UNIT, "the quantile to estimate"),)
@@ -293,6 +296,140 @@ class Quantile(DistanceLoss):
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
         return xp.zeros_like(r)
+
+
+@register
+class Expectile(DistanceLoss):
+    r"""Expectile loss (asymmetric least squares): squared error weighted τ below, 1 − τ above.
+
+    - Formula: with r = y_pred − y_true, :math:`\ell = |\tau - \mathbb 1[y - \hat y < 0]|\,r^2`,
+      that is τ·r² where the model under-predicts (r < 0) and (1 − τ)·r² where it over-predicts.
+    - Domains: y_true, y_pred real; 0 < tau < 1.
+    - Gradient 2τr for r < 0, 2(1 − τ)r for r > 0 (continuous, 0 at r = 0); Hessian 2τ for
+      r < 0, 2(1 − τ) for r > 0 (it jumps at r = 0 unless τ = ½; the value there is 2(1 − τ)).
+    - Estimates the τ-expectile: the c with τ·E[(y − c)⁺] = (1 − τ)·E[(c − y)⁺]; τ = ½ is
+      the mean. Declared "mean" at τ = ½ and "other" elsewhere (profiles name no expectiles).
+    - Relations: expectile(0.5) = ½·mse (the factor ½: |τ − 1[·]| = ½ on both sides); it is
+      to mse what quantile(q) is to mae. Its weights follow Newey & Powell's residual y − ŷ,
+      so τ > ½ penalises under-prediction, as quantile's q does.
+    - Reference: Newey & Powell (1987), Asymmetric least squares estimation and testing,
+      Econometrica 55(4).
+
+    >>> import losslab as ll
+    >>> print(ll.expectile([10.0, 10.0], [8.0, 12.0], tau=0.9, reduction="none"))
+    [3.6 0.4]
+    """
+
+    name = "expectile"
+    family = "regression"
+    aliases = ("expectile_loss", "asymmetric_least_squares")
+    description = "Asymmetric squared error; estimates the τ-expectile (the mean at τ = ½)."
+    formula = r"|\tau - \mathbb 1[y - \hat y < 0]|\,(\hat y - y)^2"
+    parameters = (Param("tau", 0.5, V.OPEN_UNIT, "the expectile level: weight of under-prediction"),)
+
+    def _traits(self) -> Traits:
+        return Traits(
+            convex=True, strictly_convex=True, twice_differentiable=self.tau == 0.5,
+            estimates="mean" if self.tau == 0.5 else "other",
+            notes=(f"estimates the {self.tau:g}-expectile",), **_REGRESSION,
+        )
+
+    def _weight(self, xp: Any, r: Any) -> Any:
+        return xp.where(r < 0, xp.full_like(r, self.tau), xp.full_like(r, 1.0 - self.tau))
+
+    def _rho(self, xp: Any, r: Any) -> Any:
+        return self._weight(xp, r) * (r * r)
+
+    def _rho_prime(self, xp: Any, r: Any) -> Any:
+        return 2.0 * self._weight(xp, r) * r
+
+    def _rho_second(self, xp: Any, r: Any) -> Any:
+        return 2.0 * self._weight(xp, r)
+
+
+def _quantile_levels(v: Any) -> bool:
+    if isinstance(v, np.ndarray) and v.ndim == 1:
+        v = v.tolist()
+    return (isinstance(v, (list, tuple)) and len(v) > 0
+            and all(V.OPEN_UNIT.check(q) for q in v) and len(set(v)) == len(v))
+
+
+@register
+class MultiQuantile(Loss):
+    r"""Multi-quantile (pinball) loss: one column of y_pred per quantile level, averaged.
+
+    - Formula: for levels q_1 … q_Q and r_j = ŷ_j − y,
+      :math:`\ell = \frac1Q\sum_{j=1}^{Q}\max\big((1-q_j)\,r_j,\; -q_j\,r_j\big)`.
+    - Domains: y_true real, shape (N,) (or (N, 1)); y_pred real, shape (N, Q), column j the
+      prediction of the q_j-quantile; ``quantiles`` distinct levels in (0, 1).
+    - Gradient (1 − q_j)/Q where r_j > 0, −q_j/Q where r_j < 0, 0 at r_j = 0 (a subgradient);
+      Hessian 0.
+    - Estimates the q_j-quantile in column j (declared "other": no single statistic).
+    - Relations: with one level it is quantile(q); column j is quantile(q_j)/Q, and the mean
+      over the batch of column j is scikit-learn's ``mean_pinball_loss(alpha=q_j)``. Quantile
+      crossing (a lower level above a higher one) is not penalised.
+    - Reference: Koenker & Bassett (1978), Regression quantiles; Wen, Torkkola, Narayanaswamy &
+      Madeka (2017), A multi-horizon quantile recurrent forecaster (the summed pinball over levels).
+
+    >>> import losslab as ll
+    >>> print(ll.multi_quantile([10.0], [[8.0, 12.0]], quantiles=[0.25, 0.75]))
+    0.5
+    """
+
+    name = "multi_quantile"
+    family = "regression"
+    aliases = ("multi_pinball", "multi_quantile_loss", "quantiles")
+    description = "Pinball loss averaged over several quantile levels, one column of y_pred each."
+    formula = r"\frac1Q\sum_j \max\big((1-q_j)(\hat y_j - y),\; q_j(y - \hat y_j)\big)"
+    parameters = (
+        Param("quantiles", (0.1, 0.5, 0.9), V.Rule(_quantile_levels, "a non-empty list of distinct numbers in (0, 1)"),
+              "the quantile levels, one per column of y_pred"),
+    )
+    event_ndim = 1
+    TRAITS = Traits(
+        task="regression", convex=True, differentiable=False, twice_differentiable=False, lipschitz=True,
+        robust=True, estimates="other", notes=("column j estimates the q_j-quantile",),
+    )
+
+    def _check_params(self) -> None:
+        self.quantiles = tuple(float(q) for q in self.quantiles)
+        self._params["quantiles"] = self.quantiles
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        dtype = float_dtype(xp, y_true, y_pred)
+        n_levels = len(self.quantiles)
+        if y_pred.ndim != 2 or y_pred.shape[1] != n_levels:
+            raise ValueError(
+                f"y_pred must have shape (n_samples, {n_levels}), one column per level of quantiles="
+                f"{list(self.quantiles)}; got shape {tuple(y_pred.shape)}"
+            )
+        if y_true.ndim == 2 and y_true.shape[1] == 1:
+            y_true = xp.reshape(y_true, (y_true.shape[0],))
+        if y_true.ndim != 1 or y_true.shape[0] != y_pred.shape[0]:
+            raise ValueError(
+                f"y_true must have shape ({y_pred.shape[0]},) or ({y_pred.shape[0]}, 1), one target per row of"
+                f" y_pred; got shape {tuple(y_true.shape)}"
+            )
+        return (xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)), options
+
+    def _levels(self, xp: Any, like: Any) -> Any:
+        return xp.asarray(self.quantiles, dtype=like.dtype, device=array_device(like))
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        q = self._levels(xp, y_pred)
+        r = y_pred - y_true[:, None]
+        return xp.mean(xp.maximum((1.0 - q) * r, -q * r), axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        q = self._levels(xp, y_pred)
+        r = y_pred - y_true[:, None]
+        positive = xp.astype(r > 0, r.dtype)
+        negative = xp.astype(r < 0, r.dtype)
+        return ((1.0 - q) * positive - q * negative) / len(self.quantiles)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return xp.zeros_like(y_pred)
 
 
 @register
@@ -384,7 +521,7 @@ class MSLE(Loss):
 
     name = "msle"
     family = "regression"
-    aliases = ("mean_squared_logarithmic_error", "MeanSquaredLogarithmicError")
+    aliases = ("mean_squared_logarithmic_error", "MeanSquaredLogarithmicError", "mean_squared_log_error")
     description = "Squared error of log(1 + y): relative errors for positive targets."
     formula = r"\big(\log(1+\hat y) - \log(1+y)\big)^2"
     # lipschitz (for each target, as traits.py defines it): |gradient| ≤ max(2 log(1 + y), 2/e) on y_pred ≥ 0.

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..loss import Loss
-from .kinds import _declared, _kind
+from .kinds import _declared, _kind, unit_options
 
 
 def loss_curve(loss: Loss, gradient: bool = False) -> tuple[np.ndarray, np.ndarray, str]:
     """(x, values, x label) of one loss over the variable of its task."""
     traits = _declared(loss)
     kind = _kind(loss, traits)
-    extra = {"var": 1.0} if "var" in loss.call_options else {}
+    extra = unit_options(loss)
     f = loss.gradient if gradient else (lambda *a, **k: loss(*a, reduction="none", **k))
     kw = {"reduction": "sum"} if gradient else {}
     if kind == "regression":

@@ -10,13 +10,14 @@ import numpy as np
 
 from ..loss import Loss, LossOverflow
 from ..traits import Interval, Traits
+from .kinds import unit_options
 
 class _Probe:
     """Calls the loss on NumPy float64 arrays: per-sample values and the 'sum' gradient."""
 
     def __init__(self, loss: Loss, traits: Traits, scale: float, rng: np.random.Generator):
         self.loss, self.traits, self.scale, self.rng = loss, traits, scale, rng
-        self.options = {"var": 1.0} if "var" in loss.call_options else {}
+        self.options = unit_options(loss)
 
     def values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         opts = {k: np.full(np.shape(y_pred), v) for k, v in self.options.items()}

@@ -221,6 +221,12 @@ def natural_axis(loss: ll.Loss) -> dict[str, Any] | None:
     return None
 
 
+def _unit_spreads(loss: ll.Loss) -> dict[str, float]:
+    """The per-call spread keywords (gaussian_nll's var, laplace_nll's and student_t_nll's
+    scale) at 1, as the profiles fix them: the curves and constants are of the location."""
+    return {k: 1.0 for k in getattr(loss, "call_options", ()) if k in ("var", "scale")}
+
+
 def curve(loss: ll.Loss, n: int = 201, lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
     """Value, first and second derivative of one sample's loss along its natural axis.
 
@@ -244,7 +250,7 @@ def curve(loss: ll.Loss, n: int = 201, lo: float | None = None, hi: float | None
         raise FieldError("x_min", f"the prediction axis of {loss.name} lies in (0, ∞); got x_min={lo}")
     x = np.linspace(lo, hi, n)
     kind = axis["kind"]
-    options = {"var": 1.0} if "var" in getattr(loss, "call_options", ()) else {}
+    options = _unit_spreads(loss)
     if kind in ("residual", "prediction", "probability", "margin"):
         target = np.full(n, axis["target"])
         pred = target - x if kind == "residual" else x
@@ -334,7 +340,7 @@ def best_constant(loss: ll.Loss, y: np.ndarray) -> float | None:
 
 
 def _searched_constant(loss: ll.Loss, y: np.ndarray) -> float | None:
-    options = {"var": 1.0} if "var" in getattr(loss, "call_options", ()) else {}  # gaussian_nll: unit variance
+    options = _unit_spreads(loss)  # gaussian_nll: unit variance; laplace_nll, student_t_nll: unit scale
     lo, hi = float(np.min(y)), float(np.max(y))
     if hi - lo < 1e-12:
         return lo
