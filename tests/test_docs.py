@@ -29,12 +29,12 @@ def test_every_python_block_runs_verbatim(page, at_least, tmp_path, monkeypatch)
         for block in blocks:
             exec(compile(block, str(DOCS / page), "exec"), namespace)  # our own docs, not user input
     finally:
-        unregister("pseudo_huber")
+        unregister("my_pseudo_huber")
     # Numbers the pages state in their comments.
     if page == "profiles.md":
         card = namespace["card"]
         assert (card.estimates, card.robust, card.convex, round(card.efficiency, 3)) == ("other", True, True, 0.95)
-        assert namespace["pseudo_huber"].gradient([0.0], [2.0], reduction="sum")[0] == pytest.approx(0.89442719)
+        assert namespace["my_pseudo_huber"].gradient([0.0], [2.0], reduction="sum")[0] == pytest.approx(0.89442719)
     else:
         assert namespace["advice"].best.name == "huber"
         assert namespace["result"].best_loss.name in ("mae", "huber")
