@@ -73,8 +73,21 @@ _FROM_LOGITS = Param("from_logits", False, V.BOOLEAN, "y_pred holds logits, not 
 
 
 # ----------------------------------------------------------------------------- cross-entropy
+class _LogLoss(ClassSeparableLoss):
+    """ℓ = Σ_c t_c·(−u_c), u = log p: the log loss, f(u) = −u (cross_entropy and nll)."""
+
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        return -u
+
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        return -xp.ones_like(u)
+
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
+        return xp.zeros_like(u)
+
+
 @register
-class CrossEntropy(ClassSeparableLoss):
+class CrossEntropy(_LogLoss):
     r"""Cross-entropy (log loss) over C classes, from probabilities or logits.
 
     - Formula: :math:`\ell = -\sum_c t_c \log p_c` with t the target distribution (one-hot for
@@ -145,16 +158,6 @@ class CrossEntropy(ClassSeparableLoss):
         valid = self._valid(xp, y_true)
         return smooth if valid is None else smooth * xp.astype(valid, t.dtype)[:, None]
 
-    # ℓ = Σ_c t_c·(−u_c): f(u) = −u.
-    def _f(self, xp: Any, u: Any, p: Any) -> Any:
-        return -u
-
-    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
-        return -xp.ones_like(u)
-
-    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
-        return xp.zeros_like(u)
-
     @property
     def kernel_takes_whole_input(self) -> bool:
         return bool(self.from_logits) and compiled.available()
@@ -176,7 +179,7 @@ class CrossEntropy(ClassSeparableLoss):
 
 
 @register
-class NLL(ClassSeparableLoss):
+class NLL(_LogLoss):
     r"""Negative log-likelihood of log-probabilities (PyTorch's ``nll_loss``).
 
     - Formula: :math:`\ell = -\sum_c t_c\,\mathrm{lp}_c` (= −lp_y for an index target), with lp
@@ -218,15 +221,6 @@ class NLL(ClassSeparableLoss):
             notes=("linear in the log-probabilities",),
         )
 
-    # ℓ = Σ_c t_c·(−u_c), u the given log-probabilities.
-    def _f(self, xp: Any, u: Any, p: Any) -> Any:
-        return -u
-
-    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
-        return -xp.ones_like(u)
-
-    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
-        return xp.zeros_like(u)
 
 
 # ----------------------------------------------------------------------------- focal
