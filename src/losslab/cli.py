@@ -372,16 +372,11 @@ def _split(n: int, test_size: float, seed: int, y: Any, classification: bool) ->
 
 
 def _fit_with_progress(estimator: Any, X: Any, y: Any, what: str) -> None:
-    """Fit, with a spinner and the elapsed time on a terminal (long fits are not silent)."""
-    if not sys.stderr.isatty():
-        estimator.fit(X, y)
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
-                  transient=True) as bar:
-        bar.add_task(what, total=None)
-        estimator.fit(X, y)
+    """Fit with the trainer's per-epoch progress bar on a terminal (long fits are not silent)."""
+    if sys.stderr.isatty():
+        err_console.print(what, highlight=False)
+    estimator.set_params(progress=True)
+    estimator.fit(X, y)
 
 
 def _classification_rows(table: Any, y: dict, pred: dict) -> None:

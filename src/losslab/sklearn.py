@@ -213,7 +213,7 @@ class _LossEstimator(BaseEstimator):
         self.history_ = fit(
             model, loss, X - offset, y, optimizer=optimizer, regularizer=regularizer, lam=lam,
             epochs=int(self.max_epochs), batch_size=batch, validation_data=validation, early_stopping=stopper,
-            seed=seed, progress=False, sample_weight=sample_weight,
+            seed=seed, progress=bool(self.progress), sample_weight=sample_weight,
         )
         if isinstance(model, Linear):
             model.b[...] = model.b - offset @ model.W
@@ -242,7 +242,7 @@ class LossRegressor(RegressorMixin, _LossEstimator):
     with ``hidden_layer_sizes``), ``optimizer`` ("auto", "lbfgs", "adam", "adamw", "sgd",
     "gd", "rmsprop"), ``learning_rate`` (the start of a cosine decay), ``max_epochs``,
     ``batch_size`` (None: full batch), ``early_stopping`` (hold out 10%, patience 10),
-    ``random_state``.
+    ``random_state``, ``progress`` (a per-epoch bar on a terminal for fits of 20 epochs or more).
 
     Attributes after ``fit``: ``coef_``/``intercept_`` (linear model), ``model_``,
     ``history_`` (a losslab History), ``loss_``, ``n_features_in_``, ``n_iter_``.
@@ -271,6 +271,7 @@ class LossRegressor(RegressorMixin, _LossEstimator):
         batch_size: int | None = None,
         early_stopping: bool = False,
         random_state: Any = None,
+        progress: bool = False,
     ) -> None:
         self.loss = loss
         self.loss_params = loss_params
@@ -285,6 +286,7 @@ class LossRegressor(RegressorMixin, _LossEstimator):
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.random_state = random_state
+        self.progress = progress
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -354,6 +356,7 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
         batch_size: int | None = None,
         early_stopping: bool = False,
         random_state: Any = None,
+        progress: bool = False,
         class_weight: Any = None,
     ) -> None:
         self.loss = loss
@@ -369,6 +372,7 @@ class LossClassifier(ClassifierMixin, _LossEstimator):
         self.batch_size = batch_size
         self.early_stopping = early_stopping
         self.random_state = random_state
+        self.progress = progress
         self.class_weight = class_weight
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "LossClassifier":
