@@ -18,9 +18,10 @@ from .traits import Interval, Traits
 # class and its functional form (``ll.huber``, ``ll.Huber``) is exported from here, so
 # adding a loss needs no line in this file.
 from .losses import binary, embedding, multiclass, probabilistic, ranking, regression, segmentation, sequence
-from .losses import transport
+from .losses import multilabel, transport
 
-for _family in (regression, probabilistic, binary, multiclass, segmentation, ranking, embedding, sequence, transport):
+for _family in (regression, probabilistic, binary, multiclass, multilabel, segmentation, ranking, embedding, sequence,
+                transport):
     globals().update(_exports(_family.__name__))
 del _family
 

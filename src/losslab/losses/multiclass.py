@@ -384,6 +384,99 @@ class MulticlassHinge(ClassAxisLoss):
         return xp.zeros_like(y_pred)
 
 
+@register
+class MultiMargin(ClassAxisLoss):
+    r"""PyTorch's multiclass margin loss: the Weston–Watkins hinge (or its square) over C.
+
+    - Formula: with s the scores, y the true class and w the class weights (1 if None),
+      :math:`\ell = \frac{w_y}{C}\sum_{j\ne y}\max(0, m - s_y + s_j)^{p}`, p in {1, 2}.
+    - Domains: y_true class indices or one-hot rows (hard labels); y_pred (N, C) finite scores;
+      margin m > 0; weight None or one non-negative number per class.
+    - Gradient with h_j = max(0, m − s_y + s_j): p = 1: w_y/C at each j with h_j > 0 and −w_y/C
+      times their count at y; p = 2: 2w_y h_j/C at j and −2w_y Σ_j h_j/C at y. Hessian
+      diagonal: 0 (p = 1); p = 2: 2w_y/C at each violating j and 2w_y/C times their count at y.
+    - Estimates "other": with p = 1 not classification-calibrated for more than two classes
+      (Tewari & Bartlett 2007), like every Weston–Watkins hinge; with p = 2 calibrated (Zhang
+      2004: a pairwise φ differentiable at 0 with φ′(0) < 0), its scores still no probability.
+    - Relations: PyTorch ``multi_margin_loss(input, target, p, margin, weight)`` /
+      ``MultiMarginLoss``: the same, the weight inside each sample's loss, so that "mean" is
+      Σ w_y ℓ / N as there (losslab's class_weight elsewhere divides by Σ w_y);
+      multiclass_hinge(margin=m) = C · multi_margin(p=1, margin=m).
+    - Reference: Weston & Watkins (1999), Support vector machines for multi-class pattern
+      recognition; PyTorch's definition.
+
+    >>> import losslab as ll
+    >>> print(ll.multi_margin([0], [[1.0, 0.5, -1.0]], reduction="none"))
+    [0.16666667]
+    >>> print(ll.multi_margin([0], [[1.0, 0.5, -1.0]], p=2, reduction="none"))
+    [0.08333333]
+    """
+
+    name = "multi_margin"
+    family = "multiclass"
+    aliases = ("multi_margin_loss", "MultiMarginLoss")
+    description = "PyTorch's multiclass hinge: Σ_{j≠y} w_y max(0, m − s_y + s_j)^p / C, p = 1 or 2."
+    formula = r"\frac{w_y}{C}\sum_{j\ne y}\max(0, m - s_y + s_j)^{p}"
+    parameters = (
+        Param("p", 1, V.one_of(1, 2), "1 (hinge) or 2 (squared hinge)"),
+        Param("margin", 1.0, V.POSITIVE, "the margin the true score must clear"),
+        Param("weight", None, CLASS_WEIGHT, "weight of each class, applied to the sample's own loss (PyTorch's)"),
+    )
+    soft_targets = False
+
+    def _traits(self) -> Traits:
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True, differentiable=self.p == 2,
+            twice_differentiable=False, lipschitz=self.p == 1, robust=self.p == 1, margin_based=True,
+            # Zhang (2004): Σ_{j≠y} φ(s_y − s_j) is calibrated for a convex φ differentiable at 0
+            # with φ′(0) < 0 (the squared hinge), not for the hinge (Tewari & Bartlett 2007).
+            classification_calibrated=self.p == 2, proper=False, estimates="other",
+            notes=("p=1: not calibrated for more than two classes (Tewari & Bartlett 2007); p=2: calibrated"
+                   " (Zhang 2004)",),
+        )
+
+    @property
+    def link(self) -> None:
+        return None  # raw scores
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        arrays, options = super()._prepare(xp, arrays, options)
+        if self.weight is not None and arrays[1].shape[1] != len(np.asarray(self.weight)):
+            raise ValueError(
+                f"multi_margin: weight is for {len(np.asarray(self.weight))} classes but y_pred has"
+                f" {arrays[1].shape[1]} columns; give one entry per class."
+            )
+        return arrays, options
+
+    def _parts(self, xp: Any, y_true: Any, s: Any) -> tuple[Any, Any, Any]:
+        """(t, h, c): one-hot targets, the hinge terms h_j (0 at y) and w_y / C per row."""
+        t = self._target_rows(xp, y_true, s)
+        s_true = xp.sum(t * s, axis=-1, keepdims=True)
+        h = xp.where(t == 0, xp.maximum(self.margin - s_true + s, 0.0), xp.zeros_like(s))
+        c = 1.0 / s.shape[1]
+        if self.weight is not None:
+            c = xp.sum(t * host_array(xp, np.asarray(self.weight, dtype=float), s)[None, :], axis=-1,
+                       keepdims=True) * c
+        return t, h, c
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        _, h, c = self._parts(xp, y_true, y_pred)
+        terms = h if self.p == 1 else h * h
+        return xp.sum(c * terms, axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, h, c = self._parts(xp, y_true, y_pred)
+        d = xp.astype(h > 0, y_pred.dtype) if self.p == 1 else 2.0 * h
+        return c * (d - t * xp.sum(d, axis=-1, keepdims=True))
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self.p == 1:
+            return xp.zeros_like(y_pred)
+        t, h, c = self._parts(xp, y_true, y_pred)
+        active = 2.0 * xp.astype(h > 0, y_pred.dtype)
+        return c * (active + t * xp.sum(active, axis=-1, keepdims=True))
+
+
 # ----------------------------------------------------------------------------- robust variants
 @register
 class Poly1(ClassSeparableLoss):
