@@ -31,7 +31,7 @@ from array_api_compat import device
 
 from .. import _stable as S
 from .. import _validate as V
-from .._array import host_array
+from .._array import float_dtype, host_array
 from ..loss import Param, register
 from ..loss import links as K
 from ..loss.shapes import ClassAxisLoss, ClassSeparableLoss
@@ -477,6 +477,195 @@ class MultiMargin(ClassAxisLoss):
         return c * (active + t * xp.sum(active, axis=-1, keepdims=True))
 
 
+@register
+class MulticlassPerceptron(ClassAxisLoss):
+    r"""Multiclass perceptron loss (Optax's ``multiclass_perceptron_loss``): max_j s_j − s_y.
+
+    - Formula: :math:`\ell = \max_j s_j - s_y`, s the scores and y the true class.
+    - Domains: y_true class indices or one-hot rows (hard labels); y_pred (N, C) finite scores.
+    - Gradient e_k − e_y with k the highest score (0 when that is y; k tied rivals share the
+      +1 equally, a subgradient); Hessian 0.
+    - Estimates nothing useful ("other"): equal scores minimise it for every distribution, so
+      it is not classification-calibrated; the perceptron algorithm relies on its updates.
+    - Relations: Optax ``multiclass_perceptron_loss(scores, labels)``; with two classes and
+      s = (0, f) it is the binary perceptron max(0, −y·f); multi_margin with margin 0 would
+      sum over rivals instead of taking the largest.
+    - Reference: Collins (2002), Discriminative training methods for hidden Markov models:
+      theory and experiments with perceptron algorithms.
+
+    >>> import losslab as ll
+    >>> print(ll.multiclass_perceptron([0, 1], [[1.0, 3.0, 0.0], [1.0, 3.0, 0.0]], reduction="none"))
+    [2. 0.]
+    """
+
+    name = "multiclass_perceptron"
+    family = "multiclass"
+    aliases = ("multiclass_perceptron_loss",)
+    description = "max_j s_j − s_y: the multiclass perceptron's loss; zero once y scores highest."
+    formula = r"\max_j s_j - s_y"
+    soft_targets = False
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True, differentiable=False,
+        twice_differentiable=False, lipschitz=True, robust=True, margin_based=True,
+        classification_calibrated=False, proper=False, estimates="other",
+        notes=("equal scores minimise it for every distribution",),
+    )
+
+    @property
+    def link(self) -> None:
+        return None  # raw scores
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t = self._target_rows(xp, y_true, y_pred)
+        return xp.max(y_pred, axis=-1) - xp.sum(t * y_pred, axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t = self._target_rows(xp, y_true, y_pred)
+        top = xp.astype(y_pred == xp.max(y_pred, axis=-1, keepdims=True), y_pred.dtype)
+        return top / xp.sum(top, axis=-1, keepdims=True) - t
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return xp.zeros_like(y_pred)
+
+
+@register
+class ZLoss(ClassAxisLoss):
+    r"""Cross-entropy with PaLM's z-loss: softmax cross-entropy on logits plus ε·(log Z)².
+
+    - Formula: with Z = Σ_c e^{z_c} the softmax normaliser,
+      :math:`\ell = \log Z - \sum_c t_c z_c + \varepsilon\,(\log Z)^2`; the auxiliary term
+      ε(log Z)² pulls log Z toward 0 (self-normalised logits, numerically stable training).
+    - Domains: y_true class indices or distributions; y_pred (N, C) finite logits; ε ≥ 0.
+    - Gradient p·Σt − t + 2ε log Z·p; Hessian diagonal Σt·p(1 − p) + 2ε(p² + log Z·p(1 − p)).
+    - Estimates the probability: the z term is minimised by shifting every logit by the same
+      amount, which leaves the softmax unchanged, so the best softmax is still η (proper
+      with the softmax link). Not convex for ε > 0 (2ε log Z·∇²log Z is negative where
+      log Z < 0), and its gradient grows with log Z.
+    - Relations: z_loss(z_weight=0) = cross_entropy(from_logits=True); the z term alone is
+      z_loss − cross_entropy. T5X's ``cross_entropy_with_logits(logits, targets, z_loss)``
+      returns the same sum (PaLM and T5X use ε = 1e-4).
+    - Reference: Chowdhery et al. (2022), PaLM: scaling language modeling with pathways (§5).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.z_loss([0], [[2.0, 0.0]], z_weight=0.1)), 6))
+    0.57931
+    """
+
+    name = "z_loss"
+    family = "multiclass"
+    aliases = ("cross_entropy_with_z_loss", "palm_z_loss")
+    description = "Softmax cross-entropy plus ε·(log Σe^z)²: keeps logits self-normalised (PaLM)."
+    formula = r"\log Z - \sum_c t_c z_c + \varepsilon(\log Z)^2"
+    parameters = (Param("z_weight", 1e-4, V.NONNEGATIVE, "ε, the weight of (log Z)² (PaLM: 1e-4)"),)
+
+    def _traits(self) -> Traits:
+        ce = self.z_weight == 0
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=ce, lipschitz=ce, robust=ce,
+            classification_calibrated=True, proper=True, estimates="probability",
+        )
+
+    @property
+    def link(self) -> None:
+        return None  # finite logits, read directly
+
+    @property
+    def inverse_link(self) -> K.Link:
+        return K.SOFTMAX
+
+    def _parts(self, xp: Any, y_true: Any, z: Any) -> tuple[Any, Any, Any, Any]:
+        t = self._target_rows(xp, y_true, z)
+        log_z = S.logsumexp(xp, z, axis=-1, keepdims=True)
+        return t, log_z, xp.exp(z - log_z), xp.sum(t, axis=-1, keepdims=True)
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, log_z, _, mass = self._parts(xp, y_true, y_pred)
+        value = mass * log_z - xp.sum(t * y_pred, axis=-1, keepdims=True) + self.z_weight * log_z * log_z
+        return value[:, 0]
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, log_z, p, mass = self._parts(xp, y_true, y_pred)
+        return p * mass - t + 2.0 * self.z_weight * log_z * p
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, log_z, p, mass = self._parts(xp, y_true, y_pred)
+        return mass * p * (1.0 - p) + 2.0 * self.z_weight * (p * p + log_z * p * (1.0 - p))
+
+
+@register
+class Distillation(ClassAxisLoss):
+    r"""Knowledge distillation (Hinton et al. 2015): T²·KL(softmax(t/T) ‖ softmax(s/T)).
+
+    - Formula: with q = softmax(y_true/T) (the teacher) and p = softmax(y_pred/T) (the
+      student), :math:`\ell = T^2\sum_c q_c(\log q_c - \log p_c)`.
+    - Domains: y_true (N, C) finite teacher logits; y_pred (N, C) finite student logits;
+      temperature T > 0.
+    - Gradient T(p − q) (the T² keeps the gradient's scale as T changes, as the paper says);
+      Hessian diagonal p(1 − p).
+    - Estimates the teacher's tempered distribution: the minimiser is p = q, i.e. student
+      logits equal to the teacher's up to a shift.
+    - Relations: PyTorch's usual recipe ``kl_div(log_softmax(s/T), softmax(t/T),
+      reduction="batchmean") * T**2`` is this with "mean"; kl_divergence on the two softmax
+      outputs times T². Combine with cross_entropy on the labels for the paper's full
+      objective.
+    - Reference: Hinton, Vinyals, Dean (2015), Distilling the knowledge in a neural network.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.distillation([[2.0, 0.0]], [[0.0, 0.0]], temperature=2.0)), 6))
+    0.443776
+    """
+
+    name = "distillation"
+    family = "multiclass"
+    aliases = ("knowledge_distillation", "distillation_kl", "kd_loss")
+    description = "T²·KL between the teacher's and the student's tempered softmax (Hinton et al.)."
+    formula = r"T^2\sum_c q_c(\log q_c - \log p_c)"
+    parameters = (Param("temperature", 1.0, V.POSITIVE, "softmax temperature T of teacher and student"),)
+    TRAITS = Traits(
+        task="distillation", y_true_domain=REAL, y_pred_domain=REAL, convex=True, lipschitz=True,
+        estimates="other", notes=("minimiser: the teacher's logits up to a shift (p = q)",),
+    )
+
+    @property
+    def link(self) -> None:
+        return None
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        dtype = float_dtype(xp, y_true, y_pred)
+        y_true, y_pred = xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)
+        if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+            raise ValueError(
+                "y_true (teacher logits) and y_pred (student logits) must both have shape (n_samples, n_classes);"
+                f" got {tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+            )
+        return (y_true, y_pred), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        V.check_finite(xp, arrays[0], "y_true")
+        V.check_finite(xp, arrays[1], "y_pred")
+
+    def _extra_weights(self, xp: Any, arrays: tuple, options: dict) -> Any:
+        return None
+
+    def _parts(self, xp: Any, teacher: Any, student: Any) -> tuple[Any, Any, Any, Any]:
+        log_q = S.log_softmax(xp, teacher / self.temperature, axis=-1)
+        log_p = S.log_softmax(xp, student / self.temperature, axis=-1)
+        return log_q, xp.exp(log_q), log_p, xp.exp(log_p)
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        log_q, q, log_p, _ = self._parts(xp, y_true, y_pred)
+        return self.temperature ** 2 * xp.sum(q * (log_q - log_p), axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        _, q, _, p = self._parts(xp, y_true, y_pred)
+        return self.temperature * (p - q)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p = self._parts(xp, y_true, y_pred)[3]
+        return p * (1.0 - p)
+
+
 # ----------------------------------------------------------------------------- robust variants
 @register
 class Poly1(ClassSeparableLoss):
@@ -583,6 +772,66 @@ class GeneralizedCrossEntropy(ClassSeparableLoss):
 
     def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
         return -self.q * xp.exp(self.q * u)
+
+
+@register
+class TaylorCrossEntropy(ClassSeparableLoss):
+    r"""Taylor cross-entropy (Feng et al. 2020): the first n terms of −log p's series in 1 − p.
+
+    - Formula: :math:`\ell = \sum_c t_c\sum_{k=1}^{n}\frac{(1-p_c)^k}{k}` (= Σ_k (1 − p_y)^k/k
+      for an index target); −log p = Σ_{k≥1} (1 − p)^k/k, so n → ∞ is cross-entropy.
+    - Domains: y_true indices or distributions; y_pred probability rows (clipped) or logits
+      (``from_logits=True``); order n ≥ 1, an integer.
+    - Gradient (in u = log p): f′ = −p·Σ_{k=1}^{n}(1 − p)^{k−1} = −(1 − (1 − p)^n); f″ =
+      −n p (1 − p)^{n−1}; the link gives the gradient and Hessian for probabilities or logits
+      (on probabilities −t(1 − (1 − p)^n)/p).
+    - Estimates "other" (order 1: the mode, as 1 − p_y does): bounded by H_n = Σ_{k≤n} 1/k, which is what makes it robust to label
+      noise; its minimiser is order-preserving (classification-calibrated), not η.
+    - Relations: order 1 is 1 − p_y (MAE on probabilities / 2, generalized_cross_entropy with
+      q = 1); order → ∞ is cross_entropy. The paper's best orders on CIFAR were 2 to 6.
+    - Reference: Feng, Shu, Lin, Lv, Li, An (2020), Can cross entropy loss be robust to label
+      noise? (IJCAI).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.taylor_cross_entropy([0], [[0.5, 0.5]], order=2)), 6))
+    0.625
+    """
+
+    name = "taylor_cross_entropy"
+    family = "multiclass"
+    aliases = ("taylor_ce", "t_ce")
+    description = "Σ_{k≤n} (1 − p_y)^k/k: cross-entropy's Taylor series cut at order n; bounded, noise-robust."
+    formula = r"\sum_{k=1}^{n}\frac{(1-p_y)^k}{k}"
+    parameters = (
+        Param("order", 2, V.Rule(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1,
+                                 "an integer >= 1"), "number of series terms (∞ would be cross-entropy)"),
+        _FROM_LOGITS,
+    )
+
+    def _traits(self) -> Traits:
+        logits = bool(self.from_logits)
+        # In p: f(p) = Σ (1 − p)^k/k has f″ = Σ (k − 1)(1 − p)^{k−2} ≥ 0: convex; gradient bounded by n.
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL if logits else UNIT, convex=not logits,
+            bounded=True, lipschitz=True, robust=True, classification_calibrated=True, proper=False,
+            # Order 1 is 1 − p_y, the expected 0-1 error: its minimiser is one-hot at the mode.
+            estimates="mode" if self.order == 1 else "other", notes=(f"bounded by H_{self.order} = Σ_(k≤{self.order}) 1/k",),
+        )
+
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        q = 1.0 - p
+        total, power = xp.zeros_like(p), xp.ones_like(p)
+        for k in range(1, self.order + 1):
+            power = power * q
+            total = total + power / k
+        return total
+
+    # Σ_k (1 − p)^k/k differentiated in u (dp/du = p): −p Σ_k (1 − p)^{k−1} = −(1 − (1 − p)^n).
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        return -(1.0 - (1.0 - p) ** self.order)
+
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
+        return -self.order * p * (1.0 - p) ** (self.order - 1)
 
 
 @register
