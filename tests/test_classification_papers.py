@@ -152,3 +152,53 @@ def test_distillation_bad_input():
         ll.get("distillation", temperature=0.0)
     with pytest.raises(ValueError, match="y_true"):
         ll.distillation(np.full((1, 2), math.inf), np.zeros((1, 2)))
+
+
+# ------------------------------------------------------------------------------ asymmetric loss (ASL)
+def _asl_numpy(y, x, gp, gn, m):
+    """Ridnik et al. (2021), eqs. (1)-(4): p_m = max(p − m, 0); L₊ = (1 − p)^γ₊ log p,
+    L₋ = p_m^γ₋ log(1 − p_m); ℓ = −Σ_c [y L₊ + (1 − y) L₋]."""
+    p = 1.0 / (1.0 + np.exp(-x))
+    pm = np.maximum(p - m, 0.0)
+    return -np.sum(y * (1 - p) ** gp * np.log(p) + (1 - y) * pm ** gn * np.log(1 - pm), axis=1)
+
+
+@pytest.mark.parametrize("gp,gn,m", [(0.0, 4.0, 0.05), (1.0, 2.0, 0.2), (0.5, 0.5, 0.0)])
+def test_asymmetric_is_the_papers_formula(gp, gn, m):
+    y = (RNG.random((9, 5)) < 0.3).astype(float)
+    x = RNG.normal(0.0, 3.0, size=(9, 5))
+    L = ll.get("asymmetric", gamma_pos=gp, gamma_neg=gn, margin=m)
+    np.testing.assert_allclose(L(y, x, reduction="none"), _asl_numpy(y, x, gp, gn, m), rtol=1e-10)
+
+
+def test_asymmetric_gradient_matches_autograd_of_the_authors_recipe():
+    # The authors' AsymmetricLoss forward (without its 1e-8 clamp, which these logits never
+    # reach), written in PyTorch: xs_neg = (1 − σ(x) + clip).clamp(max=1); the sum over all.
+    torch = pytest.importorskip("torch")
+    y = (RNG.random((6, 4)) < 0.4).astype(float)
+    x = RNG.normal(0.0, 2.0, size=(6, 4))
+    xt, yt = torch.tensor(x, requires_grad=True), torch.tensor(y)
+    pos = torch.sigmoid(xt)
+    neg = (1 - pos + 0.05).clamp(max=1)
+    loss = yt * torch.log(pos) + (1 - yt) * torch.log(neg)
+    pt = pos * yt + neg * (1 - yt)
+    gamma = 1.0 * yt + 4.0 * (1 - yt)
+    total = -(loss * torch.pow(1 - pt, gamma)).sum()
+    total.backward()
+    L = ll.get("asymmetric", gamma_pos=1.0, gamma_neg=4.0, margin=0.05)
+    np.testing.assert_allclose(float(L(y, x, reduction="sum")), float(total.detach()), rtol=1e-10)
+    np.testing.assert_allclose(L.gradient(y, x, reduction="sum"), xt.grad.numpy(), rtol=1e-8, atol=1e-14)
+
+
+def test_asymmetric_without_asymmetry_is_bce_summed_over_classes():
+    y = (RNG.random((5, 3)) < 0.5).astype(float)
+    x = RNG.normal(0.0, 2.0, size=(5, 3))
+    L = ll.get("asymmetric", gamma_pos=0.0, gamma_neg=0.0, margin=0.0)
+    np.testing.assert_allclose(float(L(y, x)), 3 * float(ll.get("BCEWithLogitsLoss")(y, x)), rtol=1e-12)
+
+
+def test_asymmetric_bad_input():
+    with pytest.raises(ValueError, match="margin"):
+        ll.get("asymmetric", margin=1.0)
+    with pytest.raises(ValueError, match="gamma_neg"):
+        ll.get("asymmetric", gamma_neg=-1.0)

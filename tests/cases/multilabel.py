@@ -50,6 +50,22 @@ def _margin_scores(margin, indices=False):
     return make
 
 
+def _asl_inputs(margin, soft=False):
+    """Labels and logits with σ(x) kept 0.05 in logit away from the margin m, where a negative
+    term's p_m = max(p − m, 0) has its kink."""
+    base = _labels_and_logits(soft)
+
+    def make(rng, n):
+        (y, x), options = base(rng, n)
+        if margin > 0:
+            kink = np.log(margin / (1.0 - margin))
+            close = np.abs(x - kink) < 0.05
+            x[close] = kink + np.where(x[close] >= kink, 0.05, -0.05)
+        return (y, x), options
+
+    return make
+
+
 CASES = [
     Case("multilabel_soft_margin", ll.MultiLabelSoftMargin(), _labels_and_logits()),
     Case("multilabel_soft_margin-weights-soft",
@@ -57,5 +73,9 @@ CASES = [
          _labels_and_logits(soft=True)),
     Case("multilabel_soft_margin-pos_weight-scalar", ll.MultiLabelSoftMargin(pos_weight=2.5), _labels_and_logits()),
     Case("multilabel_margin", ll.MultiLabelMargin(), _margin_scores(1.0)),
+    Case("asymmetric", ll.Asymmetric(), _asl_inputs(0.05)),
+    Case("asymmetric-soft", ll.Asymmetric(gamma_pos=1.0, gamma_neg=2.0, margin=0.2), _asl_inputs(0.2, soft=True)),
+    Case("asymmetric-gamma0.5-nomargin", ll.Asymmetric(gamma_pos=0.5, gamma_neg=0.5, margin=0.0), _asl_inputs(0.0)),
+    Case("asymmetric-bce", ll.Asymmetric(gamma_pos=0.0, gamma_neg=0.0, margin=0.0), _asl_inputs(0.0)),
     Case("multilabel_margin-indices", ll.get("MultiLabelMarginLoss", margin=0.5), _margin_scores(0.5, indices=True)),
 ]
