@@ -202,3 +202,47 @@ def test_asymmetric_bad_input():
         ll.get("asymmetric", margin=1.0)
     with pytest.raises(ValueError, match="gamma_neg"):
         ll.get("asymmetric", gamma_neg=-1.0)
+
+
+# ------------------------------------------------------------------------------ sparsemax
+def _sparsemax_numpy(z):
+    """Martins & Astudillo (2016), Algorithm 1, one row at a time: sort, find k(z), τ."""
+    out, taus = [], []
+    for row in z:
+        srt = np.sort(row)[::-1]
+        k = max(k for k in range(1, len(row) + 1) if 1 + k * srt[k - 1] > srt[:k].sum())
+        tau = (srt[:k].sum() - 1) / k
+        out.append(np.maximum(row - tau, 0.0))
+        taus.append(tau)
+    return np.array(out), np.array(taus)
+
+
+def test_sparsemax_loss_is_the_papers_formula():
+    # Eq. (17): L(z; y) = −z_y + ½ Σ_{j∈S(z)} (z_j² − τ²(z)) + ½, with index labels.
+    z = RNG.normal(0.0, 1.5, size=(10, 5))
+    y = RNG.integers(0, 5, size=10)
+    p, tau = _sparsemax_numpy(z)
+    support = p > 0
+    expected = -z[np.arange(10), y] + 0.5 * np.sum(np.where(support, z ** 2 - tau[:, None] ** 2, 0.0), axis=1) + 0.5
+    L = ll.get("multiclass_sparsemax_loss")
+    np.testing.assert_allclose(L(y, z, reduction="none"), expected, rtol=1e-10, atol=1e-13)
+    # Its gradient is sparsemax(z) − one_hot(y) (eq. 18).
+    np.testing.assert_allclose(L.gradient(y, z, reduction="sum"), p - np.eye(5)[y], atol=1e-13)
+
+
+def test_sparsemax_loss_is_zero_beyond_a_unit_margin_and_shift_invariant():
+    assert float(ll.sparsemax([1], [[0.0, 1.0, 0.0]])) == 0.0
+    assert float(ll.sparsemax([1], [[0.0, 0.9, 0.0]])) > 0.0
+    z = RNG.normal(size=(4, 3))
+    y = RNG.integers(0, 3, size=4)
+    np.testing.assert_allclose(ll.sparsemax(y, z + 1e6, reduction="none"), ll.sparsemax(y, z, reduction="none"),
+                               atol=1e-8)
+
+
+def test_sparsemax_is_proper_through_the_sparsemax_link():
+    # Expected loss under q, minimised: its gradient E_q[p − e_y] = sparsemax(z) − q vanishes at z = q.
+    q = np.array([0.5, 0.3, 0.2, 0.0])
+    L = ll.get("sparsemax")
+    expected_grad = sum(q[c] * L.gradient([c], q[None, :], reduction="sum") for c in range(4))
+    np.testing.assert_allclose(expected_grad, 0.0, atol=1e-14)
+    np.testing.assert_allclose(_sparsemax_numpy(q[None, :])[0][0], q, atol=1e-14)

@@ -223,6 +223,9 @@ KNOWN_DISAGREEMENTS: dict[str, str] = {
     # sampled; its gradient 2ε log Z·p grows as a rival logit grows, not as the true one falls.
     **{name: "z_loss: declared from the mathematics; see the comment above KNOWN_DISAGREEMENTS"
        for name in ("z_loss", "case-z_loss")},
+    # The profile reads a score loss's best prediction through the softmax; sparsemax is proper
+    # through the sparsemax link (test_classification_papers.py checks that sparsemax(z*) = q).
+    "sparsemax": "sparsemax: proper with the sparsemax link, which the profile (softmax) does not use",
 }
 
 #: Losses of measured families that profile cannot measure yet, by test id (strict: once

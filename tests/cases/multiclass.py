@@ -60,6 +60,25 @@ def _teacher_student(rng, n):
     return (rng.normal(0.0, 2.0, size=(n, C)), rng.normal(0.0, 2.0, size=(n, C))), {}
 
 
+def _sparse_scores(rng, n):
+    """Scores whose classes all stay 0.05 away from the sparsemax threshold τ (where a class
+    enters or leaves the support and the Hessian jumps), a kink no declaration describes."""
+    from losslab.losses.multiclass import sparsemax_threshold
+
+    y = rng.integers(0, C, size=n)
+    s = rng.normal(0.0, 1.0, size=(n, C))
+    for i in range(n):
+        while np.min(np.abs(s[i] - sparsemax_threshold(np, s[i:i + 1])[0])) <= 0.05:
+            s[i] = rng.normal(0.0, 1.0, size=C)
+    return (y.astype(float), s), {}
+
+
+def _sparse_scores_soft(rng, n):
+    (y, s), _ = _sparse_scores(rng, n)
+    t = rng.dirichlet(np.ones(C), size=n)
+    return (t, s), {}
+
+
 COSTS = [[0, 1, 4, 9], [1, 0, 1, 4], [4, 1, 0, 1], [9, 4, 1, 0]]
 
 CASES = [
@@ -90,6 +109,8 @@ CASES = [
     Case("z_loss-soft", ll.ZLoss(), domain=SOFT),
     Case("distillation", ll.Distillation(), _teacher_student),
     Case("distillation-T4", ll.Distillation(temperature=4.0), _teacher_student),
+    Case("sparsemax", ll.Sparsemax(), _sparse_scores),
+    Case("sparsemax-soft", ll.Sparsemax(), _sparse_scores_soft),
     Case("poly1", ll.Poly1(epsilon=-0.5), domain=SOFT),
     Case("poly1-logits", ll.Poly1(epsilon=2.0, from_logits=True), domain=INDEX),
     Case("generalized_cross_entropy", ll.GeneralizedCrossEntropy(), domain=INDEX),

@@ -27,8 +27,6 @@ from typing import Any
 import numpy as np
 from array_api_compat import device
 
-from array_api_compat import device
-
 from .. import _stable as S
 from .. import _validate as V
 from .._array import float_dtype, host_array
@@ -664,6 +662,84 @@ class Distillation(ClassAxisLoss):
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         p = self._parts(xp, y_true, y_pred)[3]
         return p * (1.0 - p)
+
+
+def sparsemax_threshold(xp: Any, z: Any) -> Any:
+    """τ(z) per row (N, 1): sparsemax(z) = max(z − τ, 0) sums to 1 (Martins & Astudillo 2016, Alg. 1)."""
+    n_classes = z.shape[1]
+    z_sorted = -xp.sort(-z, axis=-1)  # descending
+    cumsum = xp.cumulative_sum(z_sorted, axis=-1)
+    k = xp.arange(1, n_classes + 1, dtype=z.dtype, device=device(z))[None, :]
+    in_support = 1.0 + k * z_sorted > cumsum
+    size = xp.sum(xp.astype(in_support, z.dtype), axis=-1, keepdims=True)
+    # The sorted prefix sum at k = |S|: the largest prefix sum inside the support.
+    total = xp.sum(xp.where(k == size, cumsum, xp.zeros_like(cumsum)), axis=-1, keepdims=True)
+    return (total - 1.0) / size
+
+
+@register
+class Sparsemax(ClassAxisLoss):
+    r"""Sparsemax loss (Martins & Astudillo 2016): the Fenchel–Young loss of sparsemax.
+
+    - Formula: with τ the sparsemax threshold of the scores z (Σ_j max(z_j − τ, 0) = 1),
+      p = sparsemax(z) = max(z − τ, 0), S = {j : z_j > τ} and t the target distribution,
+      :math:`\ell = \tfrac12\sum_{j\in S}(z_j^2 - \tau^2) - t^\top z + \tfrac12\lVert t\rVert^2`
+      (computed as ½‖p‖² + ½‖t‖² + Σ_j t_j(τ − z_j), which it is when Σt = 1, with z shifted
+      by its row maximum first: the loss is shift-invariant, and the shift keeps τ − z_j exact).
+    - Domains: y_true class indices or distributions; y_pred (N, C) finite scores.
+    - Gradient p − t (bounded); Hessian diagonal 1_S(1 − 1/|S|) (sparsemax's Jacobian is
+      diag(1_S) − 1_S1_Sᵀ/|S|); the loss is C¹, its Hessian jumps where a class enters or
+      leaves the support (z_j = τ).
+    - Estimates the probability through the sparsemax link (proper: a Fenchel–Young loss is
+      minimised in expectation by sparsemax(z) = η); it is 0 exactly when sparsemax(z) = t,
+      which a one-hot t reaches with a finite margin (z_y − max_{j≠y} z_j ≥ 1).
+    - Relations: Optax ``multiclass_sparsemax_loss(scores, labels)`` (index labels) and
+      ``sparsemax_loss``'s multiclass form; Optax's binary ``sparsemax_loss(logits, labels)``
+      is modified_huber / 4. A margin loss like the hinge, but with probabilities.
+    - Reference: Martins & Astudillo (2016), From softmax to sparsemax: a sparse model of
+      attention and multi-label classification (ICML); Blondel, Martins, Niculae (2020),
+      Learning with Fenchel–Young losses.
+
+    >>> import losslab as ll
+    >>> print(ll.sparsemax([0, 0], [[0.5, 0.0, -1.0], [2.0, 0.0, 0.0]], reduction="none"))
+    [0.0625 0.    ]
+    """
+
+    name = "sparsemax"
+    family = "multiclass"
+    aliases = ("sparsemax_loss", "multiclass_sparsemax_loss", "multiclass_sparsemax")
+    description = "Fenchel–Young loss of sparsemax: sparse probabilities, zero loss beyond a margin."
+    formula = r"\tfrac12\sum_{j\in S}(z_j^2 - \tau^2) - t^\top z + \tfrac12\lVert t\rVert^2"
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True, twice_differentiable=False,
+        lipschitz=True, robust=True, classification_calibrated=True, proper=True, estimates="probability",
+        notes=("proper with the sparsemax link (p = max(z − τ, 0)), not the softmax",),
+    )
+
+    @property
+    def link(self) -> None:
+        return None  # raw scores
+
+    def _parts(self, xp: Any, y_true: Any, z: Any) -> tuple[Any, Any, Any]:
+        """(t, τ − z, p) with z shifted by its row maximum."""
+        t = self._target_rows(xp, y_true, z)
+        z = z - xp.max(z, axis=-1, keepdims=True)
+        gap = sparsemax_threshold(xp, z) - z
+        return t, gap, xp.maximum(-gap, 0.0)
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        # ½Σ_S(z_j² − τ²) = Σ_S p_j(z_j + τ)/2 = τ + ½‖p‖² (p_j = z_j − τ on S, Σp = 1).
+        t, gap, p = self._parts(xp, y_true, y_pred)
+        return xp.sum(0.5 * p * p + 0.5 * t * t + t * gap, axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, _, p = self._parts(xp, y_true, y_pred)
+        return p - t
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        _, _, p = self._parts(xp, y_true, y_pred)
+        support = xp.astype(p > 0, y_pred.dtype)
+        return support * (1.0 - 1.0 / xp.sum(support, axis=-1, keepdims=True))
 
 
 # ----------------------------------------------------------------------------- robust variants
