@@ -64,7 +64,8 @@ class BinaryCrossEntropy(BinarySeparableLoss):
     name = "binary_cross_entropy"
     family = "binary"
     aliases = ("binary_crossentropy", "bce", "BCELoss", "BinaryCrossentropy")
-    preset_aliases = {"BCEWithLogitsLoss": {"from_logits": True}, "binary_cross_entropy_with_logits": {"from_logits": True}}
+    preset_aliases = {name: {"from_logits": True} for name in (
+        "BCEWithLogitsLoss", "binary_cross_entropy_with_logits", "sigmoid_binary_cross_entropy")}
     description = "Log loss of a probability (or logit): the proper scoring rule for P(y = 1)."
     formula = r"-\big(w_+ t\log p + (1-t)\log(1-p)\big)"
     parameters = (
@@ -189,7 +190,9 @@ class BinaryFocal(BinarySeparableLoss):
 
     name = "binary_focal"
     family = "binary"
-    aliases = ("binary_focal_crossentropy", "sigmoid_focal", "sigmoid_focal_loss", "BinaryFocalCrossentropy")
+    aliases = ("binary_focal_crossentropy", "BinaryFocalCrossentropy")
+    # Optax's and torchvision's sigmoid_focal_loss take logits (Optax: alpha=None, gamma=2, as here).
+    preset_aliases = {"sigmoid_focal": {"from_logits": True}, "sigmoid_focal_loss": {"from_logits": True}}
     description = "Focal loss: BCE scaled by (1 − p_t)^γ, focusing training on hard examples."
     formula = r"-\alpha_t (1-p_t)^{\gamma}\log p_t"
     parameters = (

@@ -105,9 +105,13 @@ class CrossEntropy(ClassSeparableLoss):
     family = "multiclass"
     aliases = (
         "categorical_crossentropy", "sparse_categorical_crossentropy", "multinomial_log_loss",
+        "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     )
-    # PyTorch's CrossEntropyLoss and Optax's softmax_cross_entropy take logits.
-    preset_aliases = {"CrossEntropyLoss": {"from_logits": True}, "softmax_cross_entropy": {"from_logits": True}}
+    # PyTorch's CrossEntropyLoss and Optax's softmax cross-entropies take logits (Optax's
+    # "safe" one handles -inf logits, as losslab does).
+    preset_aliases = {name: {"from_logits": True} for name in (
+        "CrossEntropyLoss", "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
+        "safe_softmax_cross_entropy")}
     description = "Log loss over C classes: the proper scoring rule; index or soft targets."
     formula = r"-\sum_c t_c \log p_c"
     parameters = (
@@ -318,7 +322,8 @@ class MulticlassHinge(ClassAxisLoss):
     family = "multiclass"
     # Not PyTorch's multi_margin_loss / MultiMarginLoss: that one divides the sum by C.
     aliases = ("multiclass_svm",)
-    preset_aliases = {"categorical_hinge": {"variant": "crammer_singer"}, "CategoricalHinge": {"variant": "crammer_singer"}}
+    preset_aliases = {name: {"variant": "crammer_singer"}
+                      for name in ("categorical_hinge", "CategoricalHinge", "multiclass_hinge_loss")}
     description = "Multiclass SVM hinge: Weston–Watkins (sum over rivals) or Crammer–Singer (max)."
     formula = r"\sum_{j\ne y}\max(0, m - s_y + s_j)\ \text{or}\ \max(0, m - s_y + \max_{j\ne y}s_j)"
     parameters = (
@@ -620,7 +625,7 @@ class Distillation(ClassAxisLoss):
     formula = r"T^2\sum_c q_c(\log q_c - \log p_c)"
     parameters = (Param("temperature", 1.0, V.POSITIVE, "softmax temperature T of teacher and student"),)
     TRAITS = Traits(
-        task="distillation", y_true_domain=REAL, y_pred_domain=REAL, convex=True, lipschitz=True,
+        task="multiclass", y_true_domain=REAL, y_pred_domain=REAL, convex=True, lipschitz=True,
         estimates="other", notes=("minimiser: the teacher's logits up to a shift (p = q)",),
     )
 
@@ -693,9 +698,8 @@ class Sparsemax(ClassAxisLoss):
     - Estimates the probability through the sparsemax link (proper: a Fenchel–Young loss is
       minimised in expectation by sparsemax(z) = η); it is 0 exactly when sparsemax(z) = t,
       which a one-hot t reaches with a finite margin (z_y − max_{j≠y} z_j ≥ 1).
-    - Relations: Optax ``multiclass_sparsemax_loss(scores, labels)`` (index labels) and
-      ``sparsemax_loss``'s multiclass form; Optax's binary ``sparsemax_loss(logits, labels)``
-      is modified_huber / 4. A margin loss like the hinge, but with probabilities.
+    - Relations: Optax ``multiclass_sparsemax_loss(scores, labels)`` (index labels); Optax's
+      ``sparsemax_loss(logits, labels)`` is the binary one, modified_huber / 4 (so not an alias). A margin loss like the hinge, but with probabilities.
     - Reference: Martins & Astudillo (2016), From softmax to sparsemax: a sparse model of
       attention and multi-label classification (ICML); Blondel, Martins, Niculae (2020),
       Learning with Fenchel–Young losses.
@@ -707,7 +711,7 @@ class Sparsemax(ClassAxisLoss):
 
     name = "sparsemax"
     family = "multiclass"
-    aliases = ("sparsemax_loss", "multiclass_sparsemax_loss", "multiclass_sparsemax")
+    aliases = ("multiclass_sparsemax_loss", "multiclass_sparsemax")
     description = "Fenchel–Young loss of sparsemax: sparse probabilities, zero loss beyond a margin."
     formula = r"\tfrac12\sum_{j\in S}(z_j^2 - \tau^2) - t^\top z + \tfrac12\lVert t\rVert^2"
     TRAITS = Traits(
@@ -767,6 +771,8 @@ class Poly1(ClassSeparableLoss):
     name = "poly1"
     family = "multiclass"
     aliases = ("poly_1", "polyloss", "poly_loss")
+    # Optax's poly_loss_cross_entropy takes logits, with epsilon = 2 (the paper's ImageNet choice).
+    preset_aliases = {"poly_loss_cross_entropy": {"from_logits": True, "epsilon": 2.0}}
     description = "Cross-entropy plus ε(1 − p_t): a tunable leading polynomial term."
     formula = r"-\sum_c t_c\log p_c + \epsilon(1 - p_t)"
     parameters = (
@@ -821,6 +827,8 @@ class GeneralizedCrossEntropy(ClassSeparableLoss):
     name = "generalized_cross_entropy"
     family = "multiclass"
     aliases = ("gce", "lq_loss", "truncated_lq")
+    # Keras's CategoricalGeneralizedCrossEntropy: probabilities, index labels, q = 0.5.
+    preset_aliases = {"CategoricalGeneralizedCrossEntropy": {"q": 0.5}, "categorical_generalized_cross_entropy": {"q": 0.5}}
     description = "L_q loss (1 − p_y^q)/q: between cross-entropy (q → 0) and MAE (q = 1); noise-robust."
     formula = r"\frac{1 - p_y^{q}}{q}"
     parameters = (
