@@ -190,3 +190,32 @@ def test_multilabel_margin_bad_input():
         ll.multilabel_margin([[0.5, 1.0]], [[0.0, 1.0]])
     with pytest.raises(ValueError, match="target_format"):
         ll.get("multilabel_margin", target_format="sparse")
+
+
+# ------------------------------------------------------------------------------ cosine distance
+def test_cosine_distance_matches_formula_pytorch_and_keras():
+    torch = _torch()
+    y = RNG.normal(size=(6, 4))
+    raw = RNG.normal(size=(6, 4))
+    # Rows far below and above unit scale: the cosine is that of the unscaled rows.
+    x = raw * np.array([[1e-200], [1.0], [1e150], [3.0], [0.5], [1.0]])
+    L = ll.get("cosine_distance")
+    cos = np.sum(raw * y, axis=1) / (np.linalg.norm(raw, axis=1) * np.linalg.norm(y, axis=1))
+    np.testing.assert_allclose(L(y, x, reduction="none"), 1 - cos, rtol=1e-12, atol=1e-15)
+    xs, ys = x[1:2], y[1:2]  # PyTorch's eps floor is invisible at unit scale
+    value, grad = _torch_value_grad(
+        lambda xt: (1 - torch.nn.functional.cosine_similarity(xt, torch.tensor(ys), dim=1)).mean(), xs)
+    np.testing.assert_allclose(float(L(ys, xs)), value, rtol=1e-12)
+    np.testing.assert_allclose(L.gradient(ys, xs), grad, rtol=1e-9, atol=1e-15)
+    keras = pytest.importorskip("keras")
+    # Keras's CosineSimilarity is −cos: cosine_distance − 1 (ll.get names the difference).
+    unit = [1, 3, 4, 5]  # rows whose squares fit (Keras squares without rescaling)
+    k = float(keras.losses.CosineSimilarity()(y[unit], x[unit]))
+    np.testing.assert_allclose(float(L(y[unit], x[unit])) - 1.0, k, rtol=1e-5)
+    with pytest.raises(ValueError, match="cosine_distance"):
+        ll.get("CosineSimilarity")
+
+
+def test_cosine_distance_rejects_zero_rows():
+    with pytest.raises(ValueError, match="y_pred row 1"):
+        ll.cosine_distance(np.ones((2, 3)), np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))

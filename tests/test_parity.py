@@ -40,9 +40,6 @@ KERAS_API = {"Loss", "deserialize", "get", "serialize"}
 NOT_YET = {
     "CTCLoss": "CTC", "CTC": "CTC", "ctc": "CTC", "ctc_loss": "CTC", "ctc_loss_with_forward_probs": "CTC",
     "Circle": "circle loss (Sun et al. 2020)", "circle": "circle loss (Sun et al. 2020)",
-    "CosineSimilarity": "a cosine-similarity loss of (y_true, y_pred) vectors",
-    "cosine_similarity": "a cosine-similarity loss of (y_true, y_pred) vectors",
-    "cosine_distance": "a cosine-distance loss of (y_true, y_pred) vectors",
     "convex_kl_divergence": "generalized KL of unnormalised rows",
     "generalized_kl_divergence": "generalized KL of unnormalised rows",
     "kl_divergence_with_log_targets": "kl_divergence with log-probability inputs",

@@ -60,6 +60,14 @@ PEER_DIFFERENCES: dict[str, str] = {
         "Optax's l2_loss is (y_pred - y_true)^2 / 2, half of losslab's mse (its gradient is the residual):"
         " use ll.get('mse') and halve the value and the gradient. Optax's squared_error is mse."
     ),
+    "CosineSimilarity": (
+        "Keras's CosineSimilarity loss is -cos(y_pred, y_true) per row, in [-1, 1]: ll.get('cosine_distance')"
+        " minus 1 (the same gradient)."
+    ),
+    "cosine_similarity": (
+        "Keras's cosine_similarity loss is -cos(y_pred, y_true), ll.get('cosine_distance') minus 1 (the same"
+        " gradient); Optax's cosine_similarity is +cos, a similarity to maximise: 1 - ll.get('cosine_distance')."
+    ),
     "make_fenchel_young_loss": (
         "Optax's make_fenchel_young_loss builds a loss from a regularised max function. losslab has the"
         " Fenchel-Young losses of softmax (ll.get('cross_entropy', from_logits=True)) and of sparsemax"
