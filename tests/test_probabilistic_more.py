@@ -208,9 +208,11 @@ def test_kl_div_agrees_with_torch(log_target):
     target = np.log(p) if log_target else p
     expected = torch.nn.functional.kl_div(torch.tensor(np.log(q)), torch.tensor(target), reduction="batchmean",
                                           log_target=log_target)
-    L = ll.get("kl_div", log_target=log_target)
+    L = ll.get("kl_divergence", log_input=True, log_target=log_target)
     assert float(L(target, np.log(q))) == pytest.approx(float(expected), rel=1e-12)
-    assert ll.get("KLDivLoss").params == {"log_input": True, "log_target": False}
+    # PyTorch's names are no aliases: their default reduction='mean' is not a KL (N·C).
+    with pytest.raises(ValueError, match="not a losslab alias.*batchmean"):
+        ll.get("KLDivLoss")
 
 
 def test_kl_divergence_log_forms_reject_bad_rows():

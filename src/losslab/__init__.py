@@ -18,10 +18,10 @@ from .traits import Interval, Traits
 # class and its functional form (``ll.huber``, ``ll.Huber``) is exported from here, so
 # adding a loss needs no line in this file.
 from .losses import binary, embedding, multiclass, probabilistic, ranking, regression, segmentation, sequence
-from .losses import metric, preference, transport
+from .losses import metric, multilabel, preference, transport
 
-for _family in (regression, probabilistic, binary, multiclass, segmentation, ranking, embedding, metric, sequence,
-                transport, preference):
+for _family in (regression, probabilistic, binary, multiclass, multilabel, segmentation, ranking, embedding, metric,
+                sequence, transport, preference):
     globals().update(_exports(_family.__name__))
 del _family
 

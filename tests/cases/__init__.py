@@ -25,7 +25,7 @@ import numpy as np
 import losslab as ll
 from domains import draw
 
-FAMILY_MODULES = ["regression", "probabilistic", "binary", "multiclass", "segmentation"]
+FAMILY_MODULES = ["regression", "probabilistic", "binary", "multiclass", "multilabel", "segmentation"]
 FAMILY_MODULES += ["ranking", "embedding", "metric", "sequence", "transport", "preference"]
 
 

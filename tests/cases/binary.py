@@ -4,9 +4,27 @@ from the kinks of φ(y·f), so that finite differences are valid there."""
 
 from __future__ import annotations
 
+import numpy as np
+
 import losslab as ll
 
 from . import Case
+
+
+def _pairs(margin):
+    """Similar (+1) and dissimilar (−1) pairs with distances kept 0.05 away from the margin.
+    Hand written: hinge_embedding's labels are ±1 but its loss is no function of y·x, so the
+    declared traits do not make it margin-based, which is what makes draw() give labels."""
+
+    def make(rng, n):
+        y = rng.choice([-1.0, 1.0], size=n)
+        y[:2] = (-1.0, 1.0)
+        x = rng.uniform(0.0, 2.5 * margin, size=n)
+        close = np.abs(x - margin) < 0.05
+        x[close] = margin + np.where(x[close] >= margin, 0.05, -0.05)
+        return (y, x), {}
+
+    return make
 
 
 def _margin(*kinks, zero_one_labels=False):
@@ -40,4 +58,6 @@ CASES = [
     # Perceptron and 0-1 are kinked (0-1 jumps) at y·f = 0: the draws stay away from it.
     Case("perceptron", ll.Perceptron(), domain=_margin(0.0)),
     Case("zero_one", ll.ZeroOne(), domain=_margin(0.0)),
+    Case("hinge_embedding", ll.HingeEmbedding(), _pairs(1.0)),
+    Case("hinge_embedding-margin2", ll.HingeEmbedding(margin=2.0), _pairs(2.0)),
 ]

@@ -79,11 +79,18 @@ TRIPLETS = [
     ("triplet-cosine-0.3", ll.Triplet(margin=0.3, distance="cosine")),
 ]
 
+def _vector_pairs(rng, n):
+    """(N, dim) target and predicted vectors with no zero row: draw() makes a class axis of
+    targets for event_ndim = 1, not a second array of vectors."""
+    return (rng.normal(0.0, 1.0, size=(n, 3)), rng.normal(0.0, 1.0, size=(n, 3))), {}
+
+
 CASES = [
     Case("contrastive", ll.Contrastive(), _pairs(1.0, _distance), has_hessian=False),
     Case("contrastive-margin2", ll.Contrastive(margin=2.0), _pairs(2.0, _distance), has_hessian=False),
     *[Case(name, loss, _triplets(loss), has_hessian=False) for name, loss in TRIPLETS],
     Case("cosine_embedding", ll.CosineEmbedding(), _signed_pairs(0.0), has_hessian=False),
+    Case("cosine_distance", ll.CosineDistance(), _vector_pairs),
     Case("cosine_embedding-0.3", ll.CosineEmbedding(margin=0.3), _signed_pairs(0.3), has_hessian=False),
     Case("info_nce-0.5", ll.InfoNCE(temperature=0.5), _two_views, has_hessian=False),
     Case("clip-0.3", ll.CLIP(temperature=0.3), _two_views, has_hessian=False),

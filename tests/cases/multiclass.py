@@ -39,6 +39,46 @@ def _hinge_scores(margin, variant):
     return make
 
 
+def _top_gap():
+    """Scores whose two highest entries differ by more than 0.05: the perceptron loss's kink
+    is where they tie, a difference between classes' scores that no declaration describes."""
+
+    def make(rng, n):
+        y = rng.integers(0, C, size=n)
+        s = rng.normal(0.0, 1.5, size=(n, C))
+        for i in range(n):
+            while np.diff(np.sort(s[i]))[-1] <= 0.05:
+                s[i] = rng.normal(0.0, 1.5, size=C)
+        return (y.astype(float), s), {}
+
+    return make
+
+
+def _teacher_student(rng, n):
+    """Teacher and student logits: y_true is a second (N, C) array of logits, not a target
+    over classes, which draw() makes from a y_true domain inside [0, 1] only."""
+    return (rng.normal(0.0, 2.0, size=(n, C)), rng.normal(0.0, 2.0, size=(n, C))), {}
+
+
+def _sparse_scores(rng, n):
+    """Scores whose classes all stay 0.05 away from the sparsemax threshold τ (where a class
+    enters or leaves the support and the Hessian jumps), a kink no declaration describes."""
+    from losslab.losses.multiclass import sparsemax_threshold
+
+    y = rng.integers(0, C, size=n)
+    s = rng.normal(0.0, 1.0, size=(n, C))
+    for i in range(n):
+        while np.min(np.abs(s[i] - sparsemax_threshold(np, s[i:i + 1])[0])) <= 0.05:
+            s[i] = rng.normal(0.0, 1.0, size=C)
+    return (y.astype(float), s), {}
+
+
+def _sparse_scores_soft(rng, n):
+    (y, s), _ = _sparse_scores(rng, n)
+    t = rng.dirichlet(np.ones(C), size=n)
+    return (t, s), {}
+
+
 COSTS = [[0, 1, 4, 9], [1, 0, 1, 4], [4, 1, 0, 1], [9, 4, 1, 0]]
 
 CASES = [
@@ -58,6 +98,19 @@ CASES = [
         ll.MulticlassHinge(margin=0.5, variant="crammer_singer"),
         _hinge_scores(0.5, "crammer_singer"),
     ),
+    Case("multi_margin", ll.MultiMargin(), _hinge_scores(1.0, "weston_watkins")),
+    Case("multi_margin-p2-weight", ll.MultiMargin(p=2, margin=0.5, weight=[1.0, 2.0, 0.5, 3.0]),
+         _hinge_scores(0.5, "weston_watkins")),
+    Case("multiclass_perceptron", ll.MulticlassPerceptron(), _top_gap()),
+    Case("taylor_cross_entropy", ll.TaylorCrossEntropy(), domain=INDEX),
+    Case("taylor_cross_entropy-order4-logits-soft", ll.TaylorCrossEntropy(order=4, from_logits=True), domain=SOFT),
+    Case("taylor_cross_entropy-order1-logits", ll.TaylorCrossEntropy(order=1, from_logits=True), domain=INDEX),
+    Case("z_loss", ll.ZLoss(z_weight=0.05), domain=INDEX),
+    Case("z_loss-soft", ll.ZLoss(), domain=SOFT),
+    Case("distillation", ll.Distillation(), _teacher_student),
+    Case("distillation-T4", ll.Distillation(temperature=4.0), _teacher_student),
+    Case("sparsemax", ll.Sparsemax(), _sparse_scores),
+    Case("sparsemax-soft", ll.Sparsemax(), _sparse_scores_soft),
     Case("poly1", ll.Poly1(epsilon=-0.5), domain=SOFT),
     Case("poly1-logits", ll.Poly1(epsilon=2.0, from_logits=True), domain=INDEX),
     Case("generalized_cross_entropy", ll.GeneralizedCrossEntropy(), domain=INDEX),

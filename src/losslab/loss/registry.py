@@ -15,7 +15,8 @@ from typing import Any, Callable
 from .. import _validate as V
 from .contract import Loss, Param
 
-__all__ = ["register", "unregister", "resolve", "get", "catalog", "CatalogEntry", "functional", "exports"]
+__all__ = ["register", "unregister", "resolve", "get", "catalog", "CatalogEntry", "functional", "exports",
+           "PEER_DIFFERENCES"]
 
 _REGISTRY: dict[str, type[Loss]] = {}
 _ALIASES: dict[str, str] = {}
@@ -24,8 +25,67 @@ _PRESETS: dict[str, dict[str, Any]] = {}
 _FUNCTIONS: dict[str, Callable[..., Any]] = {}
 
 
+#: Peer loss names (PyTorch, Keras, Optax) that are NOT aliases, because the peer's meaning,
+#: inputs or defaults differ from the nearest losslab loss: ``get`` raises a ValueError with
+#: the explanation, which says what differs and how to get the peer's number. A name is an
+#: alias (``Loss.aliases``, ``preset_aliases``) only when meaning and defaults match;
+#: tests/test_parity.py checks that every peer name is one or the other.
+PEER_DIFFERENCES: dict[str, str] = {
+    "KLDivLoss": (
+        "PyTorch's KLDivLoss takes the input as log-probabilities (and the target as probabilities, or"
+        " log-probabilities with log_target=True), and its default reduction='mean' divides the summed KL by"
+        " N*C, which is not a KL. Use ll.get('kl_divergence', log_input=True)(target, input): its 'mean' is"
+        " PyTorch's reduction='batchmean' (KL per sample)."
+    ),
+    "kl_div": (
+        "PyTorch's kl_div takes the input as log-probabilities and its default reduction='mean' divides the"
+        " summed KL by N*C, which is not a KL. Use ll.get('kl_divergence', log_input=True)(target, input): its"
+        " 'mean' is PyTorch's reduction='batchmean'."
+    ),
+    "AdaptiveLogSoftmaxWithLoss": (
+        "PyTorch's AdaptiveLogSoftmaxWithLoss is a layer with its own weights (clustered output projections),"
+        " not a loss of (y_true, y_pred). Compute its log-probabilities (module.log_prob(input)) and use"
+        " ll.get('nll'), or use ll.get('CrossEntropyLoss') on full logits."
+    ),
+    "TripletMarginWithDistanceLoss": (
+        "PyTorch's TripletMarginWithDistanceLoss takes any Python distance function. losslab's triplet loss has"
+        " the built-in distances: ll.get('triplet', distance='euclidean' or 'cosine', squared=...)."
+    ),
+    "LinearCrossEntropyLoss": (
+        "PyTorch's LinearCrossEntropyLoss is a module that owns the linear layer (built from in_features and"
+        " num_classes). losslab's linear_cross_entropy computes the same loss from the hidden states, the"
+        " weight matrix and the targets given as inputs: ll.get('linear_cross_entropy')(hidden, weight, targets)."
+    ),
+    "sparsemax_loss": (
+        "Optax's sparsemax_loss is the BINARY sparsemax loss of a logit and a label in {0, 1}: it equals"
+        " ll.get('modified_huber') / 4. The multiclass one is Optax's multiclass_sparsemax_loss, which is"
+        " ll.get('sparsemax')."
+    ),
+    "l2_loss": (
+        "Optax's l2_loss is (y_pred - y_true)^2 / 2, half of losslab's mse (its gradient is the residual):"
+        " use ll.get('mse') and halve the value and the gradient. Optax's squared_error is mse."
+    ),
+    "CosineSimilarity": (
+        "Keras's CosineSimilarity loss is -cos(y_pred, y_true) per row, in [-1, 1]: ll.get('cosine_distance')"
+        " minus 1 (the same gradient)."
+    ),
+    "cosine_similarity": (
+        "Keras's cosine_similarity loss is -cos(y_pred, y_true), ll.get('cosine_distance') minus 1 (the same"
+        " gradient); Optax's cosine_similarity is +cos, a similarity to maximise: 1 - ll.get('cosine_distance')."
+    ),
+    "make_fenchel_young_loss": (
+        "Optax's make_fenchel_young_loss builds a loss from a regularised max function. losslab has the"
+        " Fenchel-Young losses of softmax (ll.get('cross_entropy', from_logits=True)) and of sparsemax"
+        " (ll.get('sparsemax')); others can be written with ll.custom_loss."
+    ),
+}
+
+
 def _normalise(name: str) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+_DIFFERENCE_KEYS = {_normalise(name): name for name in PEER_DIFFERENCES}
 
 
 def register(cls: type[Loss]) -> type[Loss]:
@@ -33,6 +93,9 @@ def register(cls: type[Loss]) -> type[Loss]:
     key = _normalise(cls.name)
     if key in _REGISTRY or key in _ALIASES:
         raise ValueError(f"a loss named {cls.name!r} is already registered")
+    for alias in (cls.name, *cls.aliases, *cls.preset_aliases):
+        if _normalise(alias) in _DIFFERENCE_KEYS:
+            raise ValueError(f"{cls.name}: {alias!r} is a peer name documented as different (PEER_DIFFERENCES)")
     for alias in (*cls.aliases, *cls.preset_aliases):
         taken = _ALIASES.get(_normalise(alias)) or (_normalise(alias) if _normalise(alias) in _REGISTRY else None)
         if taken is not None:
@@ -66,6 +129,9 @@ def resolve(name: str) -> type[Loss]:
     key = _normalise(name)
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
+        difference = _DIFFERENCE_KEYS.get(key)
+        if difference is not None:
+            raise ValueError(f"{name!r} is not a losslab alias, because it differs: {PEER_DIFFERENCES[difference]}")
         raise ValueError(
             f"unknown loss {name!r}.{V.suggest(key, list(_REGISTRY) + list(_ALIASES))}"
             " `losslab list` (or losslab.catalog()) shows every loss."

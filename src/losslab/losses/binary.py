@@ -28,7 +28,7 @@ from ..loss import Loss, Param, register
 from ..loss import links as K
 from ..loss.links import LOGITS_HINT, check_probabilities, clip_probabilities
 from ..loss.weights import broadcast_rows
-from ..loss.shapes import BinarySeparableLoss, MarginLoss, labels_in_prediction_dtype
+from ..loss.shapes import BinarySeparableLoss, MarginLoss, labels_in_prediction_dtype, signed_labels
 from ..traits import REAL, SIGN, UNIT, Traits
 
 @register
@@ -65,7 +65,8 @@ class BinaryCrossEntropy(BinarySeparableLoss):
     name = "binary_cross_entropy"
     family = "binary"
     aliases = ("binary_crossentropy", "bce", "BCELoss", "BinaryCrossentropy")
-    preset_aliases = {"BCEWithLogitsLoss": {"from_logits": True}, "binary_cross_entropy_with_logits": {"from_logits": True}}
+    preset_aliases = {name: {"from_logits": True} for name in (
+        "BCEWithLogitsLoss", "binary_cross_entropy_with_logits", "sigmoid_binary_cross_entropy")}
     description = "Log loss of a probability (or logit): the proper scoring rule for P(y = 1)."
     formula = r"-\big(w_+ t\log p + (1-t)\log(1-p)\big)"
     parameters = (
@@ -199,7 +200,9 @@ class BinaryFocal(BinarySeparableLoss):
 
     name = "binary_focal"
     family = "binary"
-    aliases = ("binary_focal_crossentropy", "sigmoid_focal", "sigmoid_focal_loss", "BinaryFocalCrossentropy")
+    aliases = ("binary_focal_crossentropy", "BinaryFocalCrossentropy")
+    # Optax's and torchvision's sigmoid_focal_loss take logits (Optax: alpha=None, gamma=2, as here).
+    preset_aliases = {"sigmoid_focal": {"from_logits": True}, "sigmoid_focal_loss": {"from_logits": True}}
     description = "Focal loss: BCE scaled by (1 − p_t)^γ, focusing training on hard examples."
     formula = r"-\alpha_t (1-p_t)^{\gamma}\log p_t"
     parameters = (
@@ -474,6 +477,9 @@ class Logistic(MarginLoss):
     - Estimates the probability: P(y = 1) = σ(f*) (proper composite with the logit link).
     - Relations: binary_cross_entropy(from_logits=True) with labels {0, 1}; scikit-learn's
       ``SGDClassifier(loss="log_loss")``; some texts use log base 2 (divide by log 2).
+      PyTorch ``SoftMarginLoss`` / ``soft_margin_loss`` is this loss, the mean over every
+      element (hence the aliases) for the labels ±1 it documents; a label 0 costs log 2
+      there, while here it means −1.
     - Reference: Berkson (1944); Friedman, Hastie, Tibshirani (2000).
 
     >>> import losslab as ll
@@ -483,7 +489,8 @@ class Logistic(MarginLoss):
 
     name = "logistic"
     family = "binary"
-    aliases = ("logistic_loss", "log_loss_margin", "binomial_deviance")
+    aliases = ("logistic_loss", "log_loss_margin", "binomial_deviance", "soft_margin", "soft_margin_loss",
+               "SoftMarginLoss")
     description = "log(1 + e^{−y·f}): logistic regression on a score; gives probabilities."
     formula = r"\log\big(1 + e^{-y f}\big)"
     TRAITS = Traits(
@@ -618,3 +625,51 @@ class ZeroOne(MarginLoss):
 
     def _phi_second(self, xp: Any, m: Any) -> Any:
         return xp.zeros_like(m)
+
+
+@register
+class HingeEmbedding(MarginLoss):
+    r"""Hinge embedding loss (PyTorch's ``HingeEmbeddingLoss``): x for similar pairs, max(0, m − x)
+    for dissimilar ones, x a distance between the two embeddings.
+
+    - Formula: :math:`\ell = x` if y = +1, :math:`\max(0, m - x)` if y = −1.
+    - Domains: y_true in {−1, +1} ({0, 1} is mapped to ±1); y_pred a distance x ≥ 0 (any
+      finite real is accepted, as in PyTorch; for y = +1 the loss then has no minimum);
+      margin m > 0.
+    - Gradient 1 (y = +1), −1 where x < m (y = −1), else 0 (0 at the kink, a subgradient);
+      Hessian 0.
+    - Estimates "other": under P(y = +1) = η the risk ηx + (1 − η)max(0, m − x) on [0, m] is
+      least at x = 0 for η > ½ and at x = m for η < ½: a similarity decision at distance m/2,
+      not a probability.
+    - Relations: PyTorch ``hinge_embedding_loss(x, y, margin=1.0)`` (mean over every element);
+      with y = −1 only it is hinge(margin=m) on the score x with label +1.
+    - Reference: Hadsell, Chopra, LeCun (2006), Dimensionality reduction by learning an
+      invariant mapping (the contrastive form); PyTorch's definition.
+
+    >>> import losslab as ll
+    >>> print(ll.hinge_embedding([1, -1, -1], [0.3, 0.4, 1.5], reduction="none"))
+    [0.3 0.6 0. ]
+    """
+
+    name = "hinge_embedding"
+    family = "binary"
+    aliases = ("hinge_embedding_loss", "HingeEmbeddingLoss")
+    description = "x for similar pairs, max(0, m − x) for dissimilar ones: a distance-based hinge."
+    formula = r"\begin{cases}x & y = 1\\ \max(0, m - x) & y = -1\end{cases}"
+    parameters = (Param("margin", 1.0, V.POSITIVE, "distance a dissimilar pair must exceed (x ≥ m costs 0)"),)
+    TRAITS = Traits(
+        task="binary", y_true_domain=SIGN, y_pred_domain=REAL, convex=True, differentiable=False,
+        twice_differentiable=False, lipschitz=True, robust=True, classification_calibrated=False,
+        proper=False, estimates="other", notes=("y_pred is a distance: ℓ(+1, x) = x is unbounded below",),
+    )
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        y = signed_labels(xp, y_true)
+        return xp.where(y > 0, y_pred, xp.maximum(self.margin - y_pred, 0.0))
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        y = signed_labels(xp, y_true)
+        return xp.where(y > 0, xp.ones_like(y_pred), -xp.astype(y_pred < self.margin, y_pred.dtype))
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return xp.zeros_like(y_pred)

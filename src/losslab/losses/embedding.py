@@ -294,6 +294,78 @@ class CosineEmbedding(Loss):
         return coef * (x2 / root - cos * x1 / a) / s1, coef * (x1 / root - cos * x2 / b) / s2
 
 
+@register
+class CosineDistance(Loss):
+    r"""Cosine distance between predicted and target vectors: 1 − cos(y_pred, y_true), per row.
+
+    - Formula: :math:`\ell = 1 - \frac{\hat y\cdot y}{\lVert\hat y\rVert\,\lVert y\rVert}`, in [0, 2].
+    - Domains: y_true, y_pred (N, dim) finite rows, none of them all zero (the direction of a
+      zero vector is undefined: a ValueError names the argument and the row). Each row is
+      divided by its largest |entry| first, so no norm overflows or underflows.
+    - Gradient −(v − cos·u)/‖ŷ‖ with u = ŷ/‖ŷ‖, v = y/‖y‖; Hessian diagonal
+      2g_iu_i/‖ŷ‖ + cos(1 − u_i²)/‖ŷ‖² with g = (v − cos·u)/‖ŷ‖.
+    - Estimates a direction ("other"): unchanged when a row of y_pred is rescaled by a
+      positive number; not convex; its gradient grows as ‖ŷ‖ → 0.
+    - Relations: Optax ``cosine_distance(predictions, targets)`` (epsilon=0: the same, where
+      Optax gives NaN for a zero row); Keras ``CosineSimilarity`` / ``cosine_similarity`` is
+      −cos = cosine_distance − 1 (same gradient), Optax ``cosine_similarity`` is +cos =
+      1 − cosine_distance: neither is an alias (PEER_DIFFERENCES). cosine_embedding with
+      label +1 is this loss on pairs (with PyTorch's ε inside the norms).
+    - Reference: Salton & McGill (1983), Introduction to modern information retrieval
+      (cosine similarity).
+
+    >>> import losslab as ll
+    >>> print(ll.cosine_distance([[1.0, 0.0], [0.0, 1.0]], [[0.0, 2.0], [0.0, -3.0]], reduction="none"))
+    [1. 2.]
+    """
+
+    name = "cosine_distance"
+    family = "embedding"
+    aliases = ("cosine_distance_loss",)
+    description = "1 − cos(y_pred, y_true) per row: the angle between prediction and target."
+    formula = r"1 - \frac{\hat y\cdot y}{\lVert\hat y\rVert\,\lVert y\rVert}"
+    event_ndim = 1
+    TRAITS = Traits(task="metric_learning", bounded=True, estimates="other",
+                    notes=("scale-invariant in each row of y_pred",))
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        dtype = float_dtype(xp, y_true, y_pred)
+        y_true, y_pred = xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)
+        check_same_rows(y_true, y_pred, "y_true", "y_pred")
+        return (y_true, y_pred), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        for name, x in zip(self.inputs, arrays):
+            zero = xp.all(x == 0, axis=1)
+            if not is_tracing(x) and V.concrete(xp.any(zero)):
+                row = int(np.flatnonzero(to_numpy(zero))[0])
+                raise ValueError(f"{name} row {row} is all zeros: a zero vector has no direction (cosine undefined)")
+
+    def _parts(self, xp: Any, t: Any, p: Any) -> tuple[Any, Any, Any, Any]:
+        """(u, v, cos, ‖ŷ‖): unit rows of y_pred and y_true, their cosine, y_pred's norm."""
+        st = xp.max(xp.abs(t), axis=1, keepdims=True)
+        sp = xp.max(xp.abs(p), axis=1, keepdims=True)
+        t, p = t / st, p / sp
+        nt = xp.sqrt(xp.sum(t * t, axis=1, keepdims=True))
+        np_ = xp.sqrt(xp.sum(p * p, axis=1, keepdims=True))
+        u, v = p / np_, t / nt
+        return u, v, xp.sum(u * v, axis=1, keepdims=True), np_ * sp
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return 1.0 - self._parts(xp, y_true, y_pred)[2][:, 0]
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        u, v, cos, norm = self._parts(xp, y_true, y_pred)
+        return -(v - cos * u) / norm
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        u, v, cos, norm = self._parts(xp, y_true, y_pred)
+        g = (v - cos * u) / norm
+        return 2.0 * g * u / norm + cos * (1.0 - u * u) / (norm * norm)
+
+
 # ----------------------------------------------------------------------------- in-batch
 class _InBatch(Loss):
     """Losses whose negatives are the other rows of the batch: not separable."""

@@ -27,12 +27,10 @@ from typing import Any
 import numpy as np
 from array_api_compat import device
 
-from array_api_compat import device
-
 from .. import _stable as S
 from .. import _validate as V
 from .. import kernels as compiled
-from .._array import host_array
+from .._array import float_dtype, host_array
 from ..loss import Param, register
 from ..loss import links as K
 from ..loss.shapes import ClassAxisLoss, ClassSeparableLoss
@@ -121,9 +119,13 @@ class CrossEntropy(_LogLoss):
     family = "multiclass"
     aliases = (
         "categorical_crossentropy", "sparse_categorical_crossentropy", "multinomial_log_loss",
+        "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     )
-    # PyTorch's CrossEntropyLoss and Optax's softmax_cross_entropy take logits.
-    preset_aliases = {"CrossEntropyLoss": {"from_logits": True}, "softmax_cross_entropy": {"from_logits": True}}
+    # PyTorch's CrossEntropyLoss and Optax's softmax cross-entropies take logits (Optax's
+    # "safe" one handles -inf logits, as losslab does).
+    preset_aliases = {name: {"from_logits": True} for name in (
+        "CrossEntropyLoss", "softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
+        "safe_softmax_cross_entropy")}
     description = "Log loss over C classes: the proper scoring rule; index or soft targets."
     formula = r"-\sum_c t_c \log p_c"
     parameters = (
@@ -327,7 +329,8 @@ class MulticlassHinge(ClassAxisLoss):
     family = "multiclass"
     # Not PyTorch's multi_margin_loss / MultiMarginLoss: that one divides the sum by C.
     aliases = ("multiclass_svm",)
-    preset_aliases = {"categorical_hinge": {"variant": "crammer_singer"}, "CategoricalHinge": {"variant": "crammer_singer"}}
+    preset_aliases = {name: {"variant": "crammer_singer"}
+                      for name in ("categorical_hinge", "CategoricalHinge", "multiclass_hinge_loss")}
     description = "Multiclass SVM hinge: Weston–Watkins (sum over rivals) or Crammer–Singer (max)."
     formula = r"\sum_{j\ne y}\max(0, m - s_y + s_j)\ \text{or}\ \max(0, m - s_y + \max_{j\ne y}s_j)"
     parameters = (
@@ -391,6 +394,365 @@ class MulticlassHinge(ClassAxisLoss):
         return xp.zeros_like(y_pred)
 
 
+@register
+class MultiMargin(ClassAxisLoss):
+    r"""PyTorch's multiclass margin loss: the Weston–Watkins hinge (or its square) over C.
+
+    - Formula: with s the scores, y the true class and w the class weights (1 if None),
+      :math:`\ell = \frac{w_y}{C}\sum_{j\ne y}\max(0, m - s_y + s_j)^{p}`, p in {1, 2}.
+    - Domains: y_true class indices or one-hot rows (hard labels); y_pred (N, C) finite scores;
+      margin m > 0; weight None or one non-negative number per class.
+    - Gradient with h_j = max(0, m − s_y + s_j): p = 1: w_y/C at each j with h_j > 0 and −w_y/C
+      times their count at y; p = 2: 2w_y h_j/C at j and −2w_y Σ_j h_j/C at y. Hessian
+      diagonal: 0 (p = 1); p = 2: 2w_y/C at each violating j and 2w_y/C times their count at y.
+    - Estimates "other": with p = 1 not classification-calibrated for more than two classes
+      (Tewari & Bartlett 2007), like every Weston–Watkins hinge; with p = 2 calibrated (Zhang
+      2004: a pairwise φ differentiable at 0 with φ′(0) < 0), its scores still no probability.
+    - Relations: PyTorch ``multi_margin_loss(input, target, p, margin, weight)`` /
+      ``MultiMarginLoss``: the same, the weight inside each sample's loss, so that "mean" is
+      Σ w_y ℓ / N as there (losslab's class_weight elsewhere divides by Σ w_y);
+      multiclass_hinge(margin=m) = C · multi_margin(p=1, margin=m).
+    - Reference: Weston & Watkins (1999), Support vector machines for multi-class pattern
+      recognition; PyTorch's definition.
+
+    >>> import losslab as ll
+    >>> print(ll.multi_margin([0], [[1.0, 0.5, -1.0]], reduction="none"))
+    [0.16666667]
+    >>> print(ll.multi_margin([0], [[1.0, 0.5, -1.0]], p=2, reduction="none"))
+    [0.08333333]
+    """
+
+    name = "multi_margin"
+    family = "multiclass"
+    aliases = ("multi_margin_loss", "MultiMarginLoss")
+    description = "PyTorch's multiclass hinge: Σ_{j≠y} w_y max(0, m − s_y + s_j)^p / C, p = 1 or 2."
+    formula = r"\frac{w_y}{C}\sum_{j\ne y}\max(0, m - s_y + s_j)^{p}"
+    parameters = (
+        Param("p", 1, V.one_of(1, 2), "1 (hinge) or 2 (squared hinge)"),
+        Param("margin", 1.0, V.POSITIVE, "the margin the true score must clear"),
+        Param("weight", None, CLASS_WEIGHT, "weight of each class, applied to the sample's own loss (PyTorch's)"),
+    )
+    soft_targets = False
+
+    def _traits(self) -> Traits:
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True, differentiable=self.p == 2,
+            twice_differentiable=False, lipschitz=self.p == 1, robust=self.p == 1, margin_based=True,
+            # Zhang (2004): Σ_{j≠y} φ(s_y − s_j) is calibrated for a convex φ differentiable at 0
+            # with φ′(0) < 0 (the squared hinge), not for the hinge (Tewari & Bartlett 2007).
+            classification_calibrated=self.p == 2, proper=False, estimates="other",
+            notes=("p=1: not calibrated for more than two classes (Tewari & Bartlett 2007); p=2: calibrated"
+                   " (Zhang 2004)",),
+        )
+
+    @property
+    def link(self) -> None:
+        return None  # raw scores
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        arrays, options = super()._prepare(xp, arrays, options)
+        if self.weight is not None and arrays[1].shape[1] != len(np.asarray(self.weight)):
+            raise ValueError(
+                f"multi_margin: weight is for {len(np.asarray(self.weight))} classes but y_pred has"
+                f" {arrays[1].shape[1]} columns; give one entry per class."
+            )
+        return arrays, options
+
+    def _parts(self, xp: Any, y_true: Any, s: Any) -> tuple[Any, Any, Any]:
+        """(t, h, c): one-hot targets, the hinge terms h_j (0 at y) and w_y / C per row."""
+        t = self._target_rows(xp, y_true, s)
+        s_true = xp.sum(t * s, axis=-1, keepdims=True)
+        h = xp.where(t == 0, xp.maximum(self.margin - s_true + s, 0.0), xp.zeros_like(s))
+        c = 1.0 / s.shape[1]
+        if self.weight is not None:
+            c = xp.sum(t * host_array(xp, np.asarray(self.weight, dtype=float), s)[None, :], axis=-1,
+                       keepdims=True) * c
+        return t, h, c
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        _, h, c = self._parts(xp, y_true, y_pred)
+        terms = h if self.p == 1 else h * h
+        return xp.sum(c * terms, axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, h, c = self._parts(xp, y_true, y_pred)
+        d = xp.astype(h > 0, y_pred.dtype) if self.p == 1 else 2.0 * h
+        return c * (d - t * xp.sum(d, axis=-1, keepdims=True))
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self.p == 1:
+            return xp.zeros_like(y_pred)
+        t, h, c = self._parts(xp, y_true, y_pred)
+        active = 2.0 * xp.astype(h > 0, y_pred.dtype)
+        return c * (active + t * xp.sum(active, axis=-1, keepdims=True))
+
+
+@register
+class MulticlassPerceptron(ClassAxisLoss):
+    r"""Multiclass perceptron loss (Optax's ``multiclass_perceptron_loss``): max_j s_j − s_y.
+
+    - Formula: :math:`\ell = \max_j s_j - s_y`, s the scores and y the true class.
+    - Domains: y_true class indices or one-hot rows (hard labels); y_pred (N, C) finite scores.
+    - Gradient e_k − e_y with k the highest score (0 when that is y; k tied rivals share the
+      +1 equally, a subgradient); Hessian 0.
+    - Estimates nothing useful ("other"): equal scores minimise it for every distribution, so
+      it is not classification-calibrated; the perceptron algorithm relies on its updates.
+    - Relations: Optax ``multiclass_perceptron_loss(scores, labels)``; with two classes and
+      s = (0, f) it is the binary perceptron max(0, −y·f); multi_margin with margin 0 would
+      sum over rivals instead of taking the largest.
+    - Reference: Collins (2002), Discriminative training methods for hidden Markov models:
+      theory and experiments with perceptron algorithms.
+
+    >>> import losslab as ll
+    >>> print(ll.multiclass_perceptron([0, 1], [[1.0, 3.0, 0.0], [1.0, 3.0, 0.0]], reduction="none"))
+    [2. 0.]
+    """
+
+    name = "multiclass_perceptron"
+    family = "multiclass"
+    aliases = ("multiclass_perceptron_loss",)
+    description = "max_j s_j − s_y: the multiclass perceptron's loss; zero once y scores highest."
+    formula = r"\max_j s_j - s_y"
+    soft_targets = False
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True, differentiable=False,
+        twice_differentiable=False, lipschitz=True, robust=True, margin_based=True,
+        classification_calibrated=False, proper=False, estimates="other",
+        notes=("equal scores minimise it for every distribution",),
+    )
+
+    @property
+    def link(self) -> None:
+        return None  # raw scores
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t = self._target_rows(xp, y_true, y_pred)
+        return xp.max(y_pred, axis=-1) - xp.sum(t * y_pred, axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t = self._target_rows(xp, y_true, y_pred)
+        top = xp.astype(y_pred == xp.max(y_pred, axis=-1, keepdims=True), y_pred.dtype)
+        return top / xp.sum(top, axis=-1, keepdims=True) - t
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return xp.zeros_like(y_pred)
+
+
+@register
+class ZLoss(ClassAxisLoss):
+    r"""Cross-entropy with PaLM's z-loss: softmax cross-entropy on logits plus ε·(log Z)².
+
+    - Formula: with Z = Σ_c e^{z_c} the softmax normaliser,
+      :math:`\ell = \log Z - \sum_c t_c z_c + \varepsilon\,(\log Z)^2`; the auxiliary term
+      ε(log Z)² pulls log Z toward 0 (self-normalised logits, numerically stable training).
+    - Domains: y_true class indices or distributions; y_pred (N, C) finite logits; ε ≥ 0.
+    - Gradient p·Σt − t + 2ε log Z·p; Hessian diagonal Σt·p(1 − p) + 2ε(p² + log Z·p(1 − p)).
+    - Estimates the probability: the z term is minimised by shifting every logit by the same
+      amount, which leaves the softmax unchanged, so the best softmax is still η (proper
+      with the softmax link). Not convex for ε > 0 (2ε log Z·∇²log Z is negative where
+      log Z < 0), and its gradient grows with log Z.
+    - Relations: z_loss(z_weight=0) = cross_entropy(from_logits=True); the z term alone is
+      z_loss − cross_entropy. T5X's ``cross_entropy_with_logits(logits, targets, z_loss)``
+      returns the same sum (PaLM and T5X use ε = 1e-4).
+    - Reference: Chowdhery et al. (2022), PaLM: scaling language modeling with pathways (§5).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.z_loss([0], [[2.0, 0.0]], z_weight=0.1)), 6))
+    0.57931
+    """
+
+    name = "z_loss"
+    family = "multiclass"
+    aliases = ("cross_entropy_with_z_loss", "palm_z_loss")
+    description = "Softmax cross-entropy plus ε·(log Σe^z)²: keeps logits self-normalised (PaLM)."
+    formula = r"\log Z - \sum_c t_c z_c + \varepsilon(\log Z)^2"
+    parameters = (Param("z_weight", 1e-4, V.NONNEGATIVE, "ε, the weight of (log Z)² (PaLM: 1e-4)"),)
+
+    def _traits(self) -> Traits:
+        ce = self.z_weight == 0
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=ce, lipschitz=ce, robust=ce,
+            classification_calibrated=True, proper=True, estimates="probability",
+        )
+
+    @property
+    def link(self) -> None:
+        return None  # finite logits, read directly
+
+    @property
+    def inverse_link(self) -> K.Link:
+        return K.SOFTMAX
+
+    def _parts(self, xp: Any, y_true: Any, z: Any) -> tuple[Any, Any, Any, Any]:
+        t = self._target_rows(xp, y_true, z)
+        log_z = S.logsumexp(xp, z, axis=-1, keepdims=True)
+        return t, log_z, xp.exp(z - log_z), xp.sum(t, axis=-1, keepdims=True)
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, log_z, _, mass = self._parts(xp, y_true, y_pred)
+        value = mass * log_z - xp.sum(t * y_pred, axis=-1, keepdims=True) + self.z_weight * log_z * log_z
+        return value[:, 0]
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, log_z, p, mass = self._parts(xp, y_true, y_pred)
+        return p * mass - t + 2.0 * self.z_weight * log_z * p
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, log_z, p, mass = self._parts(xp, y_true, y_pred)
+        return mass * p * (1.0 - p) + 2.0 * self.z_weight * (p * p + log_z * p * (1.0 - p))
+
+
+@register
+class Distillation(ClassAxisLoss):
+    r"""Knowledge distillation (Hinton et al. 2015): T²·KL(softmax(t/T) ‖ softmax(s/T)).
+
+    - Formula: with q = softmax(y_true/T) (the teacher) and p = softmax(y_pred/T) (the
+      student), :math:`\ell = T^2\sum_c q_c(\log q_c - \log p_c)`.
+    - Domains: y_true (N, C) finite teacher logits; y_pred (N, C) finite student logits;
+      temperature T > 0.
+    - Gradient T(p − q) (the T² keeps the gradient's scale as T changes, as the paper says);
+      Hessian diagonal p(1 − p).
+    - Estimates the teacher's tempered distribution: the minimiser is p = q, i.e. student
+      logits equal to the teacher's up to a shift.
+    - Relations: PyTorch's usual recipe ``kl_div(log_softmax(s/T), softmax(t/T),
+      reduction="batchmean") * T**2`` is this with "mean"; kl_divergence on the two softmax
+      outputs times T². Combine with cross_entropy on the labels for the paper's full
+      objective.
+    - Reference: Hinton, Vinyals, Dean (2015), Distilling the knowledge in a neural network.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.distillation([[2.0, 0.0]], [[0.0, 0.0]], temperature=2.0)), 6))
+    0.443776
+    """
+
+    name = "distillation"
+    family = "multiclass"
+    aliases = ("knowledge_distillation", "distillation_kl", "kd_loss")
+    description = "T²·KL between the teacher's and the student's tempered softmax (Hinton et al.)."
+    formula = r"T^2\sum_c q_c(\log q_c - \log p_c)"
+    parameters = (Param("temperature", 1.0, V.POSITIVE, "softmax temperature T of teacher and student"),)
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=REAL, y_pred_domain=REAL, convex=True, lipschitz=True,
+        estimates="other", notes=("minimiser: the teacher's logits up to a shift (p = q)",),
+    )
+
+    @property
+    def link(self) -> None:
+        return None
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        dtype = float_dtype(xp, y_true, y_pred)
+        y_true, y_pred = xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)
+        if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+            raise ValueError(
+                "y_true (teacher logits) and y_pred (student logits) must both have shape (n_samples, n_classes);"
+                f" got {tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+            )
+        return (y_true, y_pred), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        V.check_finite(xp, arrays[0], "y_true")
+        V.check_finite(xp, arrays[1], "y_pred")
+
+    def _extra_weights(self, xp: Any, arrays: tuple, options: dict) -> Any:
+        return None
+
+    def _parts(self, xp: Any, teacher: Any, student: Any) -> tuple[Any, Any, Any, Any]:
+        log_q = S.log_softmax(xp, teacher / self.temperature, axis=-1)
+        log_p = S.log_softmax(xp, student / self.temperature, axis=-1)
+        return log_q, xp.exp(log_q), log_p, xp.exp(log_p)
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        log_q, q, log_p, _ = self._parts(xp, y_true, y_pred)
+        return self.temperature ** 2 * xp.sum(q * (log_q - log_p), axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        _, q, _, p = self._parts(xp, y_true, y_pred)
+        return self.temperature * (p - q)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p = self._parts(xp, y_true, y_pred)[3]
+        return p * (1.0 - p)
+
+
+def sparsemax_threshold(xp: Any, z: Any) -> Any:
+    """τ(z) per row (N, 1): sparsemax(z) = max(z − τ, 0) sums to 1 (Martins & Astudillo 2016, Alg. 1)."""
+    n_classes = z.shape[1]
+    z_sorted = -xp.sort(-z, axis=-1)  # descending
+    cumsum = xp.cumulative_sum(z_sorted, axis=-1)
+    k = xp.arange(1, n_classes + 1, dtype=z.dtype, device=device(z))[None, :]
+    in_support = 1.0 + k * z_sorted > cumsum
+    size = xp.sum(xp.astype(in_support, z.dtype), axis=-1, keepdims=True)
+    # The sorted prefix sum at k = |S|: the largest prefix sum inside the support.
+    total = xp.sum(xp.where(k == size, cumsum, xp.zeros_like(cumsum)), axis=-1, keepdims=True)
+    return (total - 1.0) / size
+
+
+@register
+class Sparsemax(ClassAxisLoss):
+    r"""Sparsemax loss (Martins & Astudillo 2016): the Fenchel–Young loss of sparsemax.
+
+    - Formula: with τ the sparsemax threshold of the scores z (Σ_j max(z_j − τ, 0) = 1),
+      p = sparsemax(z) = max(z − τ, 0), S = {j : z_j > τ} and t the target distribution,
+      :math:`\ell = \tfrac12\sum_{j\in S}(z_j^2 - \tau^2) - t^\top z + \tfrac12\lVert t\rVert^2`
+      (computed as ½‖p‖² + ½‖t‖² + Σ_j t_j(τ − z_j), which it is when Σt = 1, with z shifted
+      by its row maximum first: the loss is shift-invariant, and the shift keeps τ − z_j exact).
+    - Domains: y_true class indices or distributions; y_pred (N, C) finite scores.
+    - Gradient p − t (bounded); Hessian diagonal 1_S(1 − 1/|S|) (sparsemax's Jacobian is
+      diag(1_S) − 1_S1_Sᵀ/|S|); the loss is C¹, its Hessian jumps where a class enters or
+      leaves the support (z_j = τ).
+    - Estimates the probability through the sparsemax link (proper: a Fenchel–Young loss is
+      minimised in expectation by sparsemax(z) = η); it is 0 exactly when sparsemax(z) = t,
+      which a one-hot t reaches with a finite margin (z_y − max_{j≠y} z_j ≥ 1).
+    - Relations: Optax ``multiclass_sparsemax_loss(scores, labels)`` (index labels); Optax's
+      ``sparsemax_loss(logits, labels)`` is the binary one, modified_huber / 4 (so not an alias). A margin loss like the hinge, but with probabilities.
+    - Reference: Martins & Astudillo (2016), From softmax to sparsemax: a sparse model of
+      attention and multi-label classification (ICML); Blondel, Martins, Niculae (2020),
+      Learning with Fenchel–Young losses.
+
+    >>> import losslab as ll
+    >>> print(ll.sparsemax([0, 0], [[0.5, 0.0, -1.0], [2.0, 0.0, 0.0]], reduction="none"))
+    [0.0625 0.    ]
+    """
+
+    name = "sparsemax"
+    family = "multiclass"
+    aliases = ("multiclass_sparsemax_loss", "multiclass_sparsemax")
+    description = "Fenchel–Young loss of sparsemax: sparse probabilities, zero loss beyond a margin."
+    formula = r"\tfrac12\sum_{j\in S}(z_j^2 - \tau^2) - t^\top z + \tfrac12\lVert t\rVert^2"
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True, twice_differentiable=False,
+        lipschitz=True, robust=True, classification_calibrated=True, proper=True, estimates="probability",
+        notes=("proper with the sparsemax link (p = max(z − τ, 0)), not the softmax",),
+    )
+
+    @property
+    def link(self) -> None:
+        return None  # raw scores
+
+    def _parts(self, xp: Any, y_true: Any, z: Any) -> tuple[Any, Any, Any]:
+        """(t, τ − z, p) with z shifted by its row maximum."""
+        t = self._target_rows(xp, y_true, z)
+        z = z - xp.max(z, axis=-1, keepdims=True)
+        gap = sparsemax_threshold(xp, z) - z
+        return t, gap, xp.maximum(-gap, 0.0)
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        # ½Σ_S(z_j² − τ²) = Σ_S p_j(z_j + τ)/2 = τ + ½‖p‖² (p_j = z_j − τ on S, Σp = 1).
+        t, gap, p = self._parts(xp, y_true, y_pred)
+        return xp.sum(0.5 * p * p + 0.5 * t * t + t * gap, axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, _, p = self._parts(xp, y_true, y_pred)
+        return p - t
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        _, _, p = self._parts(xp, y_true, y_pred)
+        support = xp.astype(p > 0, y_pred.dtype)
+        return support * (1.0 - 1.0 / xp.sum(support, axis=-1, keepdims=True))
+
+
 # ----------------------------------------------------------------------------- robust variants
 @register
 class Poly1(ClassSeparableLoss):
@@ -416,6 +778,8 @@ class Poly1(ClassSeparableLoss):
     name = "poly1"
     family = "multiclass"
     aliases = ("poly_1", "polyloss", "poly_loss")
+    # Optax's poly_loss_cross_entropy takes logits, with epsilon = 2 (the paper's ImageNet choice).
+    preset_aliases = {"poly_loss_cross_entropy": {"from_logits": True, "epsilon": 2.0}}
     description = "Cross-entropy plus ε(1 − p_t): a tunable leading polynomial term."
     formula = r"-\sum_c t_c\log p_c + \epsilon(1 - p_t)"
     parameters = (
@@ -470,6 +834,8 @@ class GeneralizedCrossEntropy(ClassSeparableLoss):
     name = "generalized_cross_entropy"
     family = "multiclass"
     aliases = ("gce", "lq_loss", "truncated_lq")
+    # Keras's CategoricalGeneralizedCrossEntropy: probabilities, index labels, q = 0.5.
+    preset_aliases = {"CategoricalGeneralizedCrossEntropy": {"q": 0.5}, "categorical_generalized_cross_entropy": {"q": 0.5}}
     description = "L_q loss (1 − p_y^q)/q: between cross-entropy (q → 0) and MAE (q = 1); noise-robust."
     formula = r"\frac{1 - p_y^{q}}{q}"
     parameters = (
@@ -497,6 +863,66 @@ class GeneralizedCrossEntropy(ClassSeparableLoss):
 
     def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
         return -self.q * xp.exp(self.q * u)
+
+
+@register
+class TaylorCrossEntropy(ClassSeparableLoss):
+    r"""Taylor cross-entropy (Feng et al. 2020): the first n terms of −log p's series in 1 − p.
+
+    - Formula: :math:`\ell = \sum_c t_c\sum_{k=1}^{n}\frac{(1-p_c)^k}{k}` (= Σ_k (1 − p_y)^k/k
+      for an index target); −log p = Σ_{k≥1} (1 − p)^k/k, so n → ∞ is cross-entropy.
+    - Domains: y_true indices or distributions; y_pred probability rows (clipped) or logits
+      (``from_logits=True``); order n ≥ 1, an integer.
+    - Gradient (in u = log p): f′ = −p·Σ_{k=1}^{n}(1 − p)^{k−1} = −(1 − (1 − p)^n); f″ =
+      −n p (1 − p)^{n−1}; the link gives the gradient and Hessian for probabilities or logits
+      (on probabilities −t(1 − (1 − p)^n)/p).
+    - Estimates "other" (order 1: the mode, as 1 − p_y does): bounded by H_n = Σ_{k≤n} 1/k, which is what makes it robust to label
+      noise; its minimiser is order-preserving (classification-calibrated), not η.
+    - Relations: order 1 is 1 − p_y (MAE on probabilities / 2, generalized_cross_entropy with
+      q = 1); order → ∞ is cross_entropy. The paper's best orders on CIFAR were 2 to 6.
+    - Reference: Feng, Shu, Lin, Lv, Li, An (2020), Can cross entropy loss be robust to label
+      noise? (IJCAI).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.taylor_cross_entropy([0], [[0.5, 0.5]], order=2)), 6))
+    0.625
+    """
+
+    name = "taylor_cross_entropy"
+    family = "multiclass"
+    aliases = ("taylor_ce", "t_ce")
+    description = "Σ_{k≤n} (1 − p_y)^k/k: cross-entropy's Taylor series cut at order n; bounded, noise-robust."
+    formula = r"\sum_{k=1}^{n}\frac{(1-p_y)^k}{k}"
+    parameters = (
+        Param("order", 2, V.Rule(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1,
+                                 "an integer >= 1"), "number of series terms (∞ would be cross-entropy)"),
+        _FROM_LOGITS,
+    )
+
+    def _traits(self) -> Traits:
+        logits = bool(self.from_logits)
+        # In p: f(p) = Σ (1 − p)^k/k has f″ = Σ (k − 1)(1 − p)^{k−2} ≥ 0: convex; gradient bounded by n.
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL if logits else UNIT, convex=not logits,
+            bounded=True, lipschitz=True, robust=True, classification_calibrated=True, proper=False,
+            # Order 1 is 1 − p_y, the expected 0-1 error: its minimiser is one-hot at the mode.
+            estimates="mode" if self.order == 1 else "other", notes=(f"bounded by H_{self.order} = Σ_(k≤{self.order}) 1/k",),
+        )
+
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        q = 1.0 - p
+        total, power = xp.zeros_like(p), xp.ones_like(p)
+        for k in range(1, self.order + 1):
+            power = power * q
+            total = total + power / k
+        return total
+
+    # Σ_k (1 − p)^k/k differentiated in u (dp/du = p): −p Σ_k (1 − p)^{k−1} = −(1 − (1 − p)^n).
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        return -(1.0 - (1.0 - p) ** self.order)
+
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
+        return -self.order * p * (1.0 - p) ** (self.order - 1)
 
 
 @register

@@ -572,9 +572,9 @@ class KLDivergence(_DistributionLoss):
     - Estimates the probability (q = p is the minimiser): a proper scoring rule, equal to
       cross-entropy minus the entropy of p.
     - Relations: PyTorch's ``kl_div(input, target, log_target)`` takes log q as input: it is
-      kl_divergence(log_input=True, log_target=...) (the preset aliases ``kl_div`` and
-      ``KLDivLoss``), but its reduction='mean' divides by N·C (not KL): use 'batchmean',
-      which equals losslab's 'mean'. Optax's ``kl_divergence_with_log_targets(log_predictions,
+      kl_divergence(log_input=True, log_target=...), but its default reduction='mean'
+      divides by N·C (not KL), so its names are not aliases (``ll.get("KLDivLoss")`` says
+      so); its 'batchmean' equals losslab's 'mean'. Optax's ``kl_divergence_with_log_targets(log_predictions,
       log_targets)`` is log_input=True, log_target=True (preset alias); Optax's own
       ``kl_divergence(log_predictions, targets)`` takes log q too (log_input=True). Keras
       ``KLDivergence`` takes probabilities and clips both rows to [1e-7, 1].
@@ -588,8 +588,6 @@ class KLDivergence(_DistributionLoss):
     family = "probabilistic"
     aliases = ("kld", "kullback_leibler_divergence", "KLDivergence")
     preset_aliases = {
-        "kl_div": {"log_input": True},
-        "KLDivLoss": {"log_input": True},
         "kl_divergence_with_log_targets": {"log_input": True, "log_target": True},
     }
     description = "KL(p‖q) between target and predicted distributions; per row, summed over classes."

@@ -31,8 +31,9 @@ __all__ = [
 #: one per class for multiclass ones).
 CLASSIFICATION_FAMILIES = ("binary", "multiclass")
 #: Losses that cannot train a model: zero_one has no gradient, nll takes log-probabilities
-#: (a model's raw scores are not), brier takes probabilities.
-NOT_TRAINABLE = ("zero_one", "nll", "brier")
+#: (a model's raw scores are not), brier takes probabilities, distillation takes a teacher's
+#: logits as its target (a data set has labels).
+NOT_TRAINABLE = ("zero_one", "nll", "brier", "distillation")
 
 
 class FieldError(ValueError):
