@@ -426,7 +426,7 @@ def _bad_inputs(tmp):
         ((*fit, "--loss", "triplet"), "fit trains regression and classification losses"),
         ((*fit, "--epochs", "0"), "max_epochs must be an integer >= 1"),
         ((*fit, "--test-size", "1.5"), "--test-size must be a fraction"),
-        ((*fit, "--learning-rate", "-1"), "learning_rate must be a number > 0"),
+        ((*fit, "--learning-rate", "-1"), "learning_rate must be a finite number > 0"),
         ((*fit, "--pos-label", "x"), "for binary targets"),
         ((*fit, "--penalty", "l3"), "penalty must be"),
         ((*fit, "--model", "forest"), "model must be 'linear' or 'mlp'"),

@@ -52,6 +52,12 @@ DISTANCE: dict[str, Spec] = {
         "h = 1.0 / p0 if abs(r) < p0 else 0.0",
         _one("beta", 1.0),
     ),
+    # expectile: |τ − 1[y − ŷ < 0]|·r², r = ŷ − y: weight τ below 0, 1 − τ from 0 up (as the NumPy code).
+    "expectile": Spec(
+        "a = p0 if r < 0.0 else 1.0 - p0\nv = a * r * r\nd = 2.0 * a * r",
+        "h = 2.0 * p0 if r < 0.0 else 2.0 * (1.0 - p0)",
+        _one("tau", 0.5),
+    ),
     # pseudo_huber: ρ = r·r/(h + 1) with h = √(1 + (r/δ)²) (no cancellation, no δ²); h as
     # |t|·√(1 + 1/t²) beyond |t| = 1, so that t² never overflows, and there ρ = δ²(h − 1),
     # which has no cancellation (h − 1 ≥ √2 − 1) and no r² (fastmath may reassociate r·(r/x)).

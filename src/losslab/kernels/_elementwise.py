@@ -224,6 +224,58 @@ def distance_smooth_l1_hess_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
     return total, check
 
 
+def distance_expectile_vg(y_true, y_pred, scale, out, p0, p1, p2):
+    total = 0.0
+    check = 0.0
+    for i in prange(y_pred.shape[0]):
+        r = np.float64(y_pred[i]) - np.float64(y_true[i])
+        a = p0 if r < 0.0 else 1.0 - p0
+        v = a * r * r
+        d = 2.0 * a * r
+        check += r * 0.0
+        total += v
+        out[i] = scale * d
+    return total, check
+
+
+def distance_expectile_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
+    total = 0.0
+    check = 0.0
+    for i in prange(y_pred.shape[0]):
+        r = np.float64(y_pred[i]) - np.float64(y_true[i])
+        a = p0 if r < 0.0 else 1.0 - p0
+        v = a * r * r
+        d = 2.0 * a * r
+        check += r * 0.0
+        w = np.float64(weights[i])
+        total += w * v
+        out[i] = scale * w * d
+    return total, check
+
+
+def distance_expectile_hess(y_true, y_pred, scale, out, p0, p1, p2):
+    total = 0.0
+    check = 0.0
+    for i in prange(y_pred.shape[0]):
+        r = np.float64(y_pred[i]) - np.float64(y_true[i])
+        h = 2.0 * p0 if r < 0.0 else 2.0 * (1.0 - p0)
+        check += r * 0.0
+        out[i] = scale * h
+    return total, check
+
+
+def distance_expectile_hess_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
+    total = 0.0
+    check = 0.0
+    for i in prange(y_pred.shape[0]):
+        r = np.float64(y_pred[i]) - np.float64(y_true[i])
+        h = 2.0 * p0 if r < 0.0 else 2.0 * (1.0 - p0)
+        check += r * 0.0
+        w = np.float64(weights[i])
+        out[i] = scale * w * h
+    return total, check
+
+
 def distance_pseudo_huber_vg(y_true, y_pred, scale, out, p0, p1, p2):
     total = 0.0
     check = 0.0
