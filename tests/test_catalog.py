@@ -144,6 +144,25 @@ def test_all_zero_weights_give_zero_mean_and_zero_gradient(case, rng):
 @pytest.mark.parametrize("case", [c for c in CASES if c.loss.separable], ids=case_id)
 def test_blocked_path_equals_direct_path(case, rng, monkeypatch):
     """Large NumPy inputs run in row blocks on threads: same numbers as one pass."""
+    _check_blocked_equals_direct(case, rng, monkeypatch)
+
+
+def _has_numpy_block_kernel(loss):
+    # A family's own NumPy kernel (mse, huber, cross_entropy, binary_cross_entropy), not the
+    # shapes' hook that only hands the input to the compiled kernels.
+    return type(loss)._kernel.__module__.startswith("losslab.losses.")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.loss.separable and _has_numpy_block_kernel(c.loss)],
+                         ids=case_id)
+def test_blocked_path_with_the_numpy_kernels_equals_direct_path(case, rng, monkeypatch):
+    """The same with LOSSLAB_KERNELS=0: with numba installed the compiled kernels take the
+    whole input, and the NumPy block kernels would run nowhere else in the suite."""
+    monkeypatch.setenv("LOSSLAB_KERNELS", "0")
+    _check_blocked_equals_direct(case, rng, monkeypatch)
+
+
+def _check_blocked_equals_direct(case, rng, monkeypatch):
     from losslab.loss import engine as core
 
     arrays, options = case.make(rng, 3000)

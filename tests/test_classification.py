@@ -728,11 +728,28 @@ def test_masked_true_class_is_an_error_naming_the_row():
     assert np.isfinite(ll.cross_entropy([0, 1], z, from_logits=True))
 
 
+@pytest.mark.parametrize("kernels", ["numpy", "compiled"])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
-def test_blocked_fused_kernel_with_label_smoothing_equals_direct(label_smoothing, monkeypatch):
-    # The fused NumPy kernel runs only on large inputs: force blocks and compare with one pass.
+def test_blocked_fused_kernel_with_label_smoothing_equals_direct(label_smoothing, kernels, monkeypatch):
+    # The fused kernels run only on large inputs: force blocks and compare with one pass of the
+    # generic code. With numba installed the compiled kernel takes the whole input, so the NumPy
+    # block kernel runs only with LOSSLAB_KERNELS=0; the spy makes sure it did.
+    from losslab.kernels import available
     from losslab.loss import engine as core
+    from losslab.losses import multiclass
 
+    calls = []
+    if kernels == "numpy":
+        monkeypatch.setenv("LOSSLAB_KERNELS", "0")
+        block_kernel = multiclass._softmax_cross_entropy_block
+
+        def spy(*args):
+            calls.append(block_kernel(*args))
+            return calls[-1]
+
+        monkeypatch.setattr(multiclass, "_softmax_cross_entropy_block", spy)
+    elif not available():
+        pytest.skip("numba is not installed: no compiled kernel")
     rng = np.random.default_rng(11)
     z = rng.normal(0.0, 3.0, size=(500, 6))
     y = rng.integers(0, 6, size=500)
@@ -745,3 +762,5 @@ def test_blocked_fused_kernel_with_label_smoothing_equals_direct(label_smoothing
     blocked = L.value_and_gradient(y, z, sample_weight=w)
     assert blocked[0] == pytest.approx(direct[0], rel=1e-12)
     np.testing.assert_allclose(blocked[1], direct[1], rtol=1e-12, atol=1e-15)
+    if kernels == "numpy":
+        assert len(calls) > 1 and None not in calls  # every row block ran the NumPy kernel

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
 import numpy as np
 import pytest
 
 from losslab import experiments
 from losslab.experiments import ce_vs_hinge, imbalance, outliers
-from losslab.experiments._base import Check, margin_interval, seed_verdict, seeds_for
+from losslab.experiments._base import Check, Result, TrialResult, margin_interval, seed_verdict, seeds_for
+from losslab.experiments.report import render_html
 
 
 # ------------------------------------------------------------------ the seed rule and the checks
@@ -201,3 +203,34 @@ def test_imbalance_rule_was_fixed_before_the_run():
     assert (imbalance.MIN_EASY_SHARE_CE, imbalance.MAX_EASY_SHARE_FOCAL, imbalance.MIN_AP_GAIN) == (0.10, 0.02, 0.0)
     assert imbalance.Imbalance.min_share == 0.8
     assert np.isclose(imbalance.PRIOR, 0.01)
+
+
+# ------------------------------------------------------------------ the page shows results.json's verdicts
+def _result(name, kind, passed):
+    """A Result whose seeds pass or fail as ``passed`` says (one check each: 1 >= 0 or -1 >= 0)."""
+    trials = [TrialResult(seed, {"x": 1.0 if ok else -1.0}, [Check("x", 1.0 if ok else -1.0, ">=", 0.0)])
+              for seed, ok in enumerate(passed)]
+    return Result(name, name.replace("_", " "), f"The claim of {name}.", kind, "rule", 0.8, 0, trials, {})
+
+
+def test_page_shows_the_verdicts_of_results_json_on_both_sides():
+    """Hand-made results on both sides of the rule (5/5 and 4/5 supported, 3/5 not; a check that
+    passes and one that fails): every verdict on the page and the summary's count are those of
+    results.json, so a page that inverted or always showed one verdict would fail here."""
+    results = [
+        _result("all_pass", "experiment", [True] * 5),
+        _result("four_of_five", "experiment", [True] * 4 + [False]),
+        _result("three_of_five", "experiment", [True] * 3 + [False] * 2),
+        _result("check_passes", "check", [True]),
+        _result("check_fails", "check", [False]),
+    ]
+    payload = {"losslab_version": "test", "quick": True, "seed": 0, "seconds": 0.0,
+               "experiments": [r.to_dict() for r in results]}
+    page = render_html(results, payload)
+    shown = dict(re.findall(r'<td class="verdict" data-name="([^"]+)"><span class="(?:yes|no)">([^<]+)</span>', page))
+    expected = {e["name"]: (("supported" if e["supported"] else "not supported") if e["kind"] == "experiment"
+                            else ("passes" if e["supported"] else "fails")) for e in payload["experiments"]}
+    assert expected == {"all_pass": "supported", "four_of_five": "supported", "three_of_five": "not supported",
+                        "check_passes": "passes", "check_fails": "fails"}
+    assert shown == expected
+    assert "Claims and verdicts (3 of 5 hold)" in page
