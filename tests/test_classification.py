@@ -128,8 +128,8 @@ class TestCrossEntropyAgainstPyTorch:
         assert abs(torch_value - expected) > 1e-3  # the documented difference is real
 
     def test_every_target_ignored_gives_zero_and_zero_gradient(self):
-        # PyTorch returns NaN here (pytorch#70348); losslab's contract (the Loss docstring in
-        # core.py) defines "mean" over no weight as 0 with a zero gradient.
+        # PyTorch returns NaN here (pytorch#70348); losslab's contract (loss/weights.py,
+        # mean_scale) defines "mean" over no weight as 0 with a zero gradient.
         z = _logits(4, 3)
         y = np.full(4, -100)
         value, grad = ll.CrossEntropy(from_logits=True, ignore_index=-100).value_and_gradient(y, z)
