@@ -22,7 +22,6 @@ import math
 from typing import Any
 
 import numpy as np
-from array_api_compat import device
 
 from .. import _validate as V
 from .. import kernels as compiled

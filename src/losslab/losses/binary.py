@@ -14,21 +14,19 @@ elementwise, so "mean" averages over every element (multi-label outputs included
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-import math
-
 from .. import _stable as S
-from .. import kernels as compiled
 from .. import _validate as V
-from .._array import is_numpy
-from ..loss import Loss, Param, register
+from .. import kernels as compiled
+from ..loss import Param, register
 from ..loss import links as K
-from ..loss.links import LOGITS_HINT, check_probabilities, clip_probabilities
+from ..loss.links import clip_probabilities
+from ..loss.shapes import BinarySeparableLoss, MarginLoss, signed_labels
 from ..loss.weights import broadcast_rows
-from ..loss.shapes import BinarySeparableLoss, MarginLoss, labels_in_prediction_dtype, signed_labels
 from ..traits import REAL, SIGN, UNIT, Traits
 
 @register
