@@ -152,9 +152,6 @@ def _check_data(X: Any, y: Any, name: str = "X") -> tuple[np.ndarray, np.ndarray
     return X, y
 
 
-_NUMPY = array_namespace(np.zeros(0))
-
-
 def check_weights(sample_weight: Any, n_samples: int, where: str = "", training: bool = True) -> np.ndarray | None:
     """The losses' ``sample_weight`` rule (``losslab.loss.weights.check_sample_weight``: shape
     (n_samples,), (n_samples, 1) or (), finite, >= 0), then, for training data, the one rule training adds: some
@@ -163,7 +160,10 @@ def check_weights(sample_weight: Any, n_samples: int, where: str = "", training:
     if sample_weight is None:
         return None
     try:
-        w = np.asarray(check_sample_weight(_NUMPY, sample_weight, n_samples, np.float64, "cpu"))
+        # The NumPy namespace is looked up here, not at import: array_api_compat.numpy
+        # imports much of NumPy (testing, f2py), about 0.1 s that `import losslab` need not pay.
+        xp = array_namespace(np.zeros(0))
+        w = np.asarray(check_sample_weight(xp, sample_weight, n_samples, np.float64, "cpu"))
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{where}{exc}") from None
     if training and n_samples and not np.any(w > 0):
