@@ -173,6 +173,18 @@ def test_search_result_table_and_intervals():
     assert data["best"] == labels[0] and len(data["table"]) == 3
 
 
+def test_search_progress_callable_counts_every_fit():
+    """progress=callable is called as progress(done, total) once per (loss, fold) fit, in order;
+    anything else that is not a bool or None is refused by name."""
+    rng = np.random.default_rng(8)
+    X, y = linear_data(60, rng.normal(size=60))
+    calls = []
+    search(X, y, losses=["mse", "mae"], cv=3, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(k, 6) for k in range(1, 7)]
+    with pytest.raises(TypeError, match="progress must be"):
+        search(X, y, losses=["mse"], cv=3, progress="yes")
+
+
 def test_search_scores_match_a_hand_written_cross_validation():
     from sklearn.model_selection import KFold
 

@@ -344,6 +344,31 @@ def test_recommend_and_search(client):
     assert {row["label"] for row in body["table"]} == {"mse", "huber(delta=2)"} and body["cv"] == 2
 
 
+def test_search_stream_reports_each_fit_then_the_same_result(client):
+    """/api/search/stream: one {done, total} line per fit (2 losses × 2 folds = 4), counting up,
+    then the answer /api/search gives for the same request (every fold is seeded)."""
+    request = {"csv": csv_text(), "target": "target", "cv": 2, "max_epochs": 30,
+               "losses": [{"name": "mse"}, {"name": "huber", "params": {"delta": 2.0}}]}
+    with client.stream("POST", "/api/search/stream", json=request) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+        events = [json.loads(line) for line in r.iter_lines() if line]
+    progress, last = events[:-1], events[-1]
+    assert [(e["done"], e["total"]) for e in progress] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    plain = client.post("/api/search", json=request).json()
+    assert [row["label"] for row in last["result"]["table"]] == [row["label"] for row in plain["table"]]
+    assert [row["mean"] for row in last["result"]["table"]] == pytest.approx([row["mean"] for row in plain["table"]])
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"csv": "a,b\n1,2\n3,4\n", "target": "b", "cv": 9}, "cv"),
+    ({"csv": "a,b\n1,2\n3,4\n5,6\n", "target": "c"}, "target"),
+    ({"csv": "a,b\n1,2\n3,4\n5,6\n", "target": "b", "losses": [{"name": "nope"}]}, "loss"),
+])
+def test_search_stream_errors_before_any_fit_are_plain_4xx(client, body, field):
+    r = client.post("/api/search/stream", json=body)
+    assert 400 <= r.status_code < 500 and field_of(r) == field
+
+
 @pytest.mark.parametrize("path, body, field", [
     ("/api/recommend", {"csv": "a,b\n1,2\n3,4\n", "target": "c"}, "target"),
     ("/api/recommend", {"csv": "a,b\n1,x\n3,4\n", "target": "a"}, "csv"),

@@ -256,8 +256,16 @@ def test_choose_recommends_and_searches_an_uploaded_csv(tab, shots, tmp_path):
     assert first.strip() == expected
     assert tab.page.input_value("#candidates")  # pre-filled from the advice
     tab.page.fill("#cv", "2")
+    # record what the progress line says while the fits run (the page clears it at the end)
+    tab.page.evaluate("""() => { window.seen = []; new MutationObserver(() => window.seen.push(
+        document.getElementById('progress').textContent)).observe(document.getElementById('progress'),
+        {childList: true, characterData: true, subtree: true}); }""")
     tab.page.click("#search")
     tab.page.wait_for_selector("#results table", timeout=60000)
+    seen = tab.page.evaluate("() => window.seen")
+    n_fits = 2 * len(tab.page.input_value("#candidates").split(";"))
+    assert any(f"{n_fits}/{n_fits} fits" in line for line in seen), seen  # counted fit by fit, to the end
+    assert any(f"1/{n_fits} fits" in line for line in seen), seen
     assert tab.page.locator("#results tbody tr").count() >= 2
     assert "metric=mae" in tab.page.url and "target=price" in tab.page.url
     tab.page.screenshot(path=str(shots / "choose.png"), full_page=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -19,13 +19,16 @@ BACKENDS = ("loky", "threading", "sequential", "dask", "ray")
 
 def run_fits(jobs: list[tuple[int, int]], specs: list[tuple[str, dict]], folds: list, task: str, est_params: dict,
              X: np.ndarray, y: np.ndarray, metric_name: str, n_jobs: int | None, backend: str, scheduler: Any,
-             progress: bool | None) -> np.ndarray:
-    """Scores of every (candidate, fold) job, shape (candidates, folds)."""
+             progress: bool | Callable[[int, int], Any] | None) -> np.ndarray:
+    """Scores of every (candidate, fold) job, shape (candidates, folds). A callable
+    ``progress`` is called as ``progress(done, total)`` in this thread as each fit ends."""
     import joblib
 
     calls = [joblib.delayed(_fit_and_score)(task, specs[i][0], specs[i][1], est_params, X, y, folds[j][0], folds[j][1],
                                             metric_name) for i, j in jobs]
-    show = progress if progress is not None else (len(calls) > 20 and sys.stderr.isatty())
+    report = progress if callable(progress) else None
+    show = (False if report is not None else progress if progress is not None
+            else (len(calls) > 20 and sys.stderr.isatty()))
     config: dict[str, Any] = {"backend": backend}
     client, own_client = None, False
     if backend == "dask":
@@ -45,7 +48,11 @@ def run_fits(jobs: list[tuple[int, int]], specs: list[tuple[str, dict]], folds: 
     try:
         with joblib.parallel_config(**config):
             results = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(calls)
-            values = list(track(results, len(calls), "cross-validating losses", enabled=show))
+            values = []
+            for value in track(results, len(calls), "cross-validating losses", enabled=show):
+                values.append(value)
+                if report is not None:
+                    report(len(values), len(calls))
     finally:
         if own_client:
             client.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -128,7 +128,7 @@ def search(X: Any, y: Any, losses: Sequence[Any] | None = None,
            param_grid: dict[str, dict[str, Sequence[Any]]] | None = None, metric: str | None = None, cv: int = 5,
            n_jobs: int | None = None, backend: str = "loky", *,
            scheduler: Any = None, estimator_params: dict[str, Any] | None = None, random_state: int = 0,
-           progress: bool | None = None) -> SearchResult:
+           progress: bool | Callable[[int, int], Any] | None = None) -> SearchResult:
     """Cross-validated score of each loss (and of each point of ``param_grid``).
 
     ``losses``: catalog names, Loss objects or ``(name, params)`` pairs; None takes the top
@@ -145,7 +145,8 @@ def search(X: Any, y: Any, losses: Sequence[Any] | None = None,
     DASK_SCHEDULER_ADDRESS, or the current client; n_jobs None uses every worker) or
     ``"ray"`` (needs ``pip install ray``). Every fold is seeded, so the table does not
     depend on the backend. ``progress``: show a progress bar (None: when more than 20 fits
-    run and stderr is a terminal).
+    run and stderr is a terminal), or a callable, called as ``progress(done, total)`` after
+    each fit (in the calling thread, as results arrive) for a display of one's own.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -162,6 +163,8 @@ def search(X: Any, y: Any, losses: Sequence[Any] | None = None,
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}."
                          f"{V.suggest(str(backend), BACKENDS)}")
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise TypeError(f"progress must be True, False, None or a callable progress(done, total); got {progress!r}")
     if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
         raise ValueError(f"cv must be an integer number of folds >= 2; got {cv!r}")
     if losses is None:

@@ -11,12 +11,14 @@ scripts from a CDN (the schema itself is at /openapi.json).
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -127,6 +129,17 @@ def create_app() -> FastAPI:
         losses = None if req.losses is None else [s.model_dump() for s in req.losses]
         return _json(compute.search(req.csv, req.target, losses, req.metric, req.cv, req.max_epochs, req.seed))
 
+    @app.post("/api/search/stream", tags=["api"],
+              summary="search with progress: NDJSON lines {done, total} as fits end, then {result}",
+              responses={200: {"content": {"application/x-ndjson": {}},
+                               "description": "One JSON object per line: {\"done\": k, \"total\": n} after each "
+                                              "fit, then {\"result\": ...} (the answer of /api/search), or "
+                                              "{\"error\": ..., \"field\": ...} if a fit fails part-way."}})
+    def search_stream(req: schemas.SearchRequest) -> Any:
+        losses = None if req.losses is None else [s.model_dump() for s in req.losses]
+        return _ndjson(lambda progress: compute.search(req.csv, req.target, losses, req.metric, req.cv,
+                                                       req.max_epochs, req.seed, progress=progress))
+
     # ------------------------------------------------------------------ the pages
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
@@ -144,6 +157,40 @@ def create_app() -> FastAPI:
     for kind in ("landscape", "choose"):
         app.add_api_route(f"/{kind}", _page(kind), response_class=HTMLResponse, include_in_schema=False)
     return app
+
+
+def _ndjson(work: Callable[[Callable[[int, int], None]], Any]) -> Any:
+    """Run ``work(progress)`` in a thread and stream its progress as JSON lines.
+
+    The answer waits for the first event, so that an error found before any fit (a bad
+    column, too few rows per fold) is still a plain 4xx naming the field; once the stream has
+    begun, its status is sent and a later failure arrives as an ``error`` line."""
+    events: queue.Queue[Any] = queue.Queue()
+
+    def run() -> None:
+        try:
+            events.put({"result": work(lambda done, total: events.put({"done": done, "total": total}))})
+        except BaseException as exc:  # handed to the request's thread, which raises or reports it
+            events.put(exc)
+
+    threading.Thread(target=run, name="losslab-search", daemon=True).start()
+    first = events.get()
+    if isinstance(first, BaseException):
+        raise first
+
+    def lines() -> Iterator[bytes]:
+        item = first
+        while True:
+            if isinstance(item, FieldError):
+                item = {"error": f"{item.field}: {item.message}", "field": item.field}
+            elif isinstance(item, BaseException):
+                item = {"error": f"server: {type(item).__name__}: {item}", "field": "body"}
+            yield _json(item).body + b"\n"
+            if "done" not in item:
+                return
+            item = events.get()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
 def _json(content: Any) -> JSONResponse:

@@ -772,7 +772,8 @@ def _blame(message: str, default: str) -> str:
 
 
 def search(text: str, target: str, losses: list[dict[str, Any]] | None, metric: str | None, cv: int,
-           max_epochs: int, seed: int) -> dict[str, Any]:
+           max_epochs: int, seed: int, progress: Callable[[int, int], Any] | None = None) -> dict[str, Any]:
+    """``ll.search`` on CSV text; ``progress(done, total)`` is called as each fit ends."""
     X, y, _ = read_csv_text(text, target)
     if len(y) > MAX_SEARCH_ROWS:
         raise FieldError("csv", f"search cross-validates at most {MAX_SEARCH_ROWS} rows here (cv × losses fits per "
@@ -783,7 +784,8 @@ def search(text: str, target: str, losses: list[dict[str, Any]] | None, metric: 
     start = time.perf_counter()
     try:
         result = ll.search(X, y, losses=specs, metric=metric, cv=cv, n_jobs=1,
-                           estimator_params={"max_epochs": max_epochs}, random_state=seed, progress=False)
+                           estimator_params={"max_epochs": max_epochs}, random_state=seed,
+                           progress=progress or False)
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
         raise FieldError(_blame(str(exc), "losses"), str(exc).strip("'\"")) from None
     out = result.to_dict()

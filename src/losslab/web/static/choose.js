@@ -52,8 +52,16 @@
       losses = specs.length ? specs.map(parseSpec) : null;
     } catch (e) { LL.status(e.message); return; }
     try {
-      const r = await timed("cross-validating", () => LL.post("api/search", {csv: text, target: $("target").value,
-        metric: $("metric").value || null, losses, cv: +$("cv").value}));
+      const t0 = performance.now();
+      $("fits").hidden = false; $("fits").removeAttribute("value");
+      $("progress").textContent = "cross-validating… starting";
+      const r = await LL.postStream("api/search/stream", {csv: text, target: $("target").value,
+        metric: $("metric").value || null, losses, cv: +$("cv").value}, (done, total) => {
+          const elapsed = (performance.now() - t0) / 1000;
+          $("fits").max = total; $("fits").value = done;
+          $("progress").textContent = `cross-validating: ${done}/${total} fits, ${elapsed.toFixed(0)} s` +
+            (done < total ? `, about ${(elapsed / done * (total - done)).toFixed(0)} s left` : "");
+        }).finally(() => { $("fits").hidden = true; $("progress").textContent = ""; });
       const rows = r.table.map(t => `<tr><td>${t.rank}</td><td><code>${escape(t.label)}</code></td><td>${LL.fmt(t.mean)}</td>` +
         `<td>[${LL.fmt(t.ci_low)}, ${LL.fmt(t.ci_high)}]</td></tr>`);
       $("results").innerHTML = `<h2>Search: ${escape(r.metric)} (${r.greater_is_better ? "higher" : "lower"} is better), ${r.cv} folds</h2>` +

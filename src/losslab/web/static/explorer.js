@@ -11,6 +11,35 @@ const LL = {
     if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
     return data;
   },
+  /** POST JSON to a streaming endpoint that answers one JSON object per line: each
+      {done, total} goes to onProgress; the {result} line is returned; an {error} line throws. */
+  async postStream(path, body, onProgress) {
+    const base = document.body.dataset.base || "/";
+    const res = await fetch(base + path.replace(/^\//, ""), {
+      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+    });
+    if (!res.ok) {
+      const data = await res.json().catch(() => ({error: `HTTP ${res.status}`}));
+      throw new Error(data.error || `HTTP ${res.status}`);
+    }
+    const reader = res.body.getReader(), decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (value) buffer += decoder.decode(value, {stream: true});
+      let end;
+      while ((end = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, end).trim();
+        buffer = buffer.slice(end + 1);
+        if (!line) continue;
+        const event = JSON.parse(line);
+        if (event.error) throw new Error(event.error);
+        if ("result" in event) return event.result;
+        onProgress(event.done, event.total);
+      }
+      if (done) throw new Error("the server closed the answer before its result");
+    }
+  },
   /** The page's state from the query string, over the defaults (types follow the defaults). */
   readState(defaults) {
     const q = new URLSearchParams(location.search), out = {...defaults};
