@@ -47,6 +47,47 @@ OPTIMIZERS = {
 }
 
 
+@pytest.mark.parametrize("make", [lambda: SGD(lr=0.02, momentum=0.9), lambda: Adam(lr=0.05),
+                                  lambda: AdamW(lr=0.05), lambda: RMSProp(lr=0.01)], ids=["sgd_momentum", "adam",
+                                                                                        "adamw", "rmsprop"])
+def test_state_dict_continues_a_run_exactly(make, regression_data):
+    """Two fits of 7 epochs, the second resumed from the first's state_dict (through JSON),
+    reach the weights of one fit of 14 epochs; resumed from zeros instead, they do not
+    (the moments and Adam's bias correction would restart)."""
+    X, y = regression_data
+
+    def run(chunks, carry):
+        model, saved = Linear(4, 1, seed=0), None
+        for _ in range(chunks):
+            opt = make()
+            if carry and saved is not None:
+                opt.load_state_dict(json.loads(json.dumps(saved)))
+            fit(model, "mse", X, y, optimizer=opt, batch_size=None, epochs=14 // chunks, seed=0)
+            saved = opt.state_dict()
+        return np.r_[model.W.ravel(), model.b], saved
+
+    whole, state = run(1, carry=True)
+    resumed, _ = run(2, carry=True)
+    restarted, _ = run(2, carry=False)
+    np.testing.assert_allclose(resumed, whole, rtol=1e-12, atol=1e-14)
+    assert np.max(np.abs(restarted - whole)) > 1e-6
+    assert state["t"] == 14
+
+
+def test_load_state_dict_refuses_a_state_that_does_not_fit(regression_data):
+    X, y = regression_data
+    adam = Adam(lr=0.05)
+    fit(Linear(4, 1, seed=0), "mse", X, y, optimizer=adam, batch_size=None, epochs=2)
+    with pytest.raises(ValueError, match="'adam' optimizer's; this one is 'rmsprop'"):
+        RMSProp().load_state_dict(adam.state_dict())
+    other = Adam(lr=0.05)
+    other.load_state_dict(adam.state_dict())
+    with pytest.raises(ValueError, match="shape"):
+        fit(Linear(3, 1, seed=0), "mse", X[:, :3], y, optimizer=other, batch_size=None, epochs=1)
+    with pytest.raises(ValueError, match="keys optimizer, t, state"):
+        Adam().load_state_dict({"t": 1})
+
+
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_linear_mse_reaches_lstsq_with_every_optimizer(name, regression_data):
     X, y = regression_data

@@ -238,6 +238,34 @@ def test_training_lowers_the_loss_chunk_by_chunk(client, loss, model):
     assert r["accuracy"] > 0.8
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop"])
+def test_adam_and_rmsprop_continue_their_moments_across_chunks(client, optimizer):
+    """Three chunks of 4 full-batch epochs, each sending back the previous answer's weights
+    and optimizer_state, end at the weights of one call of 12 epochs (as ll.train.fit with
+    the state carried over gives, tests/test_train.py); without the state they do not."""
+    data = client.post("/api/dataset", json={"name": "blobs", "n": 80, "classes": 3, "seed": 1}).json()
+    base = {"loss": "cross_entropy", "x": data["x"], "y": data["y"], "model": "linear", "optimizer": optimizer,
+            "lr": 0.05, "batch_size": None, "grid": 10}
+
+    def chunks(carry):
+        weights, state = None, None
+        for _ in range(3):
+            r = client.post("/api/train", json={**base, "steps": 4, "weights": weights,
+                                                "optimizer_state": state if carry else None}).json()
+            weights, state = r["weights"], r["optimizer_state"]
+        return np.concatenate([np.ravel(w) for w in weights]), state
+
+    one = client.post("/api/train", json={**base, "steps": 12}).json()
+    whole = np.concatenate([np.ravel(w) for w in one["weights"]])
+    carried, state = chunks(True)
+    restarted, _ = chunks(False)
+    np.testing.assert_allclose(carried, whole, rtol=1e-9, atol=1e-12)
+    assert np.max(np.abs(restarted - whole)) > 1e-4 and state["t"] == 12 and state["optimizer"] == optimizer
+    bad = client.post("/api/train", json={**base, "steps": 1, "weights": one["weights"],
+                                          "optimizer_state": {**state, "state": state["state"][:1]}})
+    assert bad.status_code == 422 and field_of(bad) == "optimizer_state"
+
+
 def test_every_loss_trains_in_its_playground(client):
     """Each loss the catalog marks for a playground fits there: every regression loss on
     the real line refits a line; every classification loss trains a few epochs on 2 classes

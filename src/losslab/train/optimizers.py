@@ -46,8 +46,55 @@ class Optimizer:
         self.lr = as_schedule(lr)
 
     def init(self, params: list[np.ndarray], penalized: list[bool] | None = None) -> None:
+        """A fresh state for ``params`` (zero moments, step 0), or the one ``load_state_dict``
+        was given, once: ``fit`` calls this at its start."""
         self.t = 0
         self.penalized = list(penalized) if penalized is not None else [True] * len(params)
+        self.state = self._zero_state(params)
+        resume, self._resume = getattr(self, "_resume", None), None
+        if resume is not None:
+            self._restore(resume, params)
+
+    def _zero_state(self, params: list[np.ndarray]) -> list[Any]:
+        return []
+
+    def state_dict(self) -> dict[str, Any]:
+        """The run so far: the step count and the moments, as nested lists (JSON-ready), to
+        continue it later in another ``fit`` (or another process) with ``load_state_dict``."""
+        def plain(v: Any) -> Any:
+            return [plain(x) for x in v] if isinstance(v, (list, tuple)) else np.asarray(v).tolist()
+        return {"optimizer": self.name, "t": int(getattr(self, "t", 0)), "state": plain(getattr(self, "state", []))}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state_dict()``: the next ``init`` (the start of the next ``fit``)
+        takes this step count and these moments instead of zeros. Checked there against the
+        model's parameter shapes."""
+        if not isinstance(state, dict) or not {"optimizer", "t", "state"} <= set(state):
+            raise ValueError(f"state must be a dict from state_dict() with keys optimizer, t, state; got {state!r:.80}")
+        if state["optimizer"] != self.name:
+            raise ValueError(f"state is a {state['optimizer']!r} optimizer's; this one is {self.name!r}")
+        t = state["t"]
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError(f"state['t'] must be a step count >= 0; got {t!r}")
+        self._resume = state
+
+    def _restore(self, saved: dict[str, Any], params: list[np.ndarray]) -> None:
+        def load(zero: Any, value: Any, where: str) -> Any:
+            if isinstance(zero, tuple):
+                if not isinstance(value, (list, tuple)) or len(value) != len(zero):
+                    raise ValueError(f"state{where} must hold {len(zero)} moments; got {value!r:.80}")
+                return tuple(load(z, v, f"{where}[{k}]") for k, (z, v) in enumerate(zip(zero, value)))
+            arr = np.asarray(value, dtype=zero.dtype)
+            if arr.shape != zero.shape or not np.all(np.isfinite(arr)):
+                raise ValueError(f"state{where} must be finite numbers of the parameter's shape {zero.shape}; got "
+                                 f"shape {arr.shape}")
+            return arr
+        moments = saved["state"]
+        if not isinstance(moments, (list, tuple)) or len(moments) != len(self.state):
+            raise ValueError(f"state['state'] must hold one entry per parameter ({len(self.state)}); got "
+                             f"{len(moments) if isinstance(moments, (list, tuple)) else moments!r}")
+        self.state = [load(z, v, f"['state'][{i}]") for i, (z, v) in enumerate(zip(self.state, moments))]
+        self.t = int(saved["t"])
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> list[Any]:
         raise NotImplementedError
@@ -77,9 +124,8 @@ class SGD(Optimizer):
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0; got momentum=0")
 
-    def init(self, params: list[np.ndarray], penalized: list[bool] | None = None) -> None:
-        super().init(params, penalized)
-        self.state = [np.zeros_like(p) for p in params]
+    def _zero_state(self, params: list[np.ndarray]) -> list[Any]:
+        return [np.zeros_like(p) for p in params]
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> list[Any]:
         self.t += 1
@@ -117,9 +163,8 @@ class Adam(Optimizer):
         self.beta2 = _check("beta2", beta2, 0.0, 1.0)
         self.eps = _check("eps", eps, 0.0, closed_low=False)
 
-    def init(self, params: list[np.ndarray], penalized: list[bool] | None = None) -> None:
-        super().init(params, penalized)
-        self.state = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    def _zero_state(self, params: list[np.ndarray]) -> list[Any]:
+        return [(np.zeros_like(p), np.zeros_like(p)) for p in params]
 
     def _steps(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> list[np.ndarray]:
         self.t += 1
@@ -172,9 +217,8 @@ class RMSProp(Optimizer):
         self.rho = _check("rho", rho, 0.0, 1.0)
         self.eps = _check("eps", eps, 0.0, closed_low=False)
 
-    def init(self, params: list[np.ndarray], penalized: list[bool] | None = None) -> None:
-        super().init(params, penalized)
-        self.state = [np.zeros_like(p) for p in params]
+    def _zero_state(self, params: list[np.ndarray]) -> list[Any]:
+        return [np.zeros_like(p) for p in params]
 
     def update(self, params: list[np.ndarray], grads: list[np.ndarray], lr: float) -> list[Any]:
         self.t += 1

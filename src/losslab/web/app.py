@@ -112,7 +112,8 @@ def create_app() -> FastAPI:
         return _json(compute.train_classifier(
             req.loss, req.params, req.x, req.y, req.model, req.hidden, req.activation, req.optimizer, req.lr,
             req.penalty, req.lam, req.batch_size, req.steps, weights, _history(req.history), req.seed, req.grid,
-            expression=req.expression))
+            expression=req.expression,
+            optimizer_state=None if req.optimizer_state is None else req.optimizer_state.model_dump()))
 
     @app.post("/api/landscape", tags=["api"], summary="The loss over two weights and an optimiser's path")
     def landscape(req: schemas.LandscapeRequest) -> JSONResponse:

@@ -489,7 +489,7 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
                      hidden: list[int], activation: str, optimizer: str, lr: float, penalty: str, lam: float,
                      batch_size: int | None, steps: int, weights: list[Any] | None, history: dict[str, list[float]],
                      seed: int, grid_size: int, time_limit: float = 3.0,
-                     expression: str | None = None) -> dict[str, Any]:
+                     expression: str | None = None, optimizer_state: dict[str, Any] | None = None) -> dict[str, Any]:
     """``steps`` epochs of training from ``weights`` (or a fresh model); the decision grid,
     the new weights, this chunk's curves and the diagnosis of the whole run so far.
 
@@ -497,8 +497,9 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
     e.g. "(1 - p)**2", squared error on a sigmoid (formulas in p are built with
     ``from_logits=True``, since the model outputs raw scores).
 
-    The page keeps the state (weights and curves) and sends it back, so the server keeps
-    none. The optimiser's moments restart with each call (a chunk is several epochs).
+    The page keeps the state (weights, curves, the optimiser's moments) and sends it back,
+    so the server keeps none: with ``optimizer_state`` (the previous answer's), Adam and
+    RMSProp continue their run across chunks instead of restarting their moments.
     20% of the points (a seeded split) are held out for the validation curve.
     """
     X = np.asarray(x, dtype=float)
@@ -535,6 +536,14 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
     cut = max(1, int(round(0.8 * len(X))))
     train, val = order[:cut], order[cut:]
     opt = _build("optimizer", lambda: ll.train.get_optimizer(optimizer, lr))
+    if optimizer_state is not None:
+        try:  # checked on a copy against the model's shapes, so that fit's errors stay the loss's
+            probe = ll.train.get_optimizer(optimizer, lr)
+            probe.load_state_dict(optimizer_state)
+            probe.init(net.parameters, net.penalized)
+        except ValueError as exc:
+            raise FieldError("optimizer_state", f"{exc}; send null to start afresh") from None
+        opt.load_state_dict(optimizer_state)
     regularizer = None if penalty == "none" or lam == 0 else penalty
     fit_kwargs = {}
     if len(val):
@@ -576,6 +585,7 @@ def train_classifier(loss_name: str, params: dict[str, Any], x: list[list[float]
     pred = (scores_train.reshape(-1) > 0).astype(int) if width == 1 else np.argmax(scores_train, axis=1)
     return {
         "loss": loss.name, "weights": [_finite_list(p) for p in net.parameters],
+        "optimizer_state": None if diverged else opt.state_dict(),
         "shapes": [list(p.shape) for p in net.parameters],
         "chunk": {k: _finite_list(v) for k, v in chunk.items()},
         "initial_loss": _finite_list([full.initial_loss])[0],

@@ -6,7 +6,7 @@ A value outside them is a 422 whose ``detail`` names the field (FastAPI's valida
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,6 +77,15 @@ class TrainHistory(Strict):
     initial_loss: Annotated[list[Optional[float]], Field(max_length=1)] = Field(default_factory=list)
 
 
+class OptimizerState(Strict):
+    """The optimiser's moments after the previous chunk, as that answer gave them
+    (``Optimizer.state_dict``): adam and rmsprop continue their run instead of restarting."""
+
+    optimizer: Literal["sgd", "adam", "gd", "rmsprop"]
+    t: int = Field(ge=0, le=10**7)
+    state: Annotated[list[Any], Field(max_length=8)]
+
+
 class TrainRequest(Strict):
     """A few epochs of the classification playground, from the weights the page holds."""
 
@@ -92,7 +101,8 @@ class TrainRequest(Strict):
     hidden: Annotated[list[Annotated[int, Field(ge=1, le=32)]], Field(max_length=3)] = Field(default_factory=lambda: [8])
     activation: Literal["relu", "tanh", "sigmoid"] = "tanh"
     optimizer: Literal["sgd", "adam", "gd", "rmsprop"] = Field(
-        "sgd", description="sgd and gd keep no state between calls; adam and rmsprop restart their moments.")
+        "sgd", description="sgd and gd (no momentum here) keep no state; adam and rmsprop continue from "
+                           "optimizer_state when it is sent, else start their moments afresh.")
     lr: float = Field(0.1, gt=0, le=10, allow_inf_nan=False)
     penalty: Literal["none", "l1", "l2"] = "none"
     lam: float = Field(0.0, ge=0, le=10, allow_inf_nan=False)
@@ -102,6 +112,7 @@ class TrainRequest(Strict):
                                 Field(max_length=8)]] = Field(None, description="The model's parameters, flattened, "
                                                                                 "as a previous answer gave them.")
     history: TrainHistory = Field(default_factory=TrainHistory)
+    optimizer_state: Optional[OptimizerState] = Field(None, description="The previous answer's optimizer_state.")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     grid: int = Field(50, ge=10, le=120, description="Decision grid points per side.")
 

@@ -15,7 +15,7 @@
   $("balanced").checked = state.balanced;
   const showFormula = () => { $("formula-label").hidden = $("loss").value !== "expr"; };
   showFormula();
-  let data = null, weights = null, history = null, running = false, busy = false;
+  let data = null, weights = null, optimizerState = null, history = null, running = false, busy = false;
 
   function settings() {
     const s = {seed: state.seed, steps: state.steps, balanced: $("balanced").checked};
@@ -24,7 +24,7 @@
   }
   function save() { LL.writeState(settings()); }
   function resetRun() {
-    weights = null;
+    weights = null; optimizerState = null;
     history = {train_loss: [], val_loss: [], accuracy: [], val_accuracy: [], initial_loss: []};
     $("epoch").textContent = "0"; $("train-loss").textContent = "–"; $("accuracy").textContent = "–";
     $("diagnosis").textContent = "";
@@ -81,8 +81,10 @@
       const r = await LL.post("api/train", {
         loss: expression ? "cross_entropy" : s.loss, expression, params, x: data.x, y: data.y, model: s.model, hidden, activation: s.activation, optimizer: s.optimizer,
         lr: +s.lr, penalty: s.penalty, lam: +s.lam, batch_size: Number.isFinite(batch) ? Math.min(batch, data.x.length) : null,
-        steps: state.steps, weights, history, seed: state.seed, grid: 60});
-      weights = r.weights;
+        steps: state.steps, weights, history, seed: state.seed, grid: 60,
+        // the moments continue the run, unless the optimiser was switched part-way
+        optimizer_state: optimizerState && optimizerState.optimizer === s.optimizer ? optimizerState : null});
+      weights = r.weights; optimizerState = r.optimizer_state;
       for (const k of ["train_loss", "val_loss", "accuracy", "val_accuracy"]) history[k] = history[k].concat(r.chunk[k]);
       if (!history.initial_loss.length && r.initial_loss !== null) history.initial_loss = [r.initial_loss];
       $("epoch").textContent = String(history.train_loss.length);
