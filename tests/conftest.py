@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import zlib
 
 import numpy as np
 import pytest
@@ -143,6 +144,12 @@ def _no_unseeded_randomness(monkeypatch, request):
         return real(seed, *args, **kwargs)
 
     monkeypatch.setattr(np.random, "default_rng", guarded)
+    # A module-level generator would hand each test the draws left by the tests run before
+    # it (another order, `-k`, or a new test changes them): each test gets one seeded by its id.
+    module = getattr(request, "module", None)
+    for name in ("RNG", "rng"):
+        if isinstance(getattr(module, name, None), np.random.Generator):
+            monkeypatch.setattr(module, name, real(zlib.crc32(request.node.nodeid.encode())))
     estimators = sys.modules.get("losslab.sklearn")
     if estimators is None:
         try:

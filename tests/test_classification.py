@@ -507,9 +507,10 @@ class TestExtremes:
     def test_large_blocked_input_with_weights_ignore_and_masks_equals_direct(self, monkeypatch):
         from losslab.loss import engine as core
 
-        z = RNG.normal(0.0, 3.0, size=(600, 7))
+        rng = np.random.default_rng(31)  # its own generator: the data must not depend on which tests ran first
+        z = rng.normal(0.0, 3.0, size=(600, 7))
         z[::5, 3] = -np.inf
-        y = RNG.integers(0, 7, size=600)
+        y = rng.integers(0, 7, size=600)
         y[y == 3] = 0
         y[::7] = -100
         L = ll.CrossEntropy(from_logits=True, class_weight=np.arange(1.0, 8.0), ignore_index=-100, label_smoothing=0.0)
@@ -519,7 +520,8 @@ class TestExtremes:
         monkeypatch.setattr(core, "BLOCK_BYTES", 256)
         blocked = L.value_and_gradient(y, z)
         assert blocked[0] == pytest.approx(direct[0], rel=1e-12)
-        np.testing.assert_allclose(blocked[1], direct[1], rtol=1e-13)
+        # entries are summed in another order block by block: rounding relative to the largest entry
+        np.testing.assert_allclose(blocked[1], direct[1], rtol=1e-13, atol=1e-13 * np.max(np.abs(direct[1])))
         # ... and both agree with the generic one-hot path (no fused kernel).
         one_hot = np.eye(7)[np.where(y >= 0, y, 0)]  # ignored rows: any class, weight 0
         w = np.where(y >= 0, np.arange(1.0, 8.0)[np.where(y >= 0, y, 0)], 0.0)

@@ -148,10 +148,12 @@ def evaluate_direct(loss: Any, xp: Any, arrays: tuple, options: dict, weights: A
                     value: bool, gradient: bool, hessian: bool) -> tuple[Any, Any, Any]:
     """One call of the per-sample code on the whole arrays; weights applied here.
 
-    NumPy's overflow warnings are silenced here: a result that overflowed is not returned
-    but raised as ``LossOverflow`` by the contract, with what overflowed and what to do.
+    NumPy's overflow warnings are silenced here, and the invalid-value ones an overflow
+    leads to (inf − inf): a result that overflowed is not returned but raised as
+    ``LossOverflow`` by the contract, with what overflowed and what to do, and every NaN
+    that reaches a result is raised the same way.
     """
-    with np.errstate(over="ignore") if is_numpy(xp) else contextlib.nullcontext():
+    with np.errstate(over="ignore", invalid="ignore") if is_numpy(xp) else contextlib.nullcontext():
         return _direct(loss, xp, arrays, options, weights, scale, reduction, value, gradient, hessian)
 
 
@@ -200,7 +202,7 @@ def evaluate_blocked(loss: Any, xp: Any, arrays: tuple, options: dict, weights: 
         return x[lo:hi] if hasattr(x, "shape") and x.ndim >= 1 and x.shape[0] == n_rows else x
 
     def work(start: int, stop: int) -> float:
-        with np.errstate(over="ignore"):  # per thread: overflow is checked and raised, not warned
+        with np.errstate(over="ignore", invalid="ignore"):  # per thread: overflow is checked and raised, not warned
             return walk(start, stop)
 
     def walk(start: int, stop: int) -> float:

@@ -118,16 +118,18 @@ class Poisson(Loss):
             out = xp.exp(y_pred) - y_true * y_pred
         else:
             out = y_pred - S.xlogy(xp, y_true, y_pred)
-        return out + self._stirling(xp, y_true) if self.full else out
-
-    @staticmethod
-    def _stirling(xp: Any, y: Any) -> Any:
-        """y log y − y + ½ log(2πy) where y > 1, else 0 (PyTorch's mask); y ≤ 1 is replaced by
-        1 inside the logarithms so that no log(0) is formed."""
-        above = y > 1.0
-        safe = xp.where(above, y, xp.ones_like(y))
-        term = safe * xp.log(safe) - safe + 0.5 * (xp.log(safe) + _LOG_2PI)
-        return xp.where(above, term, xp.zeros_like(y))
+        if not self.full:
+            return out
+        # Stirling's y log y − y + ½ log(2πy) where y > 1, else 0 (PyTorch's mask), joined to
+        # the loss as y·log(y/μ) + μ − y: added apart, y log y and y log μ (7e31 in float32 at
+        # 1e30) cancel to a loss a thousand times smaller and keep only its first digits.
+        # y ≤ 1 is replaced by 1 inside the logarithms, so that no log(0) is formed.
+        above = y_true > 1.0
+        safe = xp.where(above, y_true, xp.ones_like(y_true))
+        log_ratio = xp.log(safe) - y_pred if self.log_input else xp.log(safe / y_pred)
+        mu = xp.exp(y_pred) if self.log_input else y_pred
+        joined = safe * log_ratio + (mu - safe) + 0.5 * (xp.log(safe) + _LOG_2PI)
+        return xp.where(above, joined, out)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.log_input:
@@ -191,8 +193,13 @@ class NegativeBinomialNLL(Loss):
         return (1.0 - y_true / y_pred) / (1.0 + self.alpha * y_pred)
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        a = self.alpha
-        return (y_true / y_pred) / y_pred - a * (1.0 + a * y_true) / (1.0 + a * y_pred) ** 2
+        # y/μ² − (y + k)/(μ + k)² with k = 1/α, put over one denominator:
+        # k/(μ + k)²·(2r − 1 + r·k/μ), r = y/μ. The two terms cancel where y ≈ μ is large
+        # (float32 at 1e30 left 2e-30 of rounding for a Hessian of 1e-46); here nothing cancels
+        # but 2r − 1, and μ² is never formed.
+        k = 1.0 / self.alpha
+        r = y_true / y_pred
+        return (k / (y_pred + k)) / (y_pred + k) * (2.0 * r - 1.0 + r * (k / y_pred))
 
 
 @register
@@ -295,10 +302,17 @@ class Tweedie(Loss):
         if p == 2:
             ratio = y_true / y_pred
             return 2.0 * (ratio - xp.log(ratio) - 1.0)
-        y_pos = xp.maximum(y_true, 0.0)
-        return 2.0 * (
-            y_pos ** (2 - p) / ((1 - p) * (2 - p)) - y_true * y_pred ** (1 - p) / (1 - p) + y_pred ** (2 - p) / (2 - p)
-        )
+        # 2μ^{2−p}·g(r), r = y/μ, g(r) = (r₊^{2−p} − 1)/((1−p)(2−p)) − (r − 1)/(1−p): the terms
+        # y^{2−p} and y·μ^{1−p} overflow float32 at 1e±30 although their sum is 0 there, and
+        # g(1) = 0 exactly in this form. g ≥ 0 (rounding may dip below); a zero g gives 0 where
+        # μ^{2−p} overflows. (r₊^{2−p} is 0 for r ≤ 0: for p < 2, y may be 0, and for p ≤ 0
+        # negative; the power takes a positive stand-in there, so that autodiff's 0·∞ is not NaN.)
+        r = y_true / y_pred
+        positive = r > 0
+        r_pow = xp.where(positive, xp.where(positive, r, xp.ones_like(r)) ** (2 - p), xp.zeros_like(r))
+        g = (r_pow - 1.0) / ((1 - p) * (2 - p)) - (r - 1.0) / (1 - p)
+        g = xp.maximum(g, 0.0)
+        return 2.0 * g * xp.where(g == 0, xp.ones_like(y_pred), y_pred) ** (2 - p)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.power == 0:

@@ -785,7 +785,18 @@ class Barron(DistanceLoss):
         if a == -math.inf:
             u = S.clip(xp, r / c, -40.0, 40.0)
             return u / c * xp.exp(-0.5 * u * u)
-        return r / c**2 * xp.exp((0.5 * a - 1.0) * self._log_base(xp, r))
+        # r/c²·(1 + t²)^k, t = r/(c√b), k = α/2 − 1, is (√b/c)·t·(1 + t²)^k; for |t| > 1 as
+        # sign(t)|t|^{α−1}(1 + 1/t²)^k, since (1 + t²)^k alone underflows where t·(1 + t²)^k
+        # does not (float32 at r = 1e30, α = ½: 1e-45 times 1e30).
+        b, k = abs(a - 2.0), 0.5 * a - 1.0
+        t = r / (c * math.sqrt(b))
+        small = xp.abs(t) <= 1.0
+        inner = xp.where(small, t, xp.zeros_like(t))
+        outer = xp.where(small, xp.ones_like(t), t)
+        inv = 1.0 / outer
+        near = inner * xp.exp(k * xp.log1p(inner * inner))
+        far = xp.sign(outer) * xp.abs(outer) ** (a - 1.0) * xp.exp(k * xp.log1p(inv * inv))
+        return math.sqrt(b) / c * xp.where(small, near, far)
 
     def _rho_second(self, xp: Any, r: Any) -> Any:
         a, c = self.alpha, self.scale
