@@ -122,8 +122,8 @@ MUTANTS: list[Mutant] = [
        "        return 1.0 - y_true / y_pred\n", "        return 1.0 - y_true / (y_pred + 1e-3)\n",
        k(CATALOG, "poisson and finite_differences")),
     _m("kl_gradient", "loss math", PROB,
-       "        return -y_true / clip_probabilities(xp, y_pred)\n",
-       "        return -y_true / clip_probabilities(xp, y_pred) + 1.0\n",
+       "        return -p if self.log_input else -p / clip_probabilities(xp, y_pred)\n",
+       "        return -p if self.log_input else -p / clip_probabilities(xp, y_pred) + 1.0\n",
        k(CATALOG, "kl_divergence and finite_differences")),
     # The chain rules of the links (loss/links.py) and the class-separable shape (loss/shapes.py).
     _m("softmax_gradient_without_sum", "loss math", LINKS,
