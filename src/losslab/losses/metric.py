@@ -442,7 +442,7 @@ class _ClassMatrix(_AngularMargin):
         name, k = self.inputs[2], self._rows_per_class()
         check_rows(embeddings, "embeddings")
         check_labels(labels, embeddings.shape[0], "labels")
-        if matrix.ndim != 2 or matrix.shape[1] != embeddings.shape[1] or matrix.shape[0] < k or matrix.shape[0] % k:
+        if matrix.ndim != 2 or matrix.shape[1] != embeddings.shape[1] or matrix.shape[0] % k:
             rows = "one row per class" if k == 1 else f"n_classes·{k} rows, {k} sub-centres per class (sub_centers={k})"
             raise ValueError(f"{name} must be of shape (rows, {embeddings.shape[1]}): {rows}, each of the width of"
                              f" embeddings; got shape {tuple(matrix.shape)}")
