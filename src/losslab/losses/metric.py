@@ -601,8 +601,9 @@ class SubCenterArcFace(_MarginSoftmax):
     - Gradient of Σᵢ cᵢℓᵢ: as ``arcface``'s in the class cosines, each class's going to the
       sub-centre that attains the maximum (the others of the class get none). Ties: where
       two sub-centres of a class attain it, the max is not differentiable, and the gradient
-      goes to the first of them (the lowest k, as ``argmax`` in NumPy, PyTorch and JAX picks;
-      PyTorch's and JAX's autodiff of ``max`` would split it): differentiable False. No
+      goes to the first of them (the lowest k, as ``argmax`` in NumPy, PyTorch and JAX picks,
+      and as pytorch-metric-learning's ``torch.max(dim=…)`` sends it; autodiff of
+      ``jnp.max`` or ``torch.amax`` would split it equally): differentiable False. No
       Hessian; not separable.
     - Estimates: class directions with an angular gap m, each class allowed K modes (noisy
       or multi-modal classes; "other").
