@@ -40,6 +40,20 @@ def _classes(rng, n):
     return (x, labels, weight), {}
 
 
+def _sub_centers(k):
+    """Embeddings, class labels and a class matrix of k sub-centres per class (row c·k + j):
+    each embedding near one of its class's sub-centres; continuous draws, so that no two
+    sub-centres tie for a class's maximum (where the loss is not differentiable)."""
+
+    def make(rng, n):
+        weight = rng.normal(size=(CLASSES * k, DIM))
+        labels = rng.integers(0, CLASSES, size=n).astype(float)
+        rows = labels.astype(int) * k + rng.integers(0, k, size=n)
+        return (weight[rows] + rng.normal(size=(n, DIM)), labels, weight), {}
+
+    return make
+
+
 def _spread_views(rng, n):
     """Two views whose columns have sample standard deviations fixed away from VICReg's
     γ = 1 (its variance hinge's kink): 0.3 and 0.6 below it (active), 2 and 3 above."""
@@ -67,4 +81,19 @@ CASES = [
     Case("vicreg", ll.VICReg(), _spread_views, has_hessian=False),
     Case("vicreg-weights", ll.VICReg(invariance_weight=1.0, variance_weight=2.0, covariance_weight=0.5, gamma=1.0),
          _spread_views, has_hessian=False),
+]
+
+# SphereFace, sub-center ArcFace and the proxy losses: embeddings with a class matrix (or
+# proxies); SphereFace's ψ has a continuous derivative, so finite differences hold across
+# its boundaries θ = kπ/m too.
+CASES += [
+    Case("sphereface", ll.SphereFace(), _classes, has_hessian=False),
+    Case("sphereface-s2-m3", ll.SphereFace(scale=2.0, margin=3), _classes, has_hessian=False),
+    Case("subcenter_arcface-k3", ll.SubCenterArcFace(scale=4.0, margin=0.3), _sub_centers(3), has_hessian=False),
+    Case("subcenter_arcface-k2", ll.SubCenterArcFace(scale=8.0, margin=0.2, sub_centers=2), _sub_centers(2),
+         has_hessian=False),
+    Case("proxy_nca", ll.ProxyNCA(), _classes, has_hessian=False),
+    Case("proxy_nca-s3", ll.ProxyNCA(scale=3.0), _classes, has_hessian=False),
+    Case("proxy_anchor", ll.ProxyAnchor(), _classes, has_hessian=False),
+    Case("proxy_anchor-a4-d0.3", ll.ProxyAnchor(alpha=4.0, margin=0.3), _classes, has_hessian=False),
 ]

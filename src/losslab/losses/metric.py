@@ -3,9 +3,10 @@
 Family "embedding" (the family of ``losses/embedding.py``, whose helpers this module
 uses; it is a module of its own only to keep each file readable). Every loss here is
 non-separable: a sample's loss depends on the other rows of the batch (``ntxent``,
-``siglip``), on a class matrix shared by all rows (``arcface``, ``cosface``), or on the
-whole batch's statistics (``barlow_twins``, whose loss is one number per batch: shape
-(1,), like the transport losses). Each computes the value and the exact gradient of
+``siglip``), on a class matrix shared by all rows (``arcface``, ``cosface``,
+``sphereface``, ``subcenter_arcface``; the proxies of ``proxy_nca`` and ``proxy_anchor``),
+or on the whole batch's statistics (``barlow_twins``, whose loss is one number per batch:
+shape (1,), like the transport losses; ``proxy_anchor``'s too). Each computes the value and the exact gradient of
 Σᵢ cᵢℓᵢ for any sample weights (``_weighted_value_and_gradient``); reduction="none" has no
 gradient, and none has a Hessian (the Hessian diagonal of a loss whose rows interact is not
 the per-sample quantity the contract defines).
@@ -258,8 +259,9 @@ class SigLIP(InfoNCE):
 
 
 # ----------------------------------------------------------------------------- angular margins
-def _check_class_labels(xp: Any, labels: Any, n_classes: int) -> None:
-    """Whole class indices in [0, n_classes); the message names ``labels``."""
+def _check_class_labels(xp: Any, labels: Any, n_classes: int, rows: str = "one row of weight per class") -> None:
+    """Whole class indices in [0, n_classes); the message names ``labels`` and says where
+    the number of classes comes from (``rows``)."""
     if is_tracing(labels):
         if xp.isdtype(labels.dtype, "real floating"):
             V.traced_invalid(xp, (labels != xp.round(labels)) | (labels < 0) | (labels >= n_classes),
@@ -275,7 +277,7 @@ def _check_class_labels(xp: Any, labels: Any, n_classes: int) -> None:
     if values.min() < 0 or values.max() >= n_classes:
         bad = values.min() if values.min() < 0 else values.max()
         raise ValueError(
-            f"labels must hold class indices in [0, {n_classes - 1}] (one row of weight per class); got {float(bad):g}"
+            f"labels must hold class indices in [0, {n_classes - 1}] ({rows}); got {float(bad):g}"
         )
 
 
@@ -418,6 +420,334 @@ class CosFace(_AngularMargin):
 
     def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
         return c - self.margin, xp.ones_like(c)
+
+
+# ----------------------------------------------------------------------------- SphereFace, sub-centres, proxies
+_POSITIVE_INTEGER = V.Rule(
+    lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1, "an integer >= 1"
+)
+
+
+class _ClassMatrix(_AngularMargin):
+    """Embeddings against a matrix of class rows (class weights, sub-centres or proxies),
+    the input named ``inputs[2]``, with ``_rows_per_class()`` rows per class in class-major
+    order (row c·K + k is sub-centre k of class c). A class's cosine is the largest of its
+    rows' cosines; the gradient goes through the row that gives it."""
+
+    def _rows_per_class(self) -> int:
+        return 1
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        embeddings, labels, matrix = arrays
+        name, k = self.inputs[2], self._rows_per_class()
+        check_rows(embeddings, "embeddings")
+        check_labels(labels, embeddings.shape[0], "labels")
+        if matrix.ndim != 2 or matrix.shape[1] != embeddings.shape[1] or matrix.shape[0] % k:
+            rows = "one row per class" if k == 1 else f"n_classes·{k} rows, {k} sub-centres per class (sub_centers={k})"
+            raise ValueError(f"{name} must be of shape (rows, {embeddings.shape[1]}): {rows}, each of the width of"
+                             f" embeddings; got shape {tuple(matrix.shape)}")
+        dtype = float_dtype(xp, embeddings, matrix)
+        return (xp.astype(embeddings, dtype, copy=False), labels, xp.astype(matrix, dtype, copy=False)), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        embeddings, labels, matrix = arrays
+        name, k = self.inputs[2], self._rows_per_class()
+        V.check_finite(xp, embeddings, "embeddings")
+        V.check_finite(xp, matrix, name)
+        rows = f"one row of {name} per class" if k == 1 else f"{k} rows of {name} per class"
+        _check_class_labels(xp, labels, matrix.shape[0] // k, rows)
+
+    def _cosines(self, xp: Any, embeddings: Any, labels: Any, matrix: Any) -> tuple:
+        """(x̂, ‖x‖, ŵ, ‖w‖, cos (N, C), onehot (N, C), select): select (N, C, K) marks the
+        sub-centre each class's cosine comes from (None for one row per class)."""
+        x_hat, x_norm = normalize(xp, embeddings)
+        w_hat, w_norm = normalize(xp, matrix)
+        cos = x_hat @ w_hat.T
+        k, select = self._rows_per_class(), None
+        if k > 1:
+            grouped = xp.reshape(cos, (cos.shape[0], cos.shape[1] // k, k))
+            # argmax returns the first of tied maxima (NumPy, PyTorch, JAX alike): the
+            # gradient then goes to the lowest-numbered sub-centre, in autodiff too.
+            first = xp.argmax(grouped, axis=2)
+            select = xp.astype(first[:, :, None] == xp.arange(k, device=device(cos))[None, None, :], cos.dtype)
+            cos = xp.sum(select * grouped, axis=2)
+        classes = xp.astype(xp.arange(cos.shape[1], device=device(cos)), cos.dtype)
+        onehot = xp.astype(xp.astype(labels, cos.dtype)[:, None] == classes[None, :], cos.dtype)
+        return x_hat, x_norm, w_hat, w_norm, cos, onehot, select
+
+    def _cosine_backward(self, xp: Any, parts: tuple, g_cos: Any) -> tuple[Any, Any]:
+        """From ∂/∂cos (N, C) to the raw embeddings and matrix: through the selected
+        sub-centre only, then through both normalisations."""
+        x_hat, x_norm, w_hat, w_norm, _, _, select = parts
+        if select is not None:
+            g_cos = xp.reshape(select * g_cos[:, :, None], (g_cos.shape[0], w_hat.shape[0]))
+        d_x = normalize_backward(xp, x_hat, x_norm, g_cos @ w_hat)
+        d_w = normalize_backward(xp, w_hat, w_norm, g_cos.T @ x_hat)
+        return d_x, d_w
+
+
+class _MarginSoftmax(_ClassMatrix):
+    """Softmax cross-entropy on logits a_i·u_ij, u the cosines with the true class's replaced
+    by φ(cos θ) (``_phi``); a_i = f·s, or f·s·‖x_i‖ where the embedding's norm is kept
+    (``_norm_scaled``, SphereFace), f = ``_logit_factor``."""
+
+    _norm_scaled = False
+    _logit_factor = 1.0
+
+    def _softmax_parts(self, xp: Any, embeddings: Any, labels: Any, matrix: Any) -> tuple:
+        parts = self._cosines(xp, embeddings, labels, matrix)
+        x_norm, cos, onehot = parts[1][:, 0], parts[4], parts[5]
+        # Rounding can put |cos| a few ulp above 1, where arccos-type margins have no value.
+        c_true = S.clip(xp, xp.sum(onehot * cos, axis=1), -1.0, 1.0)
+        phi, dphi = self._phi(xp, c_true)
+        a = self._logit_factor * self.scale * (x_norm if self._norm_scaled else xp.ones_like(c_true))
+        u = cos + onehot * (phi - c_true)[:, None]
+        logits = a[:, None] * u
+        return parts, u, a, dphi, logits, S.logsumexp(xp, logits, axis=1) - a * phi
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any, matrix: Any) -> Any:
+        return self._softmax_parts(xp, embeddings, labels, matrix)[-1]
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        parts, u, a, dphi, logits, per_sample = self._softmax_parts(xp, *arrays)
+        total = _scalar(xp, xp.sum(cotangent * per_sample)) if value else None
+        if not gradient:
+            return total, None
+        onehot = parts[5]
+        g_logits = cotangent[:, None] * (S.softmax(xp, logits, axis=1) - onehot)
+        g_cos = a[:, None] * g_logits * (1.0 + onehot * (dphi - 1.0)[:, None])
+        d_x, d_w = self._cosine_backward(xp, parts, g_cos)
+        if self._norm_scaled:  # a = f·s·‖x‖, ∂a/∂x = f·s·x̂
+            d_x = d_x + self._logit_factor * self.scale * xp.sum(g_logits * u, axis=1, keepdims=True) * parts[0]
+        return total, (d_x, d_w)
+
+
+@register
+class SphereFace(_MarginSoftmax):
+    r"""SphereFace (A-Softmax, Liu et al. 2017): the true class's angle multiplied by m, made monotone by ψ.
+
+    - Formula: with :math:`\cos\theta_{ij} = \hat x_i\cdot\hat w_j` (the rows of the class
+      matrix normalised, zero biases), :math:`\ell_i = -\log\frac{e^{s\|x_i\|\psi(\theta_{iy_i})}}
+      {e^{s\|x_i\|\psi(\theta_{iy_i})} + \sum_{j\ne y_i} e^{s\|x_i\|\cos\theta_{ij}}}`,
+      :math:`\psi(\theta) = (-1)^k\cos(m\theta) - 2k` for θ in [kπ/m, (k+1)π/m], k = 0…m−1:
+      continuous and decreasing on [0, π], from 1 down to 1 − 2m. cos(mθ) is the Chebyshev
+      polynomial T_m(cos θ), and k counts the boundaries cos(jπ/m) at or above cos θ: no arccos.
+    - Feature norm: this is the paper's A-Softmax, *not* the normalised-feature variant:
+      the embedding's norm ‖x‖ stays in the logits, times scale s (1 in the paper and in
+      pytorch-metric-learning). The normalised-feature variant (logits s·ψ, s fixed, as in
+      ArcFace/CosFace) is this loss on L2-normalised embeddings with scale = s.
+    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); weight (C, dim) the
+      class matrix (differentiable); margin m an integer >= 1 (m = 1: the normalised-weight
+      softmax, the paper's "modified softmax"); scale > 0.
+    - Gradient of Σᵢ cᵢℓᵢ: G = c ⊙ (softmax − onehot) on the logits a_i u_ij (a_i = s‖x_i‖);
+      ∂cos_ij = a_i G_ij, times ψ′(cos θ) = (−1)^k m U_{m−1}(cos θ) = (−1)^k m sin(mθ)/sin θ
+      (|ψ′| <= m², finite at θ = 0) for the true class; ∂x̂ = ∂cos ŵ, ∂ŵ = ∂cosᵀ x̂, both
+      normalisations, and s(Σ_j G_ij u_ij) x̂_i more for x_i through ‖x_i‖. ψ′ is
+      continuous but ψ″ jumps at θ = kπ/m (twice_differentiable False); no Hessian; not
+      separable (the class matrix is shared).
+    - Estimates: class-separable directions, the true class's angle m times smaller than
+      the others' ("other").
+    - Relations: pytorch-metric-learning's ``SphereFaceLoss(margin=4, scale=1)``
+      (the defaults here) computes the same logits s‖x‖·(cos θ or ψ(θ)). The paper trains
+      with ψ annealed in, (λ cos θ + ψ(θ))/(1 + λ) with λ decreasing: a training schedule,
+      not this loss. ``arcface`` and ``cosface`` put the margin on θ + m and cos θ − m.
+    - Reference: Liu, Wen, Yu, Li, Raj & Song (2017), SphereFace: deep hypersphere embedding
+      for face recognition, eq. 7.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.sphereface([[3.0, 4.0]], [0], [[1.0, 0.0], [0.0, 1.0]])), 6))
+    9.784056
+    """
+
+    name = "sphereface"
+    aliases = ("a_softmax", "angular_softmax", "SphereFaceLoss")
+    description = "SphereFace (A-Softmax): softmax on ‖x‖·cos θ with the true class's angle multiplied by m."
+    formula = (r"-\log\frac{e^{s\|x\|\psi(\theta_{y})}}{e^{s\|x\|\psi(\theta_{y})} + \sum_{j\ne y}e^{s\|x\|\cos\theta_j}},"
+               r"\ \psi(\theta) = (-1)^k\cos(m\theta) - 2k")
+    parameters = (
+        Param("scale", 1.0, V.POSITIVE, "s: multiplies the logits ‖x‖·cos θ (1 in the paper)"),
+        Param("margin", 4, _POSITIVE_INTEGER, "m: the multiplicative angular margin, an integer (the paper's 4)"),
+    )
+    TRAITS = Traits(convex=False, estimates="other", **{**_METRIC, "twice_differentiable": False})
+    _norm_scaled = True
+
+    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
+        m = int(self.margin)
+        # T_m(c) = cos(mθ) and U_{m−1}(c) = sin(mθ)/sin θ by their three-term recurrences.
+        t_prev, t = xp.ones_like(c), c
+        u_prev, u = xp.zeros_like(c), xp.ones_like(c)
+        for _ in range(m - 1):
+            t_prev, t = t, 2.0 * c * t - t_prev
+            u_prev, u = u, 2.0 * c * u - u_prev
+        # k = #{j in 1…m−1: θ >= jπ/m}; at a boundary either k gives the same ψ (ψ is continuous).
+        k = xp.zeros_like(c)
+        for j in range(1, m):
+            k = k + xp.astype(c <= math.cos(j * math.pi / m), c.dtype)
+        sign = 1.0 - 2.0 * (k - 2.0 * xp.floor(k / 2.0))
+        return sign * t - 2.0 * k, sign * m * u
+
+
+@register
+class SubCenterArcFace(_MarginSoftmax):
+    r"""Sub-center ArcFace (Deng et al. 2020): K sub-centres per class, the nearest one carries ArcFace's margin.
+
+    - Formula: the class matrix holds K rows per class, row c·K + k the sub-centre k of class
+      c (class-major, as in the authors' and pytorch-metric-learning's code);
+      :math:`\cos\theta_{ic} = \max_k \hat x_i\cdot\hat w_{ck}`, then ArcFace:
+      :math:`\ell_i = -\log\frac{e^{s\cos(\theta_{iy_i} + m)}}{e^{s\cos(\theta_{iy_i} + m)}
+      + \sum_{c\ne y_i} e^{s\cos\theta_{ic}}}`.
+    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); weight (C·K, dim)
+      (differentiable); scale > 0; margin in [0, π/2); sub_centers K an integer >= 1.
+    - Gradient of Σᵢ cᵢℓᵢ: as ``arcface``'s in the class cosines, each class's going to the
+      sub-centre that attains the maximum (the others of the class get none). Ties: where
+      two sub-centres of a class attain it, the max is not differentiable, and the gradient
+      goes to the first of them (the lowest k, as ``argmax`` in NumPy, PyTorch and JAX picks,
+      and as pytorch-metric-learning's ``torch.max(dim=…)`` sends it; autodiff of
+      ``jnp.max`` or ``torch.amax`` would split it equally): differentiable False. No
+      Hessian; not separable.
+    - Estimates: class directions with an angular gap m, each class allowed K modes (noisy
+      or multi-modal classes; "other").
+    - Relations: sub_centers = 1 is ``arcface``. pytorch-metric-learning's
+      ``SubCenterArcFaceLoss`` (margin 28.6 *degrees*, scale 64, sub_centers 3) takes the
+      same maximum over the same layout; its margin's unit differs, so its name is no alias
+      (margin = radians(28.6) here). The paper's second stage (dropping samples far from
+      their class's dominant sub-centre, then K = 1) is data cleaning, not part of the loss.
+    - Reference: Deng, Guo, Liu, Xue & Zafeiriou (2020), Sub-center ArcFace: boosting face
+      recognition by large-scale noisy web faces (ECCV).
+
+    >>> import losslab as ll
+    >>> weight = [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.8, -0.6]]
+    >>> print(round(float(ll.subcenter_arcface([[0.6, 0.8]], [0], weight, scale=1.0, margin=0.5, sub_centers=2)), 6))
+    0.507257
+    """
+
+    name = "subcenter_arcface"
+    aliases = ("sub_center_arcface",)
+    description = "Sub-center ArcFace: ArcFace on each class's best of K sub-centres."
+    formula = (r"-\log\frac{e^{s\cos(\theta_{y}+m)}}{e^{s\cos(\theta_{y}+m)} + \sum_{c\ne y}e^{s\cos\theta_c}},"
+               r"\ \cos\theta_c = \max_k \hat x\cdot\hat w_{ck}")
+    parameters = ArcFace.parameters + (
+        Param("sub_centers", 3, _POSITIVE_INTEGER, "K: sub-centres (rows of weight) per class (the paper's 3)"),
+    )
+    TRAITS = Traits(convex=False, estimates="other",
+                    **{**_METRIC, "differentiable": False, "twice_differentiable": False})
+    _phi = ArcFace._phi
+
+    def _rows_per_class(self) -> int:
+        return int(self.sub_centers)
+
+
+@register
+class ProxyNCA(_MarginSoftmax):
+    r"""Proxy-NCA (Movshovitz-Attias et al. 2017), in pytorch-metric-learning's form: a softmax over distances to class proxies.
+
+    - Formula: embeddings and proxies L2-normalised,
+      :math:`\ell_i = -\log\frac{e^{-s\|\hat x_i - \hat p_{y_i}\|^2}}{\sum_j e^{-s\|\hat x_i - \hat p_j\|^2}}`
+      (the positive proxy in the denominator). As ‖x̂ − p̂‖² = 2 − 2cos θ for unit vectors,
+      this is softmax cross-entropy on the logits 2s·cos θ_ij (the constant −2s cancels),
+      which is how it is computed.
+    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); proxies (C, dim),
+      one per class, learned (differentiable); scale > 0.
+    - Gradient of Σᵢ cᵢℓᵢ: ∂cos_ij = 2s G_ij, G = c ⊙ (softmax − onehot); ∂x̂ = ∂cos p̂,
+      ∂p̂ = ∂cosᵀ x̂, then both normalisations. No Hessian; not separable (the proxies are
+      shared).
+    - Estimates: embeddings nearest their class's proxy ("other").
+    - Relations: pytorch-metric-learning's ``ProxyNCALoss`` (softmax_scale = 1, the scale
+      here; squared L2 distance of normalised vectors), which drops a sample whose softmax
+      underflows to 0 where this one stays finite. The paper's NCA form leaves the positive
+      proxy out of the denominator, −log(e^{−d_y}/Σ_{j≠y} e^{−d_j}) = ℓ + log(1 − e^{−ℓ}),
+      unbounded below. ProxyNCA++ (Teh, DeVries & Taylor 2020) is this loss with
+      scale = 1/T. ``cosface`` with margin 0 and scale 2s gives the same number.
+    - Reference: Movshovitz-Attias, Toshev, Leung, Ioffe & Singh (2017), No fuss distance
+      metric learning using proxies (ICCV).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.proxy_nca([[0.6, 0.8]], [0], [[1.0, 0.0], [0.0, 1.0]])), 6))
+    0.913015
+    """
+
+    name = "proxy_nca"
+    aliases = ("proxynca", "ProxyNCALoss")
+    description = "Proxy-NCA: softmax over −s·(squared distance) of normalised embeddings to class proxies."
+    formula = r"-\log\frac{e^{-s\|\hat x - \hat p_{y}\|^2}}{\sum_j e^{-s\|\hat x - \hat p_j\|^2}}"
+    parameters = (Param("scale", 1.0, V.POSITIVE, "s: multiplies −‖x̂ − p̂‖² (pytorch-metric-learning's softmax_scale)"),)
+    inputs = ("embeddings", "labels", "proxies")
+    differentiable_inputs = ("embeddings", "proxies")
+    _logit_factor = 2.0
+
+    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
+        return c, xp.ones_like(c)
+
+
+@register
+class ProxyAnchor(_ClassMatrix):
+    r"""Proxy-anchor loss (Kim et al. 2020): each class proxy is an anchor pulling its batch samples and pushing the rest.
+
+    - Formula: :math:`s(x, p) = \hat x\cdot\hat p` (cosine), P the proxies, P⁺ those with at
+      least one sample of their class in the batch, X_p⁺ the rows of p's class, X_p⁻ the others:
+      :math:`\ell = \frac{1}{|P^+|}\sum_{p\in P^+}\log\big(1 + \sum_{x\in X_p^+} e^{-\alpha(s(x,p) - \delta)}\big)
+      + \frac{1}{|P|}\sum_{p\in P}\log\big(1 + \sum_{x\in X_p^-} e^{\alpha(s(x,p) + \delta)}\big)`.
+    - Shape: one loss per batch (the anchors are the proxies, not the samples): the result
+      has shape (1,) and a ``sample_weight`` has shape (1,), as for ``barlow_twins``.
+    - Domains: embeddings (N, dim), N >= 1; labels (N,) class indices in [0, C); proxies
+      (C, dim) learned (differentiable); alpha > 0; margin δ >= 0.
+    - Gradient: ∂s(x, p) = −α σ⁺_xp/|P⁺| for x in X_p⁺ and α σ⁻_xp/|P| for x in X_p⁻,
+      σ the term's share e^{…}/(1 + Σ e^{…}) of its log; ∂x̂ = ∂s p̂, ∂p̂ = ∂sᵀ x̂, then both
+      normalisations. No Hessian.
+    - Estimates: embeddings with cosine above δ to their class's proxy and below −δ to the
+      others, softly weighted by α ("other").
+    - Relations: pytorch-metric-learning's ``ProxyAnchorLoss(margin=0.1, alpha=32)`` (the
+      paper's and the defaults here) divides the positive part by the number of proxies with
+      positives and the negative part by the number of classes, as here.
+    - Reference: Kim, Kim, Cho & Kwak (2020), Proxy anchor loss for deep metric learning
+      (CVPR), eq. 4.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.proxy_anchor([[0.6, 0.8], [1.0, 0.0]], [0, 0], [[1.0, 0.0], [0.0, 1.0]], alpha=1.0)), 6))
+    1.45886
+    """
+
+    name = "proxy_anchor"
+    aliases = ("proxyanchor", "ProxyAnchorLoss")
+    description = "Proxy-anchor: each proxy pulls its class's batch samples past δ and pushes the others."
+    formula = (r"\frac{1}{|P^+|}\sum_{p\in P^+}\log\big(1 + \sum_{X_p^+} e^{-\alpha(s - \delta)}\big)"
+               r" + \frac{1}{|P|}\sum_{p\in P}\log\big(1 + \sum_{X_p^-} e^{\alpha(s + \delta)}\big)")
+    parameters = (
+        Param("alpha", 32.0, V.POSITIVE, "α: the scale of the soft weighting"),
+        Param("margin", 0.1, V.NONNEGATIVE, "δ: the cosine margin"),
+    )
+    inputs = ("embeddings", "labels", "proxies")
+    differentiable_inputs = ("embeddings", "proxies")
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        if arrays[0].ndim == 2 and arrays[0].shape[0] == 0:
+            raise ValueError("embeddings must be a non-empty batch (the loss is one number per batch); got 0 rows")
+        return super()._prepare(xp, arrays, options)
+
+    def _loss_shape(self, arrays: tuple) -> tuple[int, ...]:
+        return (1,)
+
+    def _parts(self, xp: Any, embeddings: Any, labels: Any, proxies: Any) -> tuple:
+        parts = self._cosines(xp, embeddings, labels, proxies)
+        cos, onehot = parts[4], parts[5]
+        # Per proxy (a row of the transposes): log(1 + Σ e^…) and each sample's share of it.
+        pos_log, pos_share = _log1p_sum_exp(xp, (-self.alpha * (cos - self.margin)).T, onehot.T)
+        neg_log, neg_share = _log1p_sum_exp(xp, (self.alpha * (cos + self.margin)).T, (1.0 - onehot).T)
+        n_pos = xp.sum(xp.astype(xp.sum(onehot, axis=0) > 0, cos.dtype))
+        n_all = float(cos.shape[1])
+        value = xp.sum(pos_log) / n_pos + xp.sum(neg_log) / n_all
+        return parts, value, pos_share, neg_share, n_pos, n_all
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any, proxies: Any) -> Any:
+        return xp.reshape(self._parts(xp, embeddings, labels, proxies)[1], (1,))
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        parts, loss, pos_share, neg_share, n_pos, n_all = self._parts(xp, *arrays)
+        total = _scalar(xp, cotangent[0] * loss) if value else None
+        if not gradient:
+            return total, None
+        g_cos = cotangent[0] * self.alpha * (neg_share.T / n_all - pos_share.T / n_pos)
+        return total, self._cosine_backward(xp, parts, g_cos)
 
 
 # ----------------------------------------------------------------------------- Barlow Twins
