@@ -432,6 +432,9 @@ class LambdaLoss(_GradedQueryLoss):
     )
     TRAITS = Traits(task="ranking", y_true_domain=NONNEGATIVE, differentiable=False,
                     twice_differentiable=False, estimates="other")
+    #: About ten pair matrices are alive at once here (ρ, δ, gaps, weights…), against three
+    #: or four in pairwise_logistic: a quarter of the batch keeps the same working memory.
+    PAIR_BUDGET = _QueryLoss.PAIR_BUDGET // 4
 
     def _batch_value_and_gradient(self, xp: Any, y: Any, s: Any, c: Any, mask: Any, gradient: bool) -> tuple:
         gain = _gains(xp, y)
