@@ -5,7 +5,7 @@ loops over the pairs and queries, ranks by sorting), each gradient against centr
 differences of that independent formula, and the query losses grouped by ``query_ids``
 against each query evaluated on its own. Peers: Optax's ``ranking_softmax_loss`` when Optax
 is installed (skipped otherwise), and the numbers printed in Optax's and Rax's
-documentation (quoted where used).
+documentation (quoted where used; Rax is not installed here).
 """
 
 from __future__ import annotations
@@ -190,6 +190,18 @@ def test_approx_ndcg_equals_the_formula_over_queries(rng, temperature):
     total = lambda v: _by_query(_approx_ndcg_query, y, v, qid, temperature=temperature)  # noqa: E731
     np.testing.assert_allclose(L.gradient(y, s, query_ids=qid, reduction="sum"), _central_difference(total, s),
                                rtol=1e-6, atol=1e-9)
+
+
+def test_approx_ndcg_equals_rax_documented_numbers():
+    # Rax's approx_t12n(ndcg_metric) docstring: -0.71789175 for scores [0, 1, 3, 2], labels
+    # [0, 0, 1, 2]; approx_ranks' docstring: ndcg_metric with approximate ranks 0.63092977 for
+    # scores [-1, 1, 0], labels [0, 0, 1], gradient [-0.03763788, -0.03763788, 0.07527576]
+    # (a metric to maximise: the loss is one minus it, its gradient the negative).
+    assert ll.approx_ndcg([0.0, 0.0, 1.0, 2.0], [0.0, 1.0, 3.0, 2.0], reduction="sum") == pytest.approx(
+        1 - 0.71789175, abs=1e-6)
+    assert ll.approx_ndcg([0.0, 0.0, 1.0], [-1.0, 1.0, 0.0], reduction="sum") == pytest.approx(1 - 0.63092977, abs=1e-7)
+    grad = ll.ApproxNDCG().gradient([0.0, 0.0, 1.0], [-1.0, 1.0, 0.0], reduction="sum")
+    np.testing.assert_allclose(grad, [0.03763788, 0.03763788, -0.07527576], atol=1e-7)
 
 
 def test_approx_ndcg_tends_to_one_minus_ndcg_at_low_temperature(rng):

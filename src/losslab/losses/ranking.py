@@ -347,9 +347,10 @@ class ApproxNDCG(_GradedQueryLoss):
       path scales rows by each item's own weight.
     - Estimates the order of the items ("other"): it is a smooth surrogate of 1 − NDCG,
       bounded, not convex.
-    - Relations: Rax ``approx_t12n(ndcg_metric, temperature=T)`` is ApproxNDCG itself (a
-      metric to maximise, the same ranks, gains and discounts): one minus it, for a list
-      with a relevant item, is this loss with reduction="sum" on one query. TF-Ranking's ``ApproxNDCGLoss``
+    - Relations: Rax's ``approx_t12n(ndcg_metric, temperature=T)`` is −ApproxNDCG (the
+      same smoothed ranks, gains and discounts): one plus it, for a list with a relevant
+      item, is this loss with reduction="sum" on one query (the tests check Rax's printed
+      numbers). TF-Ranking's ``ApproxNDCGLoss``
       is −ApproxNDCG with temperature 0.1 by default.
     - Reference: Qin, Liu & Li (2010), A general approximation framework for direct
       optimization of information retrieval measures, Information Retrieval 13(4).
@@ -405,12 +406,13 @@ class LambdaLoss(_GradedQueryLoss):
       gradient is :math:`\partial/\partial s_k = \sum` over k's pairs of
       :math:`\mp \tfrac12(c_i + c_j)\,w_{ij}\,\sigma\,\mathrm{sigmoid}(-\sigma(s_i - s_j))/\ln 2`
       (− when k is the more relevant item), which is what is returned (it is also what
-      autodiff gives, and the gradient LambdaLoss trains with). Where two scores tie the
-      ranks swap and the loss jumps: it is neither continuous nor differentiable there
-      (declared not differentiable). No Hessian (coupled items, as the other query losses).
-    - Estimates the order of the items ("other"): a bound-based surrogate of NDCG; not convex.
+      autodiff gives, and the gradient LambdaLoss trains with). Where two scores of a query
+      cross, their ranks swap and the other pairs' weights change, so the loss jumps: it is
+      neither continuous nor differentiable there (declared not differentiable). No Hessian (coupled items, as the other query losses).
+    - Estimates the order of the items ("other"): a smooth-by-pieces surrogate of NDCG; not convex.
     - Relations: allRank's ``lambdaLoss`` with ``weighing_scheme="ndcgLoss2PP_scheme"``
-      (mu=10, sigma=1, reduction="sum") on one query is this loss's "sum"; with
+      (its defaults mu=10, sigma=1, reduction="sum", log base 2) on one query is this loss's
+      "sum", up to allRank's clamp of each pair's probability at eps = 1e-10; with
       ``"lambdaRank_scheme"`` it is mu=0. pairwise_logistic is the unweighted pair loss (in
       natural log, σ = 1).
     - Reference: Wang, Li, Golbandi, Bendersky & Najork (2018), The LambdaLoss framework for
