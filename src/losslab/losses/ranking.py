@@ -350,8 +350,7 @@ class ApproxNDCG(_GradedQueryLoss):
     - Relations: Rax's ``approx_t12n(ndcg_metric, temperature=T)`` is −ApproxNDCG (the
       same smoothed ranks, gains and discounts): one plus it, for a list with a relevant
       item, is this loss with reduction="sum" on one query (the tests check Rax's printed
-      numbers). TF-Ranking's ``ApproxNDCGLoss``
-      is −ApproxNDCG with temperature 0.1 by default.
+      numbers). TF-Ranking's ``ApproxNDCGLoss`` is −ApproxNDCG, temperature 0.1 by default.
     - Reference: Qin, Liu & Li (2010), A general approximation framework for direct
       optimization of information retrieval measures, Information Retrieval 13(4).
 
@@ -370,8 +369,8 @@ class ApproxNDCG(_GradedQueryLoss):
     def _batch_value_and_gradient(self, xp: Any, y: Any, s: Any, c: Any, mask: Any, gradient: bool) -> tuple:
         gain = _gains(xp, y)
         inverse = _inverse_ideal_dcg(xp, y, gain, mask)
-        # above[g, i, j] = σ((s_j − s_i)/T), j's soft vote for ranking above i (½ for j = i,
-        # which with the 1 of the formula gives π̂ᵢ = ½ + Σ_j above[i, j]).
+        # above[g, i, j] = σ((s_j − s_i)/T), j's soft vote for ranking above i. The diagonal
+        # holds σ(0) = ½, so π̂ᵢ = 1 + Σ_{j≠i} above[i, j] = ½ + Σ_j above[i, j].
         above = _in_query(S.sigmoid(xp, (s[:, None, :] - s[:, :, None]) / self.temperature), mask)
         rank = 0.5 + xp.sum(above, axis=2)
         log_rank = xp.log1p(rank)
