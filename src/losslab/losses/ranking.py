@@ -1,4 +1,5 @@
-"""Ranking losses: pairwise (margin ranking, RankNet) and listwise (ListNet).
+"""Ranking losses: pairwise (margin ranking, RankNet, pairwise hinge, LambdaLoss) and
+listwise (ListNet, ApproxNDCG, Optax's ranking softmax).
 
 ``margin_ranking`` compares two given scores per sample and is separable. The query-level
 losses take one relevance label (y_true) and one score (y_pred) per item, shape (N,), and
@@ -6,7 +7,8 @@ optional ``query_ids=`` given per call (items with the same id form one query; w
 them the whole batch is one query). Their items interact within a query, so they are not
 separable: the gradient is that of Σᵢ cᵢℓᵢ, exact for any sample weights, and
 reduction="none" has no gradient. They are evaluated query by query, in O(Σ n_q²) memory
-(``_QueryLoss``).
+(``_QueryLoss``). ``ranking_softmax`` takes Optax's layout instead, one list per row
+(n_lists, list_size) with an optional ``where=`` mask, and has one loss per list.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .. import _validate as V
 from .._array import as_array, float_dtype, is_tracing, to_numpy
 from ..loss import Loss, Param, register
 from ..loss.weights import scalar as _scalar
-from ..traits import Traits
+from ..traits import NONNEGATIVE, Traits
 from ..loss.shapes import signed_labels
 
 
@@ -276,3 +278,334 @@ class ListNet(_QueryLoss):
             return value, None
         weighted = c * p_true
         return value, -weighted + xp.exp(log_p) * xp.sum(mask * weighted[:, None, :], axis=2)
+
+
+# ------------------------------------------------------------------ shared by the NDCG-based losses
+def _in_query(pairs: Any, mask: Any) -> Any:
+    """A (G, n, n) pair matrix restricted to pairs of one query (``mask``: same-query, or None)."""
+    return pairs if mask is None else pairs * mask
+
+
+def _query_sum(xp: Any, x: Any, mask: Any) -> Any:
+    """For each item, the sum of x over its query: (G, 1) when each row is one query, else (G, n)."""
+    if mask is None:
+        return xp.sum(x, axis=1, keepdims=True)
+    return xp.sum(mask * x[:, None, :], axis=2)
+
+
+def _ranks(xp: Any, v: Any, mask: Any) -> Any:
+    """1-based rank of each item by v, descending within its query; ties by position.
+
+    Written with pair comparisons rather than a sort, so that it is one array expression on
+    every backend and under ``jax.jit``; the pairs are there already (O(n²) per query)."""
+    position = xp.arange(v.shape[1], device=device(v))
+    earlier = position[None, :] < position[:, None]  # [i, j]: j comes before i
+    above = (v[:, None, :] > v[:, :, None]) | ((v[:, None, :] == v[:, :, None]) & earlier)
+    return 1.0 + xp.sum(_in_query(xp.astype(above, v.dtype), mask), axis=2)
+
+
+def _gains(xp: Any, y: Any) -> Any:
+    """The NDCG gain 2^y − 1 (expm1 keeps small grades exact)."""
+    return xp.expm1(y * S.LOG2)
+
+
+def _inverse_ideal_dcg(xp: Any, y: Any, gain: Any, mask: Any) -> Any:
+    """1/IDCG of each item's query, IDCG = Σ_k gain_(k)/log₂(1 + k) over the labels sorted
+    descending; 0 for a query without a relevant item (IDCG = 0: nothing to rank)."""
+    ideal = _query_sum(xp, gain * S.LOG2 / xp.log1p(_ranks(xp, y, mask)), mask)
+    positive = ideal > 0
+    return xp.where(positive, 1.0 / xp.where(positive, ideal, xp.ones_like(ideal)), xp.zeros_like(ideal))
+
+
+class _GradedQueryLoss(_QueryLoss):
+    """A query loss whose labels are graded relevance ≥ 0 (they enter through the gain 2^y − 1)."""
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        V.check_in(xp, arrays[0], "y_true", NONNEGATIVE, what="graded relevance labels",
+                   hint="NDCG's gain 2^y − 1 is defined for labels ≥ 0.")
+
+
+@register
+class ApproxNDCG(_GradedQueryLoss):
+    r"""ApproxNDCG: one minus NDCG with each rank replaced by a sigmoid-smoothed rank, per query.
+
+    - Formula: within a query, the smoothed rank of item i is
+      :math:`\hat\pi_i = 1 + \sum_{j \ne i} \sigma\big((s_j - s_i)/T\big)` (the count of items
+      scored above i, each comparison a sigmoid), the gain :math:`G_i = 2^{y_i} - 1`, and
+      :math:`\mathrm{ApproxNDCG} = \frac{1}{\mathrm{IDCG}} \sum_i \frac{G_i}{\log_2(1 + \hat\pi_i)}`,
+      IDCG the DCG of the labels sorted descending. The query's loss is 1 − ApproxNDCG;
+      item i carries :math:`\ell_i = 1/n_q - G_i / (\mathrm{IDCG}\,\log_2(1 + \hat\pi_i))`, so
+      Σ over a query's items is the query's loss (reduction="sum" sums over queries, "mean"
+      divides by the number of items). A query without a relevant item (IDCG = 0) has loss 0.
+    - Domains: y_true graded relevance ≥ 0; y_pred real scores (N,); ``query_ids=``
+      optional; temperature T > 0 (as T → 0 the smoothed ranks become the true ranks).
+    - Gradient: with :math:`a_i = c_i G_i \ln 2 / (\mathrm{IDCG}\,(1 + \hat\pi_i)\ln^2(1 + \hat\pi_i))`
+      and :math:`P_{ik} = \sigma'((s_k - s_i)/T)/T` (symmetric), the gradient of Σᵢ cᵢℓᵢ is
+      :math:`\partial/\partial s_k = \sum_i P_{ik}(a_i - a_k)`: exact, everywhere (the loss
+      is smooth). No Hessian: the query losses' items are coupled, and the core's Hessian
+      path scales rows by each item's own weight.
+    - Estimates the order of the items ("other"): it is a smooth surrogate of 1 − NDCG,
+      bounded, not convex.
+    - Relations: Rax's ``approx_t12n(ndcg_metric, temperature=T)`` is −ApproxNDCG (the
+      same smoothed ranks, gains and discounts): one plus it, for a list with a relevant
+      item, is this loss with reduction="sum" on one query (the tests check Rax's printed
+      numbers). TF-Ranking's ``ApproxNDCGLoss`` is −ApproxNDCG, temperature 0.1 by default.
+    - Reference: Qin, Liu & Li (2010), A general approximation framework for direct
+      optimization of information retrieval measures, Information Retrieval 13(4).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.approx_ndcg([1.0, 0.0], [0.0, 0.0], reduction="sum")), 6))
+    0.243529
+    """
+
+    name = "approx_ndcg"
+    family = "ranking"
+    description = "1 − ApproxNDCG: NDCG with sigmoid-smoothed ranks, per query (Qin et al. 2010)."
+    formula = r"1 - \frac{1}{\mathrm{IDCG}}\sum_i \frac{2^{y_i} - 1}{\log_2(1 + \hat\pi_i)},\ \hat\pi_i = 1 + \sum_{j\ne i}\sigma\big(\tfrac{s_j - s_i}{T}\big)"
+    parameters = (Param("temperature", 1.0, V.POSITIVE, "T of the sigmoid comparisons σ((s_j − s_i)/T)"),)
+    TRAITS = Traits(task="ranking", y_true_domain=NONNEGATIVE, lipschitz=True, bounded=True, estimates="other")
+
+    def _batch_value_and_gradient(self, xp: Any, y: Any, s: Any, c: Any, mask: Any, gradient: bool) -> tuple:
+        gain = _gains(xp, y)
+        inverse = _inverse_ideal_dcg(xp, y, gain, mask)
+        # above[g, i, j] = σ((s_j − s_i)/T), j's soft vote for ranking above i. The diagonal
+        # holds σ(0) = ½, so π̂ᵢ = 1 + Σ_{j≠i} above[i, j] = ½ + Σ_j above[i, j].
+        above = _in_query(S.sigmoid(xp, (s[:, None, :] - s[:, :, None]) / self.temperature), mask)
+        rank = 0.5 + xp.sum(above, axis=2)
+        log_rank = xp.log1p(rank)
+        share = xp.astype(inverse > 0, s.dtype) / (s.shape[1] if mask is None else xp.sum(mask, axis=2))
+        value = share - gain * inverse * S.LOG2 / log_rank
+        if not gradient:
+            return value, None
+        a = c * gain * inverse * S.LOG2 / ((1.0 + rank) * log_rank * log_rank)
+        slope = _in_query(above * (1.0 - above), mask) / self.temperature
+        return value, xp.sum(slope * a[:, :, None], axis=1) - a * xp.sum(slope, axis=1)
+
+
+@register
+class LambdaLoss(_GradedQueryLoss):
+    r"""LambdaLoss (NDCG-Loss2++): RankNet's pair loss weighted by the NDCG at stake, per query.
+
+    - Formula: within a query, with the ranks :math:`r_i` of the items sorted by score
+      (descending; ties by position), :math:`D_i = \log_2(1 + r_i)`, the normalised gains
+      :math:`G_i = (2^{y_i} - 1)/\mathrm{IDCG}`, and for each pair with :math:`y_i > y_j`
+      the weight :math:`w_{ij} = (\rho_{ij} + \mu\,\delta_{ij})\,|G_i - G_j|`,
+      :math:`\rho_{ij} = |1/D_i - 1/D_j|` (LambdaRank's |ΔNDCG| of swapping i and j is
+      :math:`\rho_{ij}|G_i - G_j|`) and
+      :math:`\delta_{ij} = 1/\log_2(1 + |r_i - r_j|) - 1/\log_2(2 + |r_i - r_j|)`, the query's loss
+      is :math:`\sum_{y_i > y_j} w_{ij} \log_2\big(1 + e^{-\sigma(s_i - s_j)}\big)`. Each pair's
+      loss is shared equally by its two items, as in pairwise_logistic (reduction="sum"
+      sums over queries; "mean" divides by the number of items; a weight wᵢ gives i's pairs
+      the weight (wᵢ + wⱼ)/2). mu=0 is LambdaRank's weighting; large μ approaches NDCG-Loss2.
+    - Domains: y_true graded relevance ≥ 0; y_pred real scores (N,); ``query_ids=``
+      optional; mu ≥ 0; sigma > 0.
+    - Gradient: the weights depend on the scores only through the ranks, which are constant
+      wherever no two scores of a query are equal; there the loss is smooth and its exact
+      gradient is :math:`\partial/\partial s_k = \sum` over k's pairs of
+      :math:`\mp \tfrac12(c_i + c_j)\,w_{ij}\,\sigma\,\mathrm{sigmoid}(-\sigma(s_i - s_j))/\ln 2`
+      (− when k is the more relevant item), which is what is returned (it is also what
+      autodiff gives, and the gradient LambdaLoss trains with). Where two scores of a query
+      cross, their ranks swap and the other pairs' weights change, so the loss jumps: it is
+      neither continuous nor differentiable there (declared not differentiable). No Hessian (coupled items, as the other query losses).
+    - Estimates the order of the items ("other"): a smooth-by-pieces surrogate of NDCG; not convex.
+    - Relations: allRank's ``lambdaLoss`` with ``weighing_scheme="ndcgLoss2PP_scheme"``
+      (its defaults mu=10, sigma=1, reduction="sum", log base 2) on one query is this loss's
+      "sum", up to allRank's clamp of each pair's probability at eps = 1e-10; with
+      ``"lambdaRank_scheme"`` it is mu=0. pairwise_logistic is the unweighted pair loss (in
+      natural log, σ = 1).
+    - Reference: Wang, Li, Golbandi, Bendersky & Najork (2018), The LambdaLoss framework for
+      ranking metric optimization, CIKM; Burges (2010), From RankNet to LambdaRank to LambdaMART.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.lambda_loss([1.0, 0.0], [0.0, 1.0], reduction="sum")), 6))
+    7.691792
+    """
+
+    name = "lambda_loss"
+    family = "ranking"
+    aliases = ("lambdaloss", "ndcg_loss2pp")
+    description = "LambdaLoss NDCG-Loss2++: pair losses weighted by the NDCG at stake (μ=0: LambdaRank)."
+    formula = r"\sum_{y_i > y_j} (\rho_{ij} + \mu\delta_{ij})\,|G_i - G_j|\,\log_2\big(1 + e^{-\sigma(s_i - s_j)}\big)"
+    parameters = (
+        Param("mu", 10.0, V.NONNEGATIVE, "weight of NDCG-Loss2's δ against LambdaRank's ρ (0: LambdaRank)"),
+        Param("sigma", 1.0, V.POSITIVE, "scale of the score differences in the logistic"),
+    )
+    TRAITS = Traits(task="ranking", y_true_domain=NONNEGATIVE, differentiable=False,
+                    twice_differentiable=False, estimates="other")
+    #: About ten pair matrices are alive at once here (ρ, δ, gaps, weights…), against three
+    #: or four in pairwise_logistic: a quarter of the batch keeps the same working memory.
+    PAIR_BUDGET = _QueryLoss.PAIR_BUDGET // 4
+
+    def _batch_value_and_gradient(self, xp: Any, y: Any, s: Any, c: Any, mask: Any, gradient: bool) -> tuple:
+        gain = _gains(xp, y)
+        normalised = gain * _inverse_ideal_dcg(xp, y, gain, mask)
+        rank = _ranks(xp, s, mask)
+        inverse_discount = S.LOG2 / xp.log1p(rank)
+        rho = xp.abs(inverse_discount[:, :, None] - inverse_discount[:, None, :])
+        gap = xp.abs(rank[:, :, None] - rank[:, None, :])
+        # Only pairs of distinct items of one query count, whose ranks differ by ≥ 1; other
+        # entries (the diagonal, other queries' items in the traced fallback) get a harmless 1.
+        gap = xp.where(gap >= 1.0, gap, xp.ones_like(gap))
+        delta = S.LOG2 / xp.log1p(gap) - S.LOG2 / xp.log1p(gap + 1.0)
+        preferred = _in_query(xp.astype(y[:, :, None] > y[:, None, :], s.dtype), mask)
+        weight = preferred * (rho + self.mu * delta) * xp.abs(normalised[:, :, None] - normalised[:, None, :])
+        z = self.sigma * (s[:, :, None] - s[:, None, :])
+        pair_loss = weight * S.softplus(xp, -z) / S.LOG2
+        value = 0.5 * (xp.sum(pair_loss, axis=2) + xp.sum(pair_loss, axis=1))
+        if not gradient:
+            return value, None
+        g = weight * (0.5 * self.sigma / S.LOG2) * (c[:, :, None] + c[:, None, :]) * S.sigmoid(xp, -z)
+        return value, xp.sum(g, axis=1) - xp.sum(g, axis=2)
+
+
+@register
+class PairwiseHinge(_QueryLoss):
+    r"""Pairwise hinge: max(0, m − (s_i − s_j)) over every pair of one query with y_i > y_j.
+
+    - Formula: the query's loss is :math:`\sum_{y_i > y_j} \max\big(0,\ m - (s_i - s_j)\big)`;
+      each pair's loss is shared equally by its two items, as in pairwise_logistic
+      (reduction="sum" is the sum over queries and pairs, "mean" divides by the number of
+      items; a weight wᵢ gives each of i's pairs the weight (wᵢ + wⱼ)/2).
+    - Domains: y_true graded relevance (real; only its order within a query matters);
+      y_pred real scores (N,); ``query_ids=`` optional; margin m ≥ 0.
+    - Gradient of Σᵢ cᵢℓᵢ with respect to s_k: Σ over k's pairs whose hinge is active of
+      ∓ ½(c_i + c_j), − when k is the more relevant item (0 elsewhere; at a kink
+      s_i − s_j = m the inactive side is taken). No Hessian (0 almost everywhere).
+    - Estimates the order of the items ("other"): the minimiser ranks more relevant items
+      higher by at least the margin.
+    - Relations: Rax's and TF-Ranking's ``pairwise_hinge_loss`` (margin 1): Rax's default
+      reduce_fn=jnp.sum on one list is this loss's reduction="sum"; RankSVM's pairwise
+      hinge; margin_ranking is the same hinge on given pairs.
+    - Reference: Herbrich, Graepel & Obermayer (1999), Large margin rank boundaries for
+      ordinal regression; Joachims (2002), Optimizing search engines using clickthrough data.
+
+    >>> import losslab as ll
+    >>> print(float(ll.pairwise_hinge([1.0, 0.0, 0.0], [2.0, 1.0, 3.0], reduction="sum")))
+    2.0
+    """
+
+    name = "pairwise_hinge"
+    family = "ranking"
+    description = "Pairwise hinge max(0, m − (s_i − s_j)) over every ordered pair of a query."
+    formula = r"\sum_{y_i > y_j}\max\big(0,\ m - (s_i - s_j)\big)"
+    parameters = (Param("margin", 1.0, V.NONNEGATIVE, "required score gap between a better and a worse item"),)
+    TRAITS = Traits(task="ranking", convex=True, differentiable=False, twice_differentiable=False,
+                    lipschitz=True, estimates="other")
+
+    def _batch_value_and_gradient(self, xp: Any, y: Any, s: Any, c: Any, mask: Any, gradient: bool) -> tuple:
+        preferred = _in_query(xp.astype(y[:, :, None] > y[:, None, :], s.dtype), mask)
+        slack = self.margin - (s[:, :, None] - s[:, None, :])
+        pair_loss = preferred * xp.maximum(slack, 0.0)
+        value = 0.5 * (xp.sum(pair_loss, axis=2) + xp.sum(pair_loss, axis=1))
+        if not gradient:
+            return value, None
+        g = preferred * xp.astype(slack > 0, s.dtype) * 0.5 * (c[:, :, None] + c[:, None, :])
+        return value, xp.sum(g, axis=1) - xp.sum(g, axis=2)
+
+
+@register
+class RankingSoftmax(Loss):
+    r"""Ranking softmax (Optax's ranking_softmax_loss): −Σᵢ yᵢ log softmax(s)ᵢ per list.
+
+    - Formula: for each list (row) of scores s and relevance labels y,
+      :math:`\ell = -\sum_i y_i \log \frac{e^{s_i}}{\sum_j e^{s_j}}`, the sums over the items
+      ``where`` marks valid (all by default); one loss per list, so "mean" is the mean over
+      the lists that have a valid item (a list without one has loss 0 and weight 0).
+    - Domains: y_true relevance labels ≥ 0 and y_pred real scores, the same shape
+      (n_lists, list_size); ``where=`` optional, that shape, boolean (or 0/1).
+    - Gradient :math:`\partial\ell/\partial s_k = p_k \sum_i y_i - y_k`, p = softmax(s) over
+      the valid items (0 at the others); Hessian diagonal :math:`(\sum_i y_i)\,p_k(1 - p_k)`.
+    - Estimates scores whose softmax is the labels' share y/Σy ("other").
+    - Relations: Optax ``ranking_softmax_loss(logits, labels, where=...)`` is
+      ``ll.ranking_softmax(labels, logits, where=...)`` (losslab takes y_true first), with the
+      same default mean over lists; reduce_fn=jnp.sum is reduction="sum", None is "none";
+      Optax's ``weights=`` multiplies the labels: pass y·weights as y_true. Rax's
+      ``softmax_loss`` divides the labels by their sum first: pass y/Σy. With one relevant
+      item per list it is softmax cross-entropy; listnet (which takes query_ids) uses
+      softmax(y) in place of y. Labels < 0, which Optax accepts, are refused: the loss of a
+      negative label is unbounded below.
+    - Reference: Cao et al. (2007), Learning to rank: from pairwise approach to listwise
+      approach; Bruch et al. (2019), An analysis of the softmax cross entropy loss for
+      learning-to-rank with binary relevance.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.ranking_softmax([[1.0, 0.0, 0.0]], [[2.0, 1.0, 3.0]])), 6))
+    1.407606
+    """
+
+    name = "ranking_softmax"
+    family = "ranking"
+    aliases = ("ranking_softmax_loss",)
+    description = "Listwise softmax −Σᵢ yᵢ log softmax(s)ᵢ per list (Optax's ranking_softmax_loss)."
+    formula = r"-\sum_i y_i \log \frac{e^{s_i}}{\sum_j e^{s_j}}"
+    event_ndim = 1
+    call_options = ("where",)
+    TRAITS = Traits(task="ranking", y_true_domain=NONNEGATIVE, convex=True, estimates="other")
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"y_pred must hold one list per row, shape (n_lists, list_size); got shape {tuple(y_pred.shape)}"
+                " (one list is y_pred[None, :])"
+            )
+        V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
+        dtype = float_dtype(xp, y_true, y_pred)
+        where = options.get("where")
+        if where is not None:
+            where = as_array(where, "where")
+            if not V.same_namespace(xp, where):
+                where = xp.asarray(to_numpy(where), device=device(y_pred))
+            if tuple(where.shape) != tuple(y_pred.shape):
+                raise ValueError(
+                    f"where must have y_pred's shape {tuple(y_pred.shape)}, one flag per item; got {tuple(where.shape)}"
+                )
+            where = xp.astype(where, dtype)
+        return (xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)), {"where": where}
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        V.check_in(xp, arrays[0], "y_true", NONNEGATIVE, what="relevance labels",
+                   hint="A negative label makes the loss unbounded below.")
+        where = options["where"]
+        if where is not None:
+            bad = (where != 0) & (where != 1)
+            message = "where must be boolean (or 0/1): True marks the valid items of a list"
+            if is_tracing(where):
+                V.traced_invalid(xp, bad, message)
+            elif bool(xp.any(bad)):
+                raise ValueError(f"{message}; found {int(xp.sum(xp.astype(bad, xp.int32)))} other value(s)")
+
+    def _extra_weights(self, xp: Any, arrays: tuple, options: dict) -> Any:
+        # A list without a valid item counts for nothing, in the mean's denominator too (Optax).
+        where = options["where"]
+        return None if where is None else xp.astype(xp.any(where > 0, axis=1), arrays[1].dtype)
+
+    def _terms(self, xp: Any, y: Any, s: Any, where: Any) -> tuple:
+        """(labels of the valid items, log softmax over them (0 elsewhere), softmax)."""
+        if where is None:
+            log_p, p = S.log_softmax_and_softmax(xp, s, axis=1)
+            return y, log_p, p
+        valid = where > 0
+        # A masked item drops out of the softmax (−inf). A list with no valid item keeps its
+        # scores (no −inf − (−inf)); its labels are zeroed, so it adds nothing.
+        keep = valid | ~xp.any(valid, axis=1, keepdims=True)
+        log_p, p = S.log_softmax_and_softmax(xp, xp.where(keep, s, xp.full_like(s, -float("inf"))), axis=1)
+        zero = xp.zeros_like(s)
+        return xp.where(valid, y, zero), xp.where(keep, log_p, zero), p
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any, where: Any = None) -> Any:
+        y, log_p, _ = self._terms(xp, y_true, y_pred, where)
+        return -xp.sum(y * log_p, axis=1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any, where: Any = None) -> Any:
+        return self._value_and_gradient(xp, y_true, y_pred, where)[1]
+
+    def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any, where: Any = None) -> tuple:
+        y, log_p, p = self._terms(xp, y_true, y_pred, where)
+        return -xp.sum(y * log_p, axis=1), p * xp.sum(y, axis=1, keepdims=True) - y
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any, where: Any = None) -> Any:
+        y, _, p = self._terms(xp, y_true, y_pred, where)
+        return xp.sum(y, axis=1, keepdims=True) * p * (1.0 - p)
