@@ -516,3 +516,104 @@ def test_sampled_objectives_bad_input():
         ll.nce([[0.0]], [[0.0]])
     with pytest.raises(ValueError, match="log_q"):
         ll.sampled_softmax([[0.0, 1.0]], [[0.0, math.inf]])
+
+
+# ------------------------------------------------------------------------------ Fenchel–Young builder
+def _optax_fy(max_fun, scores, targets):
+    """Optax's make_fenchel_young_loss(max_fun)(scores, targets), written here: max_fun over
+    the last axis minus vdot(targets, scores)."""
+    return np.array([max_fun(s) for s in scores]) - np.sum(targets * scores, axis=1)
+
+
+def _lse(s):
+    m = s.max()
+    return m + math.log(np.exp(s - m).sum())
+
+
+def test_fenchel_young_softmax_and_sparsemax_are_the_papers_losses():
+    from losslab.losses.multiclass import fenchel_young
+
+    z = RNG.normal(0.0, 2.0, size=(7, 4))
+    t = _softmax(RNG.normal(size=(7, 4)))
+    # Blondel et al. (2020), Table 1: Ω = Σ t log t gives logsumexp(z) − ⟨t, z⟩ + Σ t log t = KL(t ‖ softmax z).
+    expected = _optax_fy(_lse, z, t) + np.sum(t * np.log(t), axis=1)
+    np.testing.assert_allclose(fenchel_young("softmax")(t, z, reduction="none"), expected, rtol=1e-12)
+    np.testing.assert_allclose(expected, np.sum(t * (np.log(t) - _log_softmax(z)), axis=1), rtol=1e-12)
+    y = RNG.integers(0, 4, size=7)
+    np.testing.assert_allclose(fenchel_young("softmax")(y, z, reduction="none"),
+                               ll.cross_entropy(y, z, from_logits=True, reduction="none"), rtol=1e-12)
+    # Ω = ½‖t‖²: the sparsemax loss (eq. 17 of Martins & Astudillo, checked above against Algorithm 1).
+    np.testing.assert_allclose(fenchel_young("sparsemax")(y, z, reduction="none"), ll.sparsemax(y, z, reduction="none"),
+                               rtol=1e-12, atol=1e-14)
+    # Stable at large scores: the row maximum is shifted out before Ω* and ⟨t, z⟩ are formed
+    # (unshifted, logsumexp(z) − z_y at z ≈ 1e8 would keep only about 8 digits).
+    far = z + 1e8
+    np.testing.assert_allclose(fenchel_young("softmax")(y, far, reduction="none"),
+                               ll.cross_entropy(y, far, from_logits=True, reduction="none"), rtol=1e-12)
+    assert ll.profile(fenchel_young("softmax")).proper
+
+
+def _user_fy():
+    """A user's Fenchel–Young loss, Optax-style (no Ω(t)): the softmax's, with a temperature of
+    2 (Ω* = 2·logsumexp(z/2), ŷ = softmax(z/2), ∇²Ω* diagonal p(1 − p)/2), written with xp."""
+    from losslab.losses.multiclass import fenchel_young
+
+    def max_fun(xp, z):
+        m = xp.max(z, axis=-1, keepdims=True)
+        return 2.0 * (m[:, 0] / 2.0 + xp.log(xp.sum(xp.exp((z - m) / 2.0), axis=-1)))
+
+    def predict(xp, z):
+        e = xp.exp((z - xp.max(z, axis=-1, keepdims=True)) / 2.0)
+        return e / xp.sum(e, axis=-1, keepdims=True)
+
+    def hessian(xp, z):
+        p = predict(xp, z)
+        return p * (1.0 - p) / 2.0
+
+    return fenchel_young(max_fun, predict, hessian=hessian, name="tempered_softmax_fy")
+
+
+def test_fenchel_young_from_user_functions_is_optaxs_number_with_its_derivatives():
+    from oracles import fd_gradient, fd_hessian_diagonal
+
+    L = _user_fy()
+    z = RNG.normal(0.0, 2.0, size=(6, 4))
+    t = _softmax(RNG.normal(size=(6, 4)))
+    expected = _optax_fy(lambda s: 2.0 * _lse(s / 2.0), z, t)
+    np.testing.assert_allclose(L(t, z, reduction="none"), expected, rtol=1e-12)
+    np.testing.assert_allclose(L.gradient(t, z, reduction="sum"), fd_gradient(L, (t, z), {})[0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(L.hessian(t, z, reduction="sum"), fd_hessian_diagonal(L, (t, z), {}), rtol=1e-5,
+                               atol=1e-7)
+    assert L == L and L != _user_fy() and "tempered_softmax_fy" in repr(L)
+
+
+def test_fenchel_young_runs_on_torch_with_autograd():
+    torch = pytest.importorskip("torch")
+    L = _user_fy()
+    z = RNG.normal(0.0, 2.0, size=(5, 3))
+    y = RNG.integers(0, 3, size=5)
+    zt = torch.tensor(z, requires_grad=True)
+    value = L(torch.tensor(y), zt)
+    value.backward()
+    np.testing.assert_allclose(float(value.detach()), float(L(y, z)), rtol=1e-12)
+    np.testing.assert_allclose(zt.grad.numpy(), L.gradient(y, z), rtol=1e-10, atol=1e-14)
+
+
+def test_fenchel_young_bad_arguments():
+    from losslab.losses.multiclass import fenchel_young
+
+    with pytest.raises(ValueError, match="max_fun"):
+        fenchel_young("entmax")
+    with pytest.raises(TypeError, match="max_fun"):
+        fenchel_young(3.0, lambda xp, z: z)
+    with pytest.raises(TypeError, match="predict"):
+        fenchel_young(lambda xp, z: z[:, 0])
+    with pytest.raises(TypeError, match="hessian"):
+        fenchel_young(lambda xp, z: z[:, 0], lambda xp, z: z, hessian="p(1-p)")
+    with pytest.raises(TypeError, match="own predict"):
+        fenchel_young("softmax", lambda xp, z: z)
+    bad = fenchel_young(lambda xp, z: z, lambda xp, z: z)  # max_fun returns a row, not a number
+    with pytest.raises(ValueError, match=r"max_fun\(xp, array\) must return shape \(2,\)"):
+        bad([0, 1], np.zeros((2, 3)))
+    with pytest.raises(NotImplementedError, match="hessian="):
+        fenchel_young(lambda xp, z: xp.sum(z, axis=-1), lambda xp, z: z).hessian([0], [[0.0, 1.0]])
