@@ -617,3 +617,29 @@ def test_fenchel_young_bad_arguments():
         bad([0, 1], np.zeros((2, 3)))
     with pytest.raises(NotImplementedError, match="hessian="):
         fenchel_young(lambda xp, z: xp.sum(z, axis=-1), lambda xp, z: z).hessian([0], [[0.0, 1.0]])
+
+
+# ------------------------------------------------------------------------------ extremes, all new losses
+_EXTREME = [
+    ("normalized_cross_entropy", {"from_logits": True}, "class"),
+    ("nce_rce", {"from_logits": True}, "class"),
+    ("adaptive_focal", {"from_logits": True}, "class"),
+    ("generalized_jsd", {"temperature": 0.5}, "teacher"),
+    ("sampled_softmax", {}, "log_q"),
+    ("nce", {}, "log_q"),
+]
+
+
+@pytest.mark.parametrize("name,params,first", _EXTREME, ids=[e[0] for e in _EXTREME])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_extreme_scores_give_finite_values_gradients_and_hessians(name, params, first, dtype):
+    # Scores of ±1e4 (e^{1e4} overflows every float): each true class is once certain, once hopeless.
+    z = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0]], dtype=dtype)
+    other = {"class": np.array([0, 0]), "teacher": z[::-1].copy(),
+             "log_q": np.full(z.shape, math.log(1e-30), dtype=dtype)}[first]
+    args = (z, other) if first == "log_q" else (other, z)
+    L = ll.get(name, **params)
+    value, grad = L.value_and_gradient(*args, reduction="none")
+    hess = L.hessian(*args, reduction="none")
+    for a in (value, grad, hess):
+        assert np.all(np.isfinite(a)) and a.dtype == dtype, (name, a)

@@ -1178,9 +1178,9 @@ class NCERCE(_NormalizedBase):
       β|A|(η₁ − η₂)/2 more, so it is classification-calibrated (β > 0).
     - Relations: the authors' ``NCEandRCE(alpha, beta, num_classes)`` (on logits) clamps the
       one-hot target at 1e-4, i.e. A = log 1e-4 ≈ −9.21: ll.get("nce_rce", from_logits=True,
-      log_zero=math.log(1e-4)) gives its number; the paper writes A = −4, as symmetric
-      cross-entropy does. Defaults α = β = 1 are the paper's CIFAR-10 setting (CIFAR-100:
-      α = 10, β = 0.1). alpha=1, beta=0 is normalized_cross_entropy; the α·CE + β·RCE
+      log_zero=math.log(1e-4)) gives its number; the default A = −4 is the value Wang et
+      al. (2019) give for the RCE that Ma et al. adopt (symmetric_cross_entropy uses it too).
+      Defaults α = β = 1 are the authors' CIFAR-10 setting (CIFAR-100: α = 10, β = 0.1). alpha=1, beta=0 is normalized_cross_entropy; the α·CE + β·RCE
       version is symmetric_cross_entropy.
     - Reference: Ma, Huang, Wang, Romano, Erfani, Bailey (2020), Normalized loss functions for
       deep learning with noisy labels (ICML), §4 (active passive loss).
