@@ -25,7 +25,7 @@ for _family in (regression, probabilistic, binary, multiclass, multilabel, segme
     globals().update(_exports(_family.__name__))
 del _family
 
-from .losses.multiclass import class_balanced_weights
+from .losses.multiclass import class_balanced_weights, fenchel_young
 from .losses.sequence import perplexity
 from . import miners
 

@@ -79,6 +79,38 @@ def _sparse_scores_soft(rng, n):
     return (t, s), {}
 
 
+def _away_from_threshold(threshold, target, logits):
+    """Rows whose class probabilities all stay 0.03 away from adaptive_focal's threshold, where
+    γ switches and the loss jumps (a point on each class's probability, not on y_pred itself
+    when y_pred holds logits, so no declaration describes it); and above 0.02, where the
+    finite differences of a probability input stay accurate, as domains.draw keeps them."""
+
+    def make(rng, n):
+        z = rng.normal(0.0, 1.5, size=(n, C))
+        for i in range(n):
+            while True:
+                p = np.exp(z[i] - z[i].max())
+                p /= p.sum()
+                if np.all(np.abs(p - threshold) > 0.03) and p.min() > 0.02:
+                    break
+                z[i] = rng.normal(0.0, 1.5, size=C)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        y = rng.dirichlet(np.ones(C), size=n) if target == "distribution" else rng.integers(0, C, size=n).astype(float)
+        return (y, z if logits else p), {}
+
+    return make
+
+
+def _sampled(rng, n, k=5):
+    """(logits, log_q): the true class's logit, then k sampled classes' (column 0 true), and
+    the log proposal probabilities of the same entries, a structure of two (N, 1 + k) arrays
+    that no declaration describes."""
+    logits = rng.normal(0.0, 2.0, size=(n, 1 + k))
+    q = rng.dirichlet(np.ones(50), size=n)[:, : 1 + k] + 1e-3
+    return (logits, np.log(q)), {}
+
+
 COSTS = [[0, 1, 4, 9], [1, 0, 1, 4], [4, 1, 0, 1], [9, 4, 1, 0]]
 
 CASES = [
@@ -119,4 +151,17 @@ CASES = [
     Case("symmetric_cross_entropy-logits", ll.SymmetricCrossEntropy(alpha=0.5, from_logits=True), domain=INDEX),
     Case("cost_sensitive", ll.CostSensitive(cost_matrix=COSTS), domain=INDEX),
     Case("cost_sensitive-logits", ll.CostSensitive(from_logits=True), domain=SOFT),
+    Case("normalized_cross_entropy", ll.NormalizedCrossEntropy(), domain=INDEX),
+    Case("normalized_cross_entropy-logits-soft", ll.NormalizedCrossEntropy(from_logits=True), domain=SOFT),
+    Case("nce_rce", ll.NCERCE(), domain=SOFT),
+    Case("nce_rce-logits-cifar100", ll.NCERCE(alpha=10.0, beta=0.1, from_logits=True), domain=INDEX),
+    Case("nce_rce-logits-soft-code", ll.NCERCE(from_logits=True, log_zero=float(np.log(1e-4))), domain=SOFT),
+    Case("adaptive_focal", ll.AdaptiveFocal(), _away_from_threshold(0.2, "index", logits=False)),
+    Case("adaptive_focal-logits-soft", ll.AdaptiveFocal(gamma_below=4.0, gamma_above=1.5, threshold=0.3,
+                                                        from_logits=True),
+         _away_from_threshold(0.3, "distribution", logits=True)),
+    Case("generalized_jsd", ll.GeneralizedJSD(), _teacher_student),
+    Case("generalized_jsd-beta0.1-T2", ll.GeneralizedJSD(beta=0.1, temperature=2.0), _teacher_student),
+    Case("sampled_softmax", ll.SampledSoftmax(), _sampled),
+    Case("nce", ll.NCE(), _sampled),
 ]

@@ -74,9 +74,10 @@ PEER_DIFFERENCES: dict[str, str] = {
         " gradient); Optax's cosine_similarity is +cos, a similarity to maximise: 1 - ll.get('cosine_distance')."
     ),
     "make_fenchel_young_loss": (
-        "Optax's make_fenchel_young_loss builds a loss from a regularised max function. losslab has the"
-        " Fenchel-Young losses of softmax (ll.get('cross_entropy', from_logits=True)) and of sparsemax"
-        " (ll.get('sparsemax')); others can be written with ll.custom_loss."
+        "Optax's make_fenchel_young_loss builds a loss from a regularised max function and differentiates it"
+        " by autodiff. losslab's builder is ll.fenchel_young(max_fun, predict): it takes the gradient"
+        " (predict, the regularised prediction) too, and arguments in losslab's order (targets, scores);"
+        " ll.fenchel_young('softmax') and ll.fenchel_young('sparsemax') are built in."
     ),
 }
 

@@ -30,8 +30,8 @@ from array_api_compat import device
 from .. import _stable as S
 from .. import _validate as V
 from .. import kernels as compiled
-from .._array import float_dtype, host_array
-from ..loss import Param, register
+from .._array import float_dtype, host_array, is_tracing
+from ..loss import Loss, Param, register
 from ..loss import links as K
 from ..loss.shapes import ClassAxisLoss, ClassSeparableLoss
 from ..traits import REAL, UNIT, Interval, Traits
@@ -1046,6 +1046,688 @@ class CostSensitive(ClassSeparableLoss):
             return (expected,)
         return (expected, expected, expected) if order == 2 else (expected, expected)
 
+
+# ----------------------------------------------------------------------------- normalised losses (APL)
+class _NormalizedBase(ClassAxisLoss):
+    """ℓ = α·(Σ_c t_c u_c)/(Σ_k u_k) + Σ_c r_c p_c, u = log p: normalised cross-entropy plus
+    an optional passive term linear in p (the reverse cross-entropy of nce_rce).
+
+    The normaliser B = Σ_k u_k couples the classes, so the u-Hessian is not diagonal:
+    with a = ∂NCE/∂u = (t − NCE)/B it is −(a1ᵀ + 1aᵀ)/B. Its contribution to the Hessian
+    diagonal in y_pred is −(2/B)·(aᵀJ)_k·(1ᵀJ)_k with J = ∂u/∂y_pred, and aᵀJ is exactly
+    what the link's ``gradient`` computes; the link's own second-order term takes the rest.
+    """
+
+    _alpha = 1.0
+
+    def _passive(self, xp: Any, t: Any) -> Any:
+        """r: the coefficient of each p_c in the passive term, or None."""
+        return None
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        arrays, options = super()._prepare(xp, arrays, options)
+        if arrays[1].shape[1] < 2:
+            raise ValueError(
+                f"y_pred must have at least 2 classes (columns) for {self.name}: with one class Σ log p = 0"
+                f" and the normalised cross-entropy is 0/0; got {arrays[1].shape[1]}"
+            )
+        return arrays, options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        # A masked (−inf) logit makes the normaliser Σ_k log p_k infinite and NCE 0 whatever
+        # the prediction: refused, unlike cross-entropy where a masked class drops out.
+        V.check_finite(xp, arrays[1], "y_pred")
+
+    def _evaluate(self, xp: Any, y_true: Any, y_pred: Any, order: int) -> tuple:
+        t = self._target_rows(xp, y_true, y_pred)
+        u, p = self.link.log_probs(xp, y_pred)
+        b = xp.sum(u, axis=-1, keepdims=True)  # < 0: at least one p_k ≤ 1/C < 1
+        nce = xp.sum(t * u, axis=-1, keepdims=True) / b
+        r = self._passive(xp, t)
+        value = self._alpha * nce[:, 0]
+        if r is not None:
+            value = value + xp.sum(r * p, axis=-1)
+        if order == 0:
+            return (value,)
+        a_nce = (t - nce) / b
+        # ∂/∂u of r·e^u is r·p at every order.
+        a = self._alpha * a_nce if r is None else self._alpha * a_nce + r * p
+        grad = self.link.gradient(xp, p, a)
+        if order == 1:
+            return value, grad
+        v = xp.zeros_like(p) if r is None else r * p
+        cross = self.link.gradient(xp, p, a_nce) * self.link.gradient(xp, p, xp.ones_like(p))
+        return value, grad, self.link.hessian(xp, p, a, v) - (2.0 * self._alpha / b) * cross
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return self._evaluate(xp, y_true, y_pred, 0)[0]
+
+    def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        return self._evaluate(xp, y_true, y_pred, 1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return self._evaluate(xp, y_true, y_pred, 1)[1]
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return self._evaluate(xp, y_true, y_pred, 2)[2]
+
+
+@register
+class NormalizedCrossEntropy(_NormalizedBase):
+    r"""Normalised cross-entropy (Ma et al. 2020): cross-entropy divided by its sum over all labels.
+
+    - Formula: :math:`\ell = \frac{-\sum_c t_c\log p_c}{-\sum_k \log p_k}` (= log p_y / Σ_k log p_k
+      for an index target), in [0, 1].
+    - Domains: y_true indices or distributions; y_pred (N, C) probability rows (clipped) or
+      finite logits (``from_logits=True``; a masked −inf logit would make the denominator
+      infinite, so it is an error here); C ≥ 2.
+    - Gradient: in u = log p, a = (t − ℓ)/B with B = Σ_k log p_k, turned into probabilities
+      (a/p) or logits (a − p·Σa) by the link. Hessian diagonal: the link's second-order term
+      of a plus −(2/B)·g_a·g_1, where g_a and g_1 are the link gradients of a and of a vector
+      of ones (the u-Hessian −(a1ᵀ + 1aᵀ)/B is not diagonal).
+    - Estimates "other": a symmetric loss (Σ_j ℓ(j, p) = 1), hence noise-tolerant (Ma et al.
+      Thm. 1), but it underfits: its expected loss under η is a weighted mean of η with
+      weights −log p_k/B, whose infimum min η is approached by any p that sends the least
+      likely class to 0, so for C ≥ 3 it is not classification-calibrated; combine it with
+      a passive loss (nce_rce).
+    - Relations: the authors' ``NormalizedCrossEntropy(num_classes, scale)`` (on logits) is
+      scale · normalized_cross_entropy(from_logits=True); nce_rce adds the reverse term.
+    - Reference: Ma, Huang, Wang, Romano, Erfani, Bailey (2020), Normalized loss functions for
+      deep learning with noisy labels (ICML), eq. (3).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.normalized_cross_entropy([0], [[0.5, 0.25, 0.25]])), 6))
+    0.2
+    """
+
+    name = "normalized_cross_entropy"
+    family = "multiclass"
+    aliases = ("normalised_cross_entropy",)
+    description = "Cross-entropy over its sum across all labels, in [0, 1]: symmetric, noise-tolerant."
+    formula = r"\frac{-\sum_c t_c\log p_c}{-\sum_k\log p_k}"
+    parameters = (_FROM_LOGITS,)
+
+    def _traits(self) -> Traits:
+        logits = bool(self.from_logits)
+        # On logits a = (t − ℓ)/B with |B| ≥ C log C: bounded. On probabilities the gradient
+        # a/p grows as the true class's p → 0 (like 1/(p·|log p|)).
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL if logits else UNIT, bounded=True,
+            lipschitz=logits, robust=logits, classification_calibrated=False, proper=False, estimates="other",
+            notes=("symmetric: Σ_j ℓ(j, p) = 1 (noise-tolerant, Ma et al. 2020)",),
+        )
+
+
+@register
+class NCERCE(_NormalizedBase):
+    r"""NCE+RCE (Ma et al. 2020): the active–passive loss α·NCE + β·RCE.
+
+    - Formula: :math:`\ell = \alpha\frac{\sum_c t_c\log p_c}{\sum_k \log p_k}
+      - \beta\sum_c p_c\max(\log t_c, A)`, A = log_zero (log 0 taken as A, −4 by default); for
+      an index target the reverse term is −A(1 − p_y).
+    - Domains: y_true indices or distributions; y_pred (N, C) probability rows (clipped) or
+      finite logits (``from_logits=True``); C ≥ 2; alpha, beta ≥ 0, not both 0; log_zero < 0.
+    - Gradient: in u = log p, a = α(t − NCE)/B + β·r·p with B = Σ_k log p_k and r = −max(log t, A);
+      the link gives probabilities (a/p) or logits (a − p·Σa). Hessian diagonal: the link's
+      Hessian of (a, β·r·p) plus −(2α/B)·g_a·g_1 (normalized_cross_entropy's coupling term).
+    - Estimates "other": both terms are symmetric, so the sum is noise-tolerant; for an index
+      target the expected loss under η has infimum α·min η + β|A|(1 − max η), approached only
+      as p tends to one-hot at argmax η (the least likely class's p fastest) and never
+      attained, so there is no minimiser to read; a wrong argmax costs at least
+      β|A|(η₁ − η₂)/2 more, so it is classification-calibrated (β > 0).
+    - Relations: the authors' ``NCEandRCE(alpha, beta, num_classes)`` (on logits) clamps the
+      one-hot target at 1e-4, i.e. A = log 1e-4 ≈ −9.21: ll.get("nce_rce", from_logits=True,
+      log_zero=math.log(1e-4)) gives its number; the default A = −4 is the value Wang et
+      al. (2019) give for the RCE that Ma et al. adopt (symmetric_cross_entropy uses it too).
+      Defaults α = β = 1 are the authors' CIFAR-10 setting (CIFAR-100: α = 10, β = 0.1). alpha=1, beta=0 is normalized_cross_entropy; the α·CE + β·RCE
+      version is symmetric_cross_entropy.
+    - Reference: Ma, Huang, Wang, Romano, Erfani, Bailey (2020), Normalized loss functions for
+      deep learning with noisy labels (ICML), §4 (active passive loss).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.nce_rce([0], [[0.5, 0.25, 0.25]])), 6))
+    2.2
+    """
+
+    name = "nce_rce"
+    family = "multiclass"
+    aliases = ("nce_and_rce", "NCEandRCE", "active_passive_loss")
+    description = "α·normalised CE + β·reverse CE: the active–passive loss for noisy labels."
+    formula = r"\alpha\frac{\sum_c t_c\log p_c}{\sum_k \log p_k} - \beta\sum_c p_c\max(\log t_c, A)"
+    parameters = (
+        Param("alpha", 1.0, V.NONNEGATIVE, "weight of the normalised cross-entropy (active)"),
+        Param("beta", 1.0, V.NONNEGATIVE, "weight of the reverse cross-entropy (passive)"),
+        Param("log_zero", -4.0, V.Rule(lambda v: V.FINITE.check(v) and v < 0, "a finite number < 0"),
+              "A, the value taken for log 0 in the reverse term"),
+        _FROM_LOGITS,
+    )
+
+    def _check_params(self) -> None:
+        if self.alpha == 0 and self.beta == 0:
+            raise ValueError("nce_rce: alpha and beta must not both be 0; got alpha=0, beta=0")
+
+    @property
+    def _alpha(self) -> float:  # type: ignore[override]
+        return float(self.alpha)
+
+    def _traits(self) -> Traits:
+        logits = bool(self.from_logits)
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL if logits else UNIT, bounded=True,
+            lipschitz=logits or self.alpha == 0, robust=logits or self.alpha == 0,
+            # β > 0: RCE's excess risk at a wrong argmax is at least 2β(η₁ − η₂) while NCE's
+            # infimum (min η) is approached along the same sequences that send p to e_mode,
+            # so the infimum of the sum is reached only as p → one-hot at the mode (not
+            # attained). β = 0 is normalized_cross_entropy, not calibrated.
+            classification_calibrated=self.beta > 0, proper=False, estimates="other",
+            notes=("both terms symmetric: noise-tolerant (Ma et al. 2020)",
+                   "no minimiser: the infimum is approached as p → one-hot at argmax η, the least likely class first"),
+        )
+
+    def _passive(self, xp: Any, t: Any) -> Any:
+        if self.beta == 0:
+            return None
+        floor = math.exp(self.log_zero)
+        safe = xp.where(t > floor, t, xp.ones_like(t))
+        return -self.beta * xp.where(t > floor, xp.log(safe), xp.full_like(t, self.log_zero))
+
+
+# ----------------------------------------------------------------------------- calibration
+@register
+class AdaptiveFocal(ClassSeparableLoss):
+    r"""Sample-dependent focal loss (Mukhoti et al. 2020, FLSD-53): γ = 5 below p = 0.2, 3 above.
+
+    - Formula: :math:`\ell = -\sum_c t_c (1-p_c)^{\gamma(p_c)}\log p_c` with
+      γ(p) = gamma_below for p < threshold and gamma_above for p ≥ threshold (FLSD-53: 5, 3
+      and 0.2); = −(1 − p_y)^{γ(p_y)} log p_y for an index target.
+    - Domains: y_true indices or distributions; y_pred probability rows (clipped) or logits
+      (``from_logits=True``, −inf allowed); gammas ≥ 0; threshold in (0, 1).
+    - Gradient: focal's with the γ of each class's p (γ is piecewise constant, so its
+      derivative is 0 away from the threshold). At p = threshold the loss jumps: with the
+      defaults from −0.8⁵ log 0.2 = 0.5274 just below to −0.8³ log 0.2 = 0.8240 at and above
+      (it rises with p there); the value and gradient there are the γ_above branch's, i.e.
+      the one-sided derivative from the right, and the jump's Dirac term is left out, as in
+      the authors' code, which treats γ as a constant of each sample. Hessian diagonal: focal's,
+      with the same γ.
+    - Estimates "other": its minimiser is a distorted probability, as focal's; the authors
+      chose γ so that confident predictions are pushed less, for calibration (lower ECE).
+      The jump makes the true class's loss non-monotone in p (with the defaults it is higher
+      on [0.2, 0.265) than just below 0.2), so classification-calibration is not established.
+    - Relations: gamma_below = gamma_above = γ is focal(gamma=γ) (no jump); the authors'
+      ``FocalLossAdaptive(gamma=3)`` (index targets, logits; "sum" by default: size_average=False)
+      is adaptive_focal(from_logits=True, reduction="sum"); their code also has a γ = 3
+      band for 0.2 ≤ p < 0.5, the same as above 0.5 in FLSD-53.
+    - Reference: Mukhoti, Kulharia, Sanyal, Golodetz, Torr, Dokania (2020), Calibrating deep
+      neural networks using focal loss (NeurIPS), §5 (FLSD-53).
+
+    >>> import losslab as ll
+    >>> print(ll.adaptive_focal([0, 0], [[0.1, 0.9], [0.5, 0.5]], reduction="none"))
+    [1.35965347 0.0866434 ]
+    """
+
+    name = "adaptive_focal"
+    family = "multiclass"
+    aliases = ("flsd_53", "focal_loss_adaptive", "sample_dependent_focal")
+    description = "Focal loss with γ = 5 for p < 0.2 and γ = 3 above (FLSD-53): for calibration."
+    formula = r"-\sum_c t_c (1-p_c)^{\gamma(p_c)}\log p_c"
+    parameters = (
+        Param("gamma_below", 5.0, V.NONNEGATIVE, "γ where the class probability is below the threshold"),
+        Param("gamma_above", 3.0, V.NONNEGATIVE, "γ where the class probability is at or above the threshold"),
+        Param("threshold", 0.2, V.OPEN_UNIT, "the probability where γ switches"),
+        _FROM_LOGITS,
+    )
+
+    def _traits(self) -> Traits:
+        logits = bool(self.from_logits)
+        smooth = self.gamma_below == self.gamma_above
+        return Traits(
+            task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL if logits else UNIT,
+            convex=smooth and not logits, differentiable=smooth, twice_differentiable=smooth,
+            # The jump makes the loss of the true class non-monotone in p (with the defaults it is
+            # higher on [0.2, 0.265) than just below 0.2): calibration is not established.
+            lipschitz=logits, robust=logits, classification_calibrated=True if smooth else None, proper=False,
+            estimates="other", notes=() if smooth else (f"jumps at p = {self.threshold:g}, where γ switches",),
+        )
+
+    def _gamma(self, xp: Any, p: Any) -> Any:
+        return xp.where(p < self.threshold, xp.full_like(p, self.gamma_below), xp.full_like(p, self.gamma_above))
+
+    # focal's f, f′, f″ (see Focal) with γ an array: w = log(1 − p), powers of (1 − p) as e^{k·w}.
+    def _f(self, xp: Any, u: Any, p: Any) -> Any:
+        return -xp.exp(self._gamma(xp, p) * S.log1mexp(xp, u)) * u
+
+    def _f_prime(self, xp: Any, u: Any, p: Any) -> Any:
+        g, w = self._gamma(xp, p), S.log1mexp(xp, u)
+        return -(xp.exp(g * w) - g * xp.exp((g - 1.0) * w + u) * u)
+
+    def _f_second(self, xp: Any, u: Any, p: Any) -> Any:
+        g = self._gamma(xp, p)
+        # 1 − p held at or above ε, as in Focal: (1 − p)^{γ−2} must not overflow for γ < 2.
+        w = xp.maximum(S.log1mexp(xp, u), math.log(float(xp.finfo(u.dtype).eps)))
+        first = xp.exp((g - 1.0) * w + u)
+        second = xp.exp((g - 2.0) * w + 2.0 * u)
+        return -(-2.0 * g * first - g * first * u + g * (g - 1.0) * second * u)
+
+
+# ----------------------------------------------------------------------------- distillation
+@register
+class GeneralizedJSD(ClassAxisLoss):
+    r"""Generalised Jensen–Shannon divergence between teacher and student (GKD, Agarwal et al. 2024).
+
+    - Formula: with q = softmax(y_true/T) (the teacher), p = softmax(y_pred/T) (the student)
+      and m = βq + (1 − β)p, :math:`\ell = \beta\,\mathrm{KL}(q\Vert m) + (1-\beta)\,\mathrm{KL}(p\Vert m)`
+      = H(m) − βH(q) − (1 − β)H(p).
+    - Domains: y_true (N, C) finite teacher logits; y_pred (N, C) finite student logits;
+      0 < beta < 1; temperature T > 0.
+    - Gradient: with A = (1 − β)·p·log(p/m) (∂ℓ/∂log p), (A − p·ΣA)/T. Hessian diagonal:
+      the softmax chain rule of A and v = A + (1 − β)p(1 − (1 − β)p/m), over T².
+    - Estimates the teacher's distribution: ℓ ≥ 0 with equality iff p = q (student logits
+      equal to the teacher's up to a shift); bounded by the binary entropy of β (≤ log 2).
+    - Relations: TRL's ``GKDTrainer.generalized_jsd_loss(student_logits, teacher_logits,
+      labels=None, beta=0.5, temperature=1.0)``: the same per token, with the student first in
+      its signature and the teacher first here (y_true, y_pred); its "batchmean" over
+      (B, L, V) logits is "mean" over B·L rows here. TRL special-cases beta=0 as KL(q‖p)
+      (forward, = distillation / T²) and beta=1 as KL(p‖q) (reverse), where this formula is
+      0; here beta must lie strictly inside (0, 1). beta=0.5, T=1 is the Jensen–Shannon
+      divergence of the two softmaxes (js_divergence on probabilities). No T² factor
+      (distillation has one).
+    - Reference: Agarwal, Vieillard, Zhou, Stanczyk, Ramos, Geist, Bachem (2024), On-policy
+      distillation of language models: learning from self-generated mistakes (ICLR), eq. (2).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.generalized_jsd([[0.0, 0.0]], [[2.0, 0.0]])), 6))
+    0.089541
+    """
+
+    name = "generalized_jsd"
+    family = "multiclass"
+    aliases = ("generalized_jsd_loss", "gkd_loss", "generalised_jsd")
+    description = "β·KL(q‖m) + (1−β)·KL(p‖m), m = βq + (1−β)p: teacher–student JSD (GKD)."
+    formula = r"\beta\,\mathrm{KL}(q\Vert m) + (1-\beta)\,\mathrm{KL}(p\Vert m),\ m = \beta q + (1-\beta)p"
+    parameters = (
+        Param("beta", 0.5, V.OPEN_UNIT, "β in (0, 1): the teacher's share of the mixture m"),
+        Param("temperature", 1.0, V.POSITIVE, "softmax temperature T of teacher and student"),
+    )
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=REAL, y_pred_domain=REAL, bounded=True, lipschitz=True, robust=True,
+        estimates="other", notes=("minimiser: the teacher's logits up to a shift (p = q)",),
+    )
+
+    @property
+    def link(self) -> None:
+        return None
+
+    _prepare = Distillation._prepare
+    _check_values = Distillation._check_values
+
+    def _extra_weights(self, xp: Any, arrays: tuple, options: dict) -> Any:
+        return None
+
+    def _parts(self, xp: Any, teacher: Any, student: Any) -> tuple[Any, Any, Any, Any, Any]:
+        """(log q, q, log p, p, log m); log m = logaddexp(log β + log q, log(1 − β) + log p)."""
+        log_q = S.log_softmax(xp, teacher / self.temperature, axis=-1)
+        log_p = S.log_softmax(xp, student / self.temperature, axis=-1)
+        a, b = log_q + math.log(self.beta), log_p + math.log1p(-self.beta)
+        hi = xp.maximum(a, b)
+        log_m = hi + xp.log1p(xp.exp(-xp.abs(a - b)))
+        return log_q, xp.exp(log_q), log_p, xp.exp(log_p), log_m
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        log_q, q, log_p, p, log_m = self._parts(xp, y_true, y_pred)
+        terms = self.beta * q * (log_q - log_m) + (1.0 - self.beta) * p * (log_p - log_m)
+        return xp.sum(terms, axis=-1)
+
+    def _first(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any, Any]:
+        """(p, log(p/m), A): A = ∂ℓ/∂log p = (1 − β)·p·log(p/m)."""
+        _, _, log_p, p, log_m = self._parts(xp, y_true, y_pred)
+        ratio = log_p - log_m
+        return p, ratio, (1.0 - self.beta) * p * ratio
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p, _, a = self._first(xp, y_true, y_pred)
+        return K.SOFTMAX.gradient(xp, p, a) / self.temperature
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p, ratio, a = self._first(xp, y_true, y_pred)
+        c = 1.0 - self.beta
+        # ∂²ℓ/∂u² = A + p²·∂²ℓ/∂p² with ∂²ℓ/∂p² = c(1/p − c/m); p/m ≤ 1/c, so e^{ratio} is finite.
+        v = a + c * p * (1.0 - c * xp.exp(ratio))
+        return K.SOFTMAX.hessian(xp, p, a, v) / self.temperature ** 2
+
+
+# ----------------------------------------------------------------------------- sampled objectives
+class _SampledLoss(Loss):
+    """Inputs of the sampled objectives: ``(logits, log_q)``, both (N, 1 + K).
+
+    Column 0 holds the true class, columns 1..K the K classes sampled from a proposal Q
+    (the caller draws them and gathers their logits, as TensorFlow's candidate samplers
+    do); ``log_q`` holds log Q(class) of the same entries. A sampled logit of −inf drops out
+    (the way to remove an accidental hit, a sampled class equal to the true one); the true
+    class's logit must be finite. Only the logits are differentiated.
+    """
+
+    family = "multiclass"
+    inputs = ("logits", "log_q")
+    differentiable_inputs = ("logits",)
+    event_ndim = 1
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        logits, log_q = arrays
+        if logits.ndim != 2 or logits.shape[1] < 2:
+            raise ValueError(
+                f"logits must have shape (n_samples, 1 + n_sampled): the true class's logit in column 0, then"
+                f" at least one sampled class; got shape {tuple(logits.shape)}"
+            )
+        if tuple(log_q.shape) != tuple(logits.shape):
+            raise ValueError(
+                f"log_q must have the shape of logits, one log proposal probability per entry; got"
+                f" {tuple(log_q.shape)} and {tuple(logits.shape)}"
+            )
+        dtype = float_dtype(xp, logits, log_q)
+        return (xp.astype(logits, dtype, copy=False), xp.astype(log_q, dtype, copy=False)), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        logits, log_q = arrays
+        V.check_finite(xp, logits, "logits", allow_neg_inf=True)
+        V.check_finite(xp, log_q, "log_q")
+        true = logits[:, 0]
+        if is_tracing(true):
+            V.traced_invalid(xp, true == -math.inf, "logits[:, 0] (the true class) must be finite")
+        elif V.concrete(xp.any(true == -math.inf)):
+            raise ValueError(
+                "logits[:, 0] holds the true class's logit and must be finite; got -inf (only a sampled"
+                " class, columns 1.., may be masked)"
+            )
+
+
+@register
+class SampledSoftmax(_SampledLoss):
+    r"""Sampled softmax (Jean et al. 2015): softmax cross-entropy over the true class and K
+    sampled classes, each logit corrected by −log Q of the proposal.
+
+    - Formula: with c_j = z_j − log Q_j (j = 0 the true class, 1..K the sampled ones),
+      :math:`\ell = -c_0 + \log\sum_{j=0}^{K} e^{c_j}`.
+    - Domains: logits (N, 1 + K), real, the true class in column 0, a sampled entry −inf to
+      drop it; log_q (N, 1 + K) finite log proposal probabilities. A constant added to a
+      row of log_q changes nothing, so log expected counts (log kQ) give the same loss.
+    - Gradient softmax(c) − e₀; Hessian diagonal softmax(c)(1 − softmax(c)).
+    - Estimates "other": a biased estimate of the full softmax cross-entropy whose bias
+      vanishes as K grows (Bengio & Senécal 2008); with Q uniform and every class sampled it
+      is cross_entropy(from_logits=True) with the true class first.
+    - Relations: TensorFlow's ``tf.nn.sampled_softmax_loss(weights, biases, labels, inputs,
+      num_sampled, num_classes, remove_accidental_hits=True)`` with num_true=1 computes these
+      logits itself (inputs·weightsᵀ + biases, minus log of the sampler's expected counts,
+      accidental hits masked) and then this loss; here the caller passes the gathered logits
+      and log Q. PyTorch has none (pytorch#1362).
+    - Reference: Jean, Cho, Memisevic, Bengio (2015), On using very large target vocabulary
+      for neural machine translation (ACL); Bengio & Senécal (2008), Adaptive importance
+      sampling to accelerate training of a neural probabilistic language model.
+
+    >>> import losslab as ll, numpy as np
+    >>> print(round(float(ll.sampled_softmax([[2.0, 1.0, 0.0]], np.log([[0.5, 0.25, 0.25]]))), 6))
+    0.696357
+    """
+
+    name = "sampled_softmax"
+    aliases = ("sampled_softmax_cross_entropy",)
+    description = "Softmax cross-entropy over the true and K sampled classes, logits minus log Q."
+    formula = r"-c_0 + \log\sum_{j=0}^{K} e^{c_j},\ c_j = z_j - \log Q_j"
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=REAL, y_pred_domain=REAL, convex=True, lipschitz=True, robust=True,
+        estimates="other", notes=("a biased estimate of full softmax cross-entropy; consistent as K grows",),
+    )
+
+    def _parts(self, xp: Any, logits: Any, log_q: Any) -> tuple[Any, Any, Any]:
+        log_s, s = S.log_softmax_and_softmax(xp, logits - log_q)
+        e0 = xp.astype(xp.arange(logits.shape[1], device=device(logits)) == 0, logits.dtype)
+        return log_s, s, e0[None, :]
+
+    def _per_sample(self, xp: Any, logits: Any, log_q: Any) -> Any:
+        return -self._parts(xp, logits, log_q)[0][:, 0]
+
+    def _value_and_gradient(self, xp: Any, logits: Any, log_q: Any) -> tuple[Any, Any]:
+        log_s, s, e0 = self._parts(xp, logits, log_q)
+        return -log_s[:, 0], s - e0
+
+    def _gradient(self, xp: Any, logits: Any, log_q: Any) -> Any:
+        return self._value_and_gradient(xp, logits, log_q)[1]
+
+    def _hessian(self, xp: Any, logits: Any, log_q: Any) -> Any:
+        s = self._parts(xp, logits, log_q)[1]
+        return s * (1.0 - s)
+
+
+@register
+class NCE(_SampledLoss):
+    r"""Noise-contrastive estimation (Gutmann & Hyvärinen 2010; Mnih & Teh 2012): the true class
+    against K noise samples, by logistic regression on score minus log(K·Q).
+
+    - Formula: with Δ_j = z_j − log Q_j − log K (z the unnormalised log-scores, Q the noise
+      distribution, K = number of noise columns),
+      :math:`\ell = -\log\sigma(\Delta_0) - \sum_{j=1}^{K}\log(1 - \sigma(\Delta_j))
+      = \mathrm{softplus}(-\Delta_0) + \sum_{j\ge1}\mathrm{softplus}(\Delta_j)`.
+    - Domains: logits (N, 1 + K) real, the true class in column 0, a noise entry −inf to
+      drop it; log_q (N, 1 + K) finite log noise probabilities log Q (not log K·Q: the
+      log K is added here).
+    - Gradient σ(Δ₀) − 1 on the true class, σ(Δ_j) on each noise sample; Hessian diagonal
+      σ(Δ)(1 − σ(Δ)).
+    - Estimates the probability: the expected loss is minimised by z = log p_data (self-
+      normalised scores, no partition function), for any K (Gutmann & Hyvärinen 2010, Thm. 1).
+    - Relations: TensorFlow's ``tf.nn.nce_loss`` subtracts log of the sampler's expected
+      counts, which is log K·Q for sampling with replacement, and sums the sigmoid
+      cross-entropies: the same; for its default unique sampling pass log_q =
+      log(expected count) − log K. Unlike sampled_softmax, a constant added to log_q
+      changes the loss.
+    - Reference: Gutmann & Hyvärinen (2010), Noise-contrastive estimation: a new estimation
+      principle for unnormalized statistical models (AISTATS); Mnih & Teh (2012), A fast and
+      simple algorithm for training neural probabilistic language models (ICML), eq. (6).
+
+    >>> import losslab as ll, numpy as np
+    >>> print(round(float(ll.nce([[1.0, 0.0]], np.log([[0.5, 0.5]]))), 6))
+    1.26746
+    """
+
+    name = "nce"
+    aliases = ("noise_contrastive_estimation",)
+    description = "Noise-contrastive estimation: logistic loss of the true class against K noise samples."
+    formula = r"\mathrm{softplus}(-\Delta_0) + \sum_{j\ge1}\mathrm{softplus}(\Delta_j),\ \Delta = z - \log KQ"
+    TRAITS = Traits(
+        task="multiclass", y_true_domain=REAL, y_pred_domain=REAL, convex=True, lipschitz=True, robust=True,
+        estimates="probability", notes=("minimiser: self-normalised log-probabilities (z = log p_data)",),
+    )
+
+    def _parts(self, xp: Any, logits: Any, log_q: Any) -> tuple[Any, Any]:
+        """(Δ, y): the corrected logits and +1 for the true column, −1 for the noise ones."""
+        delta = logits - log_q - math.log(logits.shape[1] - 1)
+        sign = 1.0 - 2.0 * xp.astype(xp.arange(logits.shape[1], device=device(logits)) > 0, logits.dtype)
+        return delta, sign[None, :]
+
+    def _per_sample(self, xp: Any, logits: Any, log_q: Any) -> Any:
+        delta, sign = self._parts(xp, logits, log_q)
+        return xp.sum(S.softplus(xp, -sign * delta), axis=-1)
+
+    def _gradient(self, xp: Any, logits: Any, log_q: Any) -> Any:
+        delta, sign = self._parts(xp, logits, log_q)
+        return -sign * S.sigmoid(xp, -sign * delta)
+
+    def _hessian(self, xp: Any, logits: Any, log_q: Any) -> Any:
+        delta, _ = self._parts(xp, logits, log_q)
+        return S.sigmoid(xp, delta) * S.sigmoid(xp, -delta)
+
+
+# ----------------------------------------------------------------------------- Fenchel–Young builder
+class FenchelYoung(ClassAxisLoss):
+    r"""A Fenchel–Young loss ℓ(z; t) = Ω*(z) − ⟨t, z⟩ (+ Ω(t)), built by :func:`fenchel_young`.
+
+    Not a catalog entry: each instance carries its own max function Ω*, its gradient (the
+    regularised prediction ŷ(z) = ∇Ω*(z)), optionally the diagonal of ∇²Ω* and the
+    regulariser Ω of the target. Gradient ŷ(z) − t; Hessian diagonal that of ∇²Ω*.
+    """
+
+    family = "multiclass"
+
+    def __init__(self, max_fun: Any, predict: Any, hessian: Any, regularizer: Any, name: str, traits: Traits,
+                 shift: bool) -> None:
+        super().__init__()
+        self.name = name  # type: ignore[misc]
+        self._functions = (max_fun, predict, hessian, regularizer)
+        self._declared = traits
+        self._shift = shift
+
+    def _traits(self) -> Traits:
+        return self._declared
+
+    @property
+    def link(self) -> None:
+        return None  # raw scores
+
+    def __repr__(self) -> str:
+        names = ", ".join(getattr(f, "__name__", repr(f)) for f in self._functions if f is not None)
+        return f"FenchelYoung({self.name!r}: {names})"
+
+    def __eq__(self, other: object) -> bool:
+        return (type(other) is FenchelYoung and self.name == other.name  # type: ignore[attr-defined]
+                and self._functions == other._functions)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.name, self._functions))
+
+    def _scores(self, xp: Any, z: Any) -> Any:
+        # A prediction map onto the simplex makes Ω*(z + c1) = Ω*(z) + c and ⟨t, z + c1⟩ = ⟨t, z⟩ + c
+        # (Σt = 1): shifting by the row maximum cancels c exactly and keeps every digit of z.
+        return z - xp.max(z, axis=-1, keepdims=True) if self._shift else z
+
+    def _call(self, which: int, xp: Any, z: Any, shape: tuple) -> Any:
+        argument = ("max_fun", "predict", "hessian", "regularizer")[which]
+        out = self._functions[which](xp, z)
+        if tuple(out.shape) != shape:
+            raise ValueError(
+                f"{self.name}: {argument}(xp, array) must return shape {shape} for an input of shape"
+                f" {tuple(z.shape)}; got {tuple(out.shape)}"
+            )
+        return out
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t, z = self._target_rows(xp, y_true, y_pred), self._scores(xp, y_pred)
+        value = self._call(0, xp, z, z.shape[:1]) - xp.sum(t * z, axis=-1)
+        if self._functions[3] is not None:
+            value = value + self._call(3, xp, t, t.shape[:1])
+        return value
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        t = self._target_rows(xp, y_true, y_pred)
+        return self._call(1, xp, self._scores(xp, y_pred), tuple(y_pred.shape)) - t
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self._functions[2] is None:
+            raise NotImplementedError(f"{self.name} has no Hessian: build it with fenchel_young(..., hessian=...)")
+        return self._call(2, xp, self._scores(xp, y_pred), tuple(y_pred.shape))
+
+
+def _logsumexp(xp: Any, z: Any) -> Any:
+    return S.logsumexp(xp, z, axis=-1)
+
+
+def _softmax(xp: Any, z: Any) -> Any:
+    return S.softmax(xp, z, axis=-1)
+
+
+def _softmax_hessian(xp: Any, z: Any) -> Any:
+    p = S.softmax(xp, z, axis=-1)
+    return p * (1.0 - p)
+
+
+def _negentropy(xp: Any, t: Any) -> Any:
+    return xp.sum(S.xlogy(xp, t, t), axis=-1)
+
+
+def _sparsemax(xp: Any, z: Any) -> Any:
+    return xp.maximum(z - sparsemax_threshold(xp, z), 0.0)
+
+
+def _sparsemax_max(xp: Any, z: Any) -> Any:
+    # Ω*(z) = ⟨p, z⟩ − ½‖p‖² at p = sparsemax(z) = τ + ½‖p‖² (p_j = z_j − τ on the support).
+    p = _sparsemax(xp, z)
+    return xp.sum(p * z - 0.5 * p * p, axis=-1)
+
+
+def _sparsemax_hessian(xp: Any, z: Any) -> Any:
+    support = xp.astype(_sparsemax(xp, z) > 0, z.dtype)
+    return support * (1.0 - 1.0 / xp.sum(support, axis=-1, keepdims=True))
+
+
+def _half_squared_norm(xp: Any, t: Any) -> Any:
+    return 0.5 * xp.sum(t * t, axis=-1)
+
+
+_FY_BUILTINS = {
+    # Ω = Σ t log t on the simplex: Ω* = logsumexp, ŷ = softmax; ℓ = KL(t ‖ softmax z).
+    "softmax": (_logsumexp, _softmax, _softmax_hessian, _negentropy, Traits(
+        task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True, lipschitz=True, robust=True,
+        classification_calibrated=True, proper=True, estimates="probability")),
+    # Ω = ½‖t‖² on the simplex: ŷ = sparsemax; ℓ = the sparsemax loss.
+    "sparsemax": (_sparsemax_max, _sparsemax, _sparsemax_hessian, _half_squared_norm, Traits(
+        task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True, twice_differentiable=False,
+        lipschitz=True, robust=True, classification_calibrated=True, proper=True, estimates="probability",
+        notes=("proper with the sparsemax link, not the softmax",))),
+}
+
+
+def fenchel_young(max_fun: Any, predict: Any = None, *, hessian: Any = None, regularizer: Any = None,
+                  name: str = "fenchel_young") -> FenchelYoung:
+    r"""A Fenchel–Young loss (Blondel, Martins, Niculae 2020) from a regularised max function.
+
+    - Formula: :math:`\ell(z; t) = \Omega^*(z) - \langle t, z\rangle + \Omega(t)` with Ω* the
+      max function (the convex conjugate of a regulariser Ω), z the scores (y_pred, (N, C)),
+      t the target (class indices or distribution rows); without ``regularizer`` the Ω(t)
+      term (constant in z) is left out, as Optax does.
+    - Arguments: ``max_fun(xp, z)`` → Ω*(z) per row (N,); ``predict(xp, z)`` → ∇Ω*(z) (N, C),
+      the regularised prediction (softmax, sparsemax): losslab's core has no autodiff, so the
+      gradient is given; ``hessian(xp, z)`` → the diagonal of ∇²Ω* (N, C), optional;
+      ``regularizer(xp, t)`` → Ω(t) per row (N,), optional. Each is written with the array
+      namespace ``xp`` (``xp.exp``, ``xp.sum``, ...) so the loss runs on NumPy, PyTorch and
+      JAX. Or ``max_fun="softmax"`` (Ω the negative entropy: ℓ = KL(t ‖ softmax z), the
+      cross-entropy for one-hot t) or ``"sparsemax"`` (Ω = ½‖·‖²: the sparsemax loss), with
+      their own Hessians and Ω, computed on scores shifted by the row maximum.
+    - Gradient ŷ(z) − t = predict(z) − t; Hessian diagonal ``hessian(z)``.
+    - Estimates: a Fenchel–Young loss with Ω strictly convex is proper through ``predict``:
+      its expected loss is minimised where predict(z) = η (declared for the built-ins; a
+      user loss declares task "multiclass" and nothing it cannot know).
+    - Relations: Optax's ``make_fenchel_young_loss(max_fun)`` returns fy(scores, targets) =
+      max_fun(scores) − ⟨targets, scores⟩ and differentiates max_fun by autodiff; here the
+      arguments are (y_true, y_pred) = (targets, scores), ``predict`` supplies the gradient,
+      and a Loss comes back (reductions, weights, Hessian). fenchel_young("sparsemax") is
+      ll.sparsemax; fenchel_young("softmax") is cross_entropy(from_logits=True) minus the
+      target's entropy.
+    - Reference: Blondel, Martins, Niculae (2020), Learning with Fenchel–Young losses (JMLR).
+
+    >>> import numpy as np
+    >>> from losslab.losses.multiclass import fenchel_young
+    >>> L = fenchel_young("softmax")
+    >>> print(round(float(L([0], [[np.log(3.0), 0.0, 0.0]])), 6))
+    0.510826
+    """
+    if isinstance(max_fun, str):
+        if max_fun not in _FY_BUILTINS:
+            raise ValueError(f"max_fun must be 'softmax', 'sparsemax' or a function; got {max_fun!r}")
+        if predict is not None or hessian is not None or regularizer is not None:
+            raise TypeError(f"fenchel_young({max_fun!r}) has its own predict, hessian and regularizer; pass none")
+        *functions, traits = _FY_BUILTINS[max_fun]
+        return FenchelYoung(*functions, name=f"fenchel_young_{max_fun}", traits=traits, shift=True)
+    for argument, f, required in (("max_fun", max_fun, True), ("predict", predict, True),
+                                  ("hessian", hessian, False), ("regularizer", regularizer, False)):
+        if (f is not None or required) and not callable(f):
+            raise TypeError(
+                f"{argument} must be a function of (xp, array){'' if required else ' or None'}; got"
+                f" {type(f).__name__}" + (" (predict is ∇max_fun, the regularised prediction)"
+                                          if argument == "predict" else "")
+            )
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string; got {name!r}")
+    traits = Traits(task="multiclass", y_true_domain=UNIT, y_pred_domain=REAL, convex=True,
+                    twice_differentiable=hessian is not None)
+    return FenchelYoung(max_fun, predict, hessian, regularizer, name=name, traits=traits, shift=False)
 
 
 # ----------------------------------------------------------------------------- the NumPy kernel

@@ -31,9 +31,10 @@ __all__ = [
 #: one per class for multiclass ones).
 CLASSIFICATION_FAMILIES = ("binary", "multiclass")
 #: Losses that cannot train a model: zero_one has no gradient, nll takes log-probabilities
-#: (a model's raw scores are not), brier takes probabilities, distillation takes a teacher's
-#: logits as its target (a data set has labels).
-NOT_TRAINABLE = ("zero_one", "nll", "brier", "distillation")
+#: (a model's raw scores are not), brier takes probabilities, distillation and generalized_jsd
+#: take a teacher's logits as their target (a data set has labels), sampled_softmax and nce
+#: take (logits, log_q) of sampled classes.
+NOT_TRAINABLE = ("zero_one", "nll", "brier", "distillation", "generalized_jsd", "sampled_softmax", "nce")
 
 
 class FieldError(ValueError):
