@@ -17,7 +17,7 @@ from .. import _validate as V
 from array_api_compat import device
 
 from .._array import as_array, float_dtype, host_array, is_jax, is_numpy, is_torch, is_tracing, to_numpy
-from ..loss import Loss, Param, register
+from ..loss import Loss, LossOverflow, Param, register
 from ..loss.weights import scalar as _scalar
 from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Interval, Traits
 from ..loss.links import check_probabilities, check_rows_sum_to_one, clip_probabilities
@@ -890,6 +890,12 @@ class Cox(Loss):
             frac = xp.zeros_like(e)
             u = S
         u = xp.where(d > 0, u, xp.ones_like(u))  # censored samples have no term of their own
+        if not is_tracing(u) and V.concrete(xp.any(u <= 0.0)):
+            raise LossOverflow(
+                f"{self.name}: a risk-set sum underflows {str(u.dtype).replace('torch.', '')}: every score at risk at a"
+                " late event time lies far below the largest score (beyond exp's range once shifted by it)."
+                " Rescale the scores, or compute in float64."
+            )
         mean_c = (xp.take(_prefix(xp, c), last) - xp.take(_prefix(xp, c), first)) / per_group
         return {"order": order, "d": d, "eta": eta, "c": c, "first": first, "last": last, "shift": shift, "e": e,
                 "u": u, "frac": frac, "per_group": per_group, "mean_c": mean_c}
