@@ -1,4 +1,10 @@
-"""Probabilistic losses: negative log-likelihoods, deviances and divergences.
+"""Probabilistic losses: negative log-likelihoods, deviances, divergences and proper scores.
+
+Beside the (y_true, y_pred) losses: ``cox`` takes survival data as three positional
+inputs, (times, events, risk_scores), as the preference losses take their log-probabilities,
+and differentiates the risk scores only; its samples interact through the risk sets, so it
+is not separable. ``crps_ensemble`` takes M members per observation (y_pred (N, M)) and
+``coral`` K − 1 logits per ordinal rank (y_pred (N, K − 1)).
 
 Each docstring gives, in order: the formula, the domains, the gradient and Hessian with
 respect to y_pred, the statistic the minimiser estimates, the relation to the peers'
@@ -106,7 +112,9 @@ class Poisson(Loss):
     def _traits(self) -> Traits:
         return Traits(
             task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=REAL if self.log_input else POSITIVE,
-            convex=True, strictly_convex=bool(self.log_input), estimates="mean",
+            # "other" as multi_quantile's: a row of C predictions is no single statistic of y.
+            convex=True, strictly_convex=bool(self.log_input), estimates="other",
+            notes=("each entry estimates its mean: E[ℓ] over p is lowest at q = E[p]",),
         )
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
@@ -810,14 +818,16 @@ class Cox(Loss):
       (bool allowed), risk_scores real. The samples interact through the risk sets, so the
       loss is not separable: reduction="none" has no gradient, and a sample weight wᵢ
       multiplies ℓᵢ, event i's term (risk sets are not reweighted).
-    - Gradient of Σᵢ cᵢℓᵢ with respect to η_k: with π_{gk} = e^{η_k}/u (u = S − (l/d)T, each
-      term of event group g), e^{η_k}·Σ_{g: t_g ≤ t_k} m_g Σ_l 1/u_{gl} − [k in group g]·e^{η_k}
-      m_g Σ_l (l/d)/u_{gl} − c_kδ_k, where m_g is the mean cotangent of the group's events;
-      Hessian diagonal e^{η_k}(…) − e^{2η_k}(…), the same sums over 1/u² (exact, weights
-      included). O(N log N): one sort by time, then prefix and suffix sums. The scores are
-      shifted by their maximum, so any common offset is free; a risk-set sum underflows
-      only when all its scores lie more than ~700 (float32: ~87) below the largest score,
-      and the loss then says so.
+    - Gradient of Σᵢ cᵢℓᵢ (c: the weights and the reduction's factor) with respect to η_k:
+      :math:`e^{\eta_k}\big[\sum_{g:\,t_g \le t_k} m_g\sum_l u_{gl}^{-1} - \delta_k m_{g_k}\sum_l a_l u_{g_kl}^{-1}\big] - c_k\delta_k`,
+      over the event groups g (their times t_g), with u_{gl} = S_g − a_lT_g, a_l = l/d_g (0 for
+      Breslow), m_g the mean c of group g's events and g_k the group of k; for Breslow without
+      ties, Σ over the events i with t_i ≤ t_k of c_i e^{η_k}/S_i, minus c_kδ_k. Hessian
+      diagonal: the same bracket times e^{η_k}, minus e^{2η_k}[Σ_{g: t_g ≤ t_k} m_g Σ_l u_{gl}^{−2}
+      − δ_k m_{g_k} Σ_l (2a_l − a_l²) u_{g_kl}^{−2}], exact for any weights. O(N log N): one sort
+      by time, then prefix and suffix sums. The scores are shifted by their maximum, so any
+      common offset is free; a risk-set sum underflows only when all its scores lie more than
+      ~700 (float32: ~87) below the largest score, and the loss then says so.
     - Estimates the log relative hazard, up to a constant (the loss is invariant to adding
       one number to every score): convex, not strictly.
     - Relations: lifelines' ``CoxPHFitter`` and scikit-survival's ``CoxPHSurvivalAnalysis``
@@ -1096,7 +1106,11 @@ class CORAL(Loss):
         if tuple(y_true.shape) != (y_pred.shape[0],):
             raise ValueError(f"y_true must hold one rank per sample, shape ({y_pred.shape[0]},), or the extended labels"
                              f" of y_pred's shape {tuple(y_pred.shape)}; got shape {tuple(y_true.shape)}")
-        if not is_tracing(y_true):
+        if is_tracing(y_true):
+            y = xp.astype(y_true, dtype)
+            V.traced_invalid(xp, (y != xp.round(y)) | (y < 0) | (y > n_tasks),
+                             f"y_true must hold integer ranks in 0 … {n_tasks}")
+        else:
             V.check_finite(xp, y_true, "y_true")
             ranks = to_numpy(y_true)
             bad = (ranks != np.round(ranks)) | (ranks < 0) | (ranks > n_tasks)
@@ -1167,7 +1181,9 @@ class GeneralizedKL(_DistributionLoss):
         return Traits(
             task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=REAL if self.log_input else POSITIVE,
             # On log q the Hessian e^x > 0; on q it is p/q², 0 in the columns where p = 0.
-            convex=True, strictly_convex=bool(self.log_input), estimates="mean",
+            # "other" as multi_quantile's: a row of C predictions is no single statistic of y.
+            convex=True, strictly_convex=bool(self.log_input), estimates="other",
+            notes=("each entry estimates its mean: E[ℓ] over p is lowest at q = E[p]",),
         )
 
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
