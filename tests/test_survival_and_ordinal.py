@@ -118,15 +118,19 @@ def test_cox_is_invariant_to_a_common_shift_and_stays_finite():
     assert value == 0.0 and np.all(grad == 0)
 
 
-def test_cox_float32_and_a_risk_set_that_underflows():
+def test_cox_float32_and_scores_far_apart():
     times, events, scores = _survival_data(7)
     value32 = ll.cox(times.astype(np.float32), events, scores.astype(np.float32))
     assert value32.dtype == np.float32
     assert float(value32) == pytest.approx(float(ll.cox(times, events, scores)), rel=1e-5)
-    # The last risk set holds only a score 800 below the largest: its sum underflows after
-    # the shift, and the loss says so rather than returning a wrong number.
-    with pytest.raises(ll.LossOverflow):
-        ll.cox([1.0, 2.0], [1, 1], [0.0, -800.0])
+    # Scores 800 apart: e^{−800} underflows, but the risk sets are summed as logarithms. By
+    # hand: the event at 1 sees both, log(1 + e^{−800}) − 0 = 0 to double precision; the event
+    # at 2 sees itself alone, log e^{−800} + 800 = 0; the gradient is 0 as well.
+    for dtype in (np.float64, np.float32):
+        value, grad = ll.Cox().value_and_gradient([1.0, 2.0], [1, 1], np.array([0.0, -800.0], dtype=dtype),
+                                                  reduction="sum")
+        assert value == 0.0 and np.allclose(grad, 0.0, atol=1e-6)
+        assert np.all(np.isfinite(ll.Cox(ties="efron").hessian([1.0, 2.0], [1, 1], np.array([0.0, -800.0], dtype=dtype))))
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from .. import _validate as V
 from array_api_compat import device
 
 from .._array import as_array, float_dtype, host_array, is_jax, is_numpy, is_torch, is_tracing, to_numpy
-from ..loss import Loss, LossOverflow, Param, register
+from ..loss import Loss, Param, register
 from ..loss.weights import scalar as _scalar
 from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Interval, Traits
 from ..loss.links import check_probabilities, check_rows_sum_to_one, clip_probabilities
@@ -792,10 +792,21 @@ def _prefix(xp: Any, x: Any) -> Any:
     return xp.concat([zero, xp.cumulative_sum(x)])
 
 
-def _suffix(xp: Any, x: Any) -> Any:
-    """[Σ_{k≥0} x_k, Σ_{k≥1} x_k, …, x_{n−1}, 0], summed from the end (no subtraction)."""
-    zero = xp.zeros((1,), dtype=x.dtype, device=device(x))
-    return xp.concat([xp.flip(xp.cumulative_sum(xp.flip(x))), zero])
+def _log_cumsum_exp(xp: Any, x: Any, reverse: bool = False) -> Any:
+    """log Σ_{j ≤ k} e^{x_j} (reverse: j ≥ k) of a 1-D array, without overflow or underflow
+    (−inf entries add nothing): NumPy's logaddexp.accumulate, torch.logcumsumexp and
+    jax.lax.cumlogsumexp (differentiable there), NumPy through the host otherwise."""
+    if is_torch(xp):
+        import torch
+
+        return torch.flip(torch.logcumsumexp(torch.flip(x, (0,)), 0), (0,)) if reverse else torch.logcumsumexp(x, 0)
+    if is_jax(xp):
+        import jax
+
+        return jax.lax.cumlogsumexp(x, axis=0, reverse=reverse)
+    host = to_numpy(x)
+    out = np.logaddexp.accumulate(host[::-1])[::-1] if reverse else np.logaddexp.accumulate(host)
+    return out if is_numpy(xp) else xp.asarray(np.ascontiguousarray(out), dtype=x.dtype, device=device(x))
 
 
 @register
@@ -825,9 +836,8 @@ class Cox(Loss):
       ties, Σ over the events i with t_i ≤ t_k of c_i e^{η_k}/S_i, minus c_kδ_k. Hessian
       diagonal: the same bracket times e^{η_k}, minus e^{2η_k}[Σ_{g: t_g ≤ t_k} m_g Σ_l u_{gl}^{−2}
       − δ_k m_{g_k} Σ_l (2a_l − a_l²) u_{g_kl}^{−2}], exact for any weights. O(N log N): one sort
-      by time, then prefix and suffix sums. The scores are shifted by their maximum, so any
-      common offset is free; a risk-set sum underflows only when all its scores lie more than
-      ~700 (float32: ~87) below the largest score, and the loss then says so.
+      by time, then cumulative sums; the risk-set sums are kept as logarithms (a cumulative
+      log-sum-exp), so scores of any spread and any common offset stay finite and exact.
     - Estimates the log relative hazard, up to a constant (the loss is invariant to adding
       one number to every score): convex, not strictly.
     - Relations: lifelines' ``CoxPHFitter`` and scikit-survival's ``CoxPHSurvivalAnalysis``
@@ -875,40 +885,35 @@ class Cox(Loss):
         _binary_indicator(xp, arrays[1], "events", "event indicators (1: the event happened, 0: censored)")
 
     def _groups(self, xp: Any, times: Any, events: Any, scores: Any, cotangent: Any) -> dict:
-        """Everything in time order: the per-sample pieces of the value and its derivatives."""
+        """Everything in time order: the per-sample pieces of the value and its derivatives.
+
+        Risk-set sums are kept as logarithms, log S = a reverse cumulative log-sum-exp of the
+        scores, so that no sum underflows or overflows whatever the spread of the scores;
+        Efron's terms enter as u/S = 1 − (l/d)·T/S, which lies in [1/d, 1].
+        """
         order = xp.argsort(times)
         t = xp.take(times, order)
         d = xp.take(events, order)
         eta = xp.take(scores, order)
+        eta = eta - xp.max(eta)  # any common shift is free; this one keeps large offsets exact
         c = d if cotangent is None else xp.take(cotangent, order) * d
         # Samples tied in time form one contiguous run first[k] ≤ j < last[k].
         first = xp.searchsorted(t, t, side="left")
         last = xp.searchsorted(t, t, side="right")
-        shift = xp.max(eta)
-        e = xp.exp(eta - shift)
-        S = xp.take(_suffix(xp, e), first)  # Σ e over the risk set R(t_k)
+        log_s = xp.take(_log_cumsum_exp(xp, eta, reverse=True), first)  # log Σ e^η over R(t_k)
         cum_d = _prefix(xp, d)
-        n_tied = xp.take(cum_d, last) - xp.take(cum_d, first)  # events at t_k
-        per_group = xp.maximum(n_tied, 1.0)
+        per_group = xp.maximum(xp.take(cum_d, last) - xp.take(cum_d, first), 1.0)  # events tied at t_k
+        g = {"order": order, "d": d, "eta": eta, "c": c, "first": first, "last": last, "log_s": log_s,
+             "per_group": per_group}
         if self.ties == "efron":
-            suffix_de = _suffix(xp, d * e)
-            T = xp.take(suffix_de, first) - xp.take(suffix_de, last)  # Σ e over the events tied at t_k
+            t_over_s = self._group_sum(xp, g, d * xp.exp(eta - log_s))  # T/S: each term ≤ 1
             # Event k takes the l-th term of its group, l = its rank among the group's events.
             frac = d * (cum_d[1:] - xp.take(cum_d, first) - 1.0) / per_group
-            u = S - frac * T
+            ratio = xp.where(d > 0, 1.0 - frac * t_over_s, xp.ones_like(eta))
         else:
-            frac = xp.zeros_like(e)
-            u = S
-        u = xp.where(d > 0, u, xp.ones_like(u))  # censored samples have no term of their own
-        if not is_tracing(u) and V.concrete(xp.any(u <= 0.0)):
-            raise LossOverflow(
-                f"{self.name}: a risk-set sum underflows {str(u.dtype).replace('torch.', '')}: every score at risk at a"
-                " late event time lies far below the largest score (beyond exp's range once shifted by it)."
-                " Rescale the scores, or compute in float64."
-            )
-        mean_c = (xp.take(_prefix(xp, c), last) - xp.take(_prefix(xp, c), first)) / per_group
-        return {"order": order, "d": d, "eta": eta, "c": c, "first": first, "last": last, "shift": shift, "e": e,
-                "u": u, "frac": frac, "per_group": per_group, "mean_c": mean_c}
+            frac, ratio = xp.zeros_like(eta), xp.ones_like(eta)
+        g.update(frac=frac, ratio=ratio, mean_c=self._group_sum(xp, g, c) / per_group)
+        return g
 
     def _unsorted(self, xp: Any, g: dict, x: Any) -> Any:
         return xp.take(x, xp.argsort(g["order"]))
@@ -920,27 +925,32 @@ class Cox(Loss):
 
     def _values(self, xp: Any, g: dict) -> Any:
         d = g["d"]
-        log_u = xp.where(d > 0, xp.log(g["u"]), xp.zeros_like(g["u"]))
-        # Each event's share of its group's Σ log u, plus the shift taken out of every score.
-        return d * (self._group_sum(xp, g, log_u) / g["per_group"] + (g["shift"] - g["eta"]))
+        # log u = log S + log(u/S); each event's share of its group's Σ log(u/S) (bounded by log d).
+        share = self._group_sum(xp, g, d * xp.log(g["ratio"])) / g["per_group"]
+        return d * (g["log_s"] + share - g["eta"])
 
     def _per_sample(self, xp: Any, times: Any, events: Any, scores: Any) -> Any:
         g = self._groups(xp, times, events, scores, None)
         return self._unsorted(xp, g, self._values(xp, g))
 
     def _derivatives(self, xp: Any, g: dict, hessian: bool) -> tuple[Any, Any]:
-        d, e, u, frac, m = g["d"], g["e"], g["u"], g["frac"], g["mean_c"]
-        w = d * m / u  # m_g/u for each event's term
-        over_risk = xp.take(_prefix(xp, w), g["last"])  # Σ over groups at or before t_k
-        own = self._group_sum(xp, g, w * frac)
-        grad = e * (over_risk - d * own) - g["c"]
+        d, eta, frac, ratio, m, log_s = g["d"], g["eta"], g["frac"], g["ratio"], g["mean_c"], g["log_s"]
+        live = (d > 0) & (m > 0)
+        log_m = xp.where(live, xp.log(xp.where(live, m, xp.ones_like(m))), xp.full_like(m, -math.inf))
+        log_u = log_s + xp.log(ratio)
+        last_before = g["last"] - 1  # the last position at or before t_k
+        # e^{η_k}·Σ_{events j, t_j ≤ t_k} m_j/u_j, as exp(η_k + log Σ …): bounded, since k is in
+        # every one of those risk sets (e^{η_k} ≤ S_j).
+        over_risk = xp.exp(eta + xp.take(_log_cumsum_exp(xp, log_m - log_u), last_before))
+        own_scale = d * m * xp.exp(eta - log_s)  # e^{η_k}/S_g·m_g for an event k (≤ m_g)
+        own = own_scale * self._group_sum(xp, g, d * frac / ratio)  # e^{η_k} m_g Σ_l a_l/u_l
+        grad = over_risk - own - g["c"]
         if not hessian:
             return grad, None
-        w2 = w / u
-        over_risk2 = xp.take(_prefix(xp, w2), g["last"])
-        own2 = self._group_sum(xp, g, w2 * frac * (2.0 - frac))  # Σ (1 − (1 − a)²) m/u² = Σ (2a − a²) m/u²
-        hess = e * (over_risk - d * own) - e * e * (over_risk2 - d * own2)
-        return grad, hess
+        over_risk2 = xp.exp(2.0 * eta + xp.take(_log_cumsum_exp(xp, log_m - 2.0 * log_u), last_before))
+        # e^{2η_k} m_g Σ_l (1 − (1 − a_l)²)/u_l² = e^{2η_k} m_g Σ_l (2a_l − a_l²)/u_l².
+        own2 = own_scale * xp.exp(eta - log_s) * self._group_sum(xp, g, d * frac * (2.0 - frac) / (ratio * ratio))
+        return grad, (over_risk - own) - (over_risk2 - own2)
 
     def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
         times, events, scores = arrays
