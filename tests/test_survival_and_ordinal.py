@@ -358,6 +358,15 @@ def test_mmd_worked_example_and_identical_clouds():
     assert np.allclose(ll.MMD().gradient(x, x), 0.0, atol=1e-15)
 
 
+def test_mmd_stays_finite_for_far_apart_clouds():
+    # Every cross kernel is 0 (and ‖x − y‖² overflows): the biased MMD² is Σa_ia_jk(x_i, x_j) + Σb_ib_jk(y_i, y_j),
+    # here 1/2 + 1/2 for two points per cloud, far apart within each cloud too; no gradient, no curvature.
+    x, y = np.array([[0.0], [1e3]]), np.array([[1e200], [-1e200]])
+    L = ll.MMD()
+    assert L(x, y) == pytest.approx(1.0, rel=1e-15)
+    assert np.all(L.gradient(x, y) == 0) and np.all(np.isfinite(L.hessian(x, y)))
+
+
 @pytest.mark.parametrize("estimator", ["biased", "unbiased"])
 def test_mmd_gradient_and_hessian_equal_torch_second_derivatives(estimator):
     x, y = _clouds(43, n=6, m=7)

@@ -448,7 +448,10 @@ class MMD(Loss):
 
     def _gram(self, xp: Any, u: Any, v: Any, order: int) -> tuple:
         """(Σ_s k_s, Σ_s k_s/σ_s², [Σ_s k_s/σ_s⁴], u − v) for every pair (u_i, v_j)."""
-        diff = v[None, :, :] - u[:, None, :]
+        # Beyond 64σ in one coordinate every kernel is exp(−2048) = 0: clipping the differences
+        # there changes no value or derivative, and keeps their squares from overflowing.
+        cap = 64.0 * max(self._sigmas)
+        diff = S.clip(xp, v[None, :, :] - u[:, None, :], -cap, cap)
         squared = xp.sum(diff * diff, axis=-1)
         k = g = h = 0.0
         for s in self._sigmas:
@@ -494,6 +497,9 @@ class MMD(Loss):
         kxx, gxx, hxx, dxx = self._gram(xp, x, x, 2)
         _, gxy, hxy, dxy = self._gram(xp, x, y, 2)
         off = 1.0 - xp.eye(x.shape[0], dtype=x.dtype, device=device(x))  # k(x_i, x_i) = 1 has no curvature
-        curv_xx = (hxx[:, :, None] * dxx * dxx - gxx[:, :, None]) * (off * a[None, :])[:, :, None]
-        curv_xy = (hxy[:, :, None] * dxy * dxy - gxy[:, :, None]) * b[None, :, None]
+        def curvature(h: Any, g: Any, diff: Any) -> Any:
+            return h[:, :, None] * (diff * diff) - g[:, :, None]  # Σ_s k_s((z − x)²/σ_s⁴ − 1/σ_s²)
+
+        curv_xx = curvature(hxx, gxx, dxx) * (off * a[None, :])[:, :, None]
+        curv_xy = curvature(hxy, gxy, dxy) * b[None, :, None]
         return 2.0 * a[:, None] * (self._within_scale(xp, a) * xp.sum(curv_xx, axis=1) - xp.sum(curv_xy, axis=1))
