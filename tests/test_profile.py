@@ -258,6 +258,18 @@ KNOWN_UNMEASURED.update({
     for name in ("distillation", "case-distillation-T4")
 })
 
+#: Probabilistic-family losses whose inputs are not one prediction per target (issue 13, wave 2).
+KNOWN_UNMEASURED.update({
+    **{name: "cox takes (times, events, risk_scores), and the samples interact through the risk sets"
+       for name in ("cox", "case-cox-efron")},
+    **{name: "crps_ensemble takes M members per target: profile measures one prediction per target"
+       for name in ("crps_ensemble", "case-crps_ensemble-fair")},
+    **{name: "coral takes K − 1 logits per ordinal rank (task 'ordinal'): profile has no ordinal kind"
+       for name in ("coral", "case-coral-levels-importance")},
+    **{name: "generalized_kl compares unnormalised rows: profile measures one prediction per target"
+       for name in ("generalized_kl", "case-generalized_kl-log_input")},
+})
+
 #: Families a profile of one prediction cannot measure (their inputs carry structure).
 #: (A multi-label row holds C outputs with C labels: a profile measures one prediction per sample.)
 UNMEASURED_FAMILIES = {"embedding", "multilabel", "preference", "ranking", "segmentation", "sequence", "transport"}

@@ -36,6 +36,55 @@ def _multiclass_indices(rng, n):
     return (rng.integers(0, 4, size=n).astype(float), softmax_rows(rng, n, 4)), {}
 
 
+def _survival(rng, n):
+    # (times, events, risk_scores): follow-up times on a coarse grid so that event times tie
+    # (Breslow and Efron differ only there), a censored share, and scores; no declaration
+    # describes three arrays of which one is an indicator and one an ordering.
+    times = rng.integers(0, max(2, n // 3), size=n).astype(float)
+    events = (rng.uniform(size=n) < 0.7).astype(float)
+    return (times, events, rng.normal(0.0, 1.5, size=n)), {}
+
+
+def _ensembles(rng, n, members=5):
+    # y_true (N,) and y_pred (N, M) members, each member at least 0.05 from the observation
+    # and from the other members (|x − y| and |x − x′| are kinked there); the class-axis draws
+    # would make class targets, not one observation per row.
+    y = rng.normal(0.0, 1.0, size=n)
+    x = np.empty((n, members))
+    for i in range(n):
+        row = []
+        while len(row) < members:
+            v = rng.normal(0.3, 1.5)
+            if abs(v - y[i]) > 0.05 and all(abs(v - u) > 0.05 for u in row):
+                row.append(v)
+        x[i] = row
+    return (y, x), {}
+
+
+def _ordinal(levels):
+    def make(rng, n, n_ranks=4):
+        # Ranks 0 … K − 1 with K − 1 logits per row (a class axis one shorter than the
+        # classes, which no declaration describes), or the extended labels 1[y > k] themselves.
+        ranks = rng.integers(0, n_ranks, size=n)
+        logits = rng.normal(0.0, 2.0, size=(n, n_ranks - 1))
+        if levels:
+            return ((ranks[:, None] > np.arange(n_ranks - 1)[None, :]).astype(float), logits), {}
+        return (ranks.astype(float), logits), {}
+
+    return make
+
+
+def _unnormalised_rows(log_input):
+    def make(rng, n):
+        # Non-negative rows that do not sum to 1 (with exact zeros, 0·log 0 = 0); the
+        # class-axis draws make indices or distributions only.
+        p = rng.lognormal(0.0, 1.0, size=(n, 4)) * (rng.uniform(size=(n, 4)) > 0.2)
+        q = rng.lognormal(0.0, 1.0, size=(n, 4))
+        return (p, np.log(q) if log_input else q), {}
+
+    return make
+
+
 CASES = [
     Case("poisson", ll.Poisson()),
     Case("poisson-log_input", ll.Poisson(log_input=True)),
@@ -64,4 +113,15 @@ CASES = [
     Case("js_divergence", ll.JSDivergence(), domain={"target": "distribution"}),
     Case("brier-binary", ll.Brier()),
     Case("brier-multiclass", ll.Brier(), _multiclass_indices),
+    # Non-separable (risk sets): the Hessian oracle differences all rows at once, which is
+    # the diagonal only for separable losses; test_survival_and_ordinal.py checks Cox's
+    # Hessian against PyTorch's exact second derivatives instead.
+    Case("cox", ll.Cox(), _survival, has_hessian=False),
+    Case("cox-efron", ll.Cox(ties="efron"), _survival, has_hessian=False),
+    Case("crps_ensemble", ll.CRPSEnsemble(), _ensembles),
+    Case("crps_ensemble-fair", ll.CRPSEnsemble(fair=True), _ensembles),
+    Case("coral", ll.CORAL(), _ordinal(False)),
+    Case("coral-levels-importance", ll.CORAL(importance_weights=[1.0, 0.5, 2.0]), _ordinal(True)),
+    Case("generalized_kl", ll.GeneralizedKL(), _unnormalised_rows(False)),
+    Case("generalized_kl-log_input", ll.get("generalized_kl_divergence"), _unnormalised_rows(True)),
 ]

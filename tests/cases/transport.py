@@ -44,4 +44,9 @@ CASES = [
     Case("sinkhorn", ll.Sinkhorn(epsilon=0.5, tol=1e-13), _clouds(False), has_hessian=False),
     Case("sinkhorn-euclidean-weighted", ll.Sinkhorn(epsilon=0.2, cost="euclidean", tol=1e-13), _clouds(True),
          has_hessian=False),
+    # mmd's Hessian diagonal is checked against PyTorch in test_survival_and_ordinal.py: the
+    # generic oracle differences a coordinate of every point at once (valid for separable losses).
+    Case("mmd", ll.MMD(sigma=1.5), _clouds(False), has_hessian=False),
+    Case("mmd-unbiased-bandwidths-weighted", ll.MMD(sigma=[0.5, 2.0], estimator="unbiased"), _clouds(True),
+         has_hessian=False),
 ]

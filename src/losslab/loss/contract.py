@@ -182,6 +182,16 @@ class Loss:
             grad = E._map(grad, lambda g: g * W.broadcast_rows(xp, cotangent, g.ndim))
         return total, grad
 
+    def _weighted_hessian(self, xp: Any, arrays: tuple, options: dict, cotangent: Any) -> Any:
+        """The diagonal of ∂²(Σᵢ cᵢℓᵢ)/∂ŷ² for the cotangent c; non-separable losses only.
+
+        This default scales the rows of ``_hessian`` by cᵢ, exact when row i of the Hessian
+        comes from ℓᵢ alone (or when the loss is one sample, shape (1,)); losses whose samples
+        share terms (a Cox risk set) override it.
+        """
+        hess = self._hessian(xp, *arrays, **options)
+        return hess * W.broadcast_rows(xp, cotangent, hess.ndim)
+
     def _extra_weights(self, xp: Any, arrays: tuple, options: dict) -> Any:
         """Per-sample weights the loss itself adds (class_weight, ignore_index), or None."""
         return None
@@ -343,10 +353,15 @@ class Loss:
             except E.NonFiniteDerivative as exc:
                 _check_finite_result(self, math.inf, arrays, options, what=str(exc))
         self._check_values(xp, arrays, options)
-        if not self.separable and reduction != "none" and not hessian:
+        if not self.separable and reduction != "none":
             # A sample's loss depends on the others: scaling gradient rows by wᵢ would be wrong,
             # so the loss takes the cotangent cᵢ = wᵢ·scale and differentiates Σᵢ cᵢℓᵢ itself.
             cotangent = W.cotangent(xp, weights, scale, loss_shape, dtype, dev)
+            if hessian:
+                out_hess = self._weighted_hessian(xp, arrays, options, cotangent)
+                if not _all_finite(out_hess):
+                    _check_finite_result(self, math.inf, arrays, options, what="the Hessian")
+                return None, None, out_hess
             out_value, out_grad = self._weighted_value_and_gradient(xp, arrays, options, cotangent, value, gradient)
             if gradient and out is not None:
                 out_grad = E.copy_into(out, out_grad)

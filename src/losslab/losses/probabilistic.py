@@ -1,4 +1,10 @@
-"""Probabilistic losses: negative log-likelihoods, deviances and divergences.
+"""Probabilistic losses: negative log-likelihoods, deviances, divergences and proper scores.
+
+Beside the (y_true, y_pred) losses: ``cox`` takes survival data as three positional
+inputs, (times, events, risk_scores), as the preference losses take their log-probabilities,
+and differentiates the risk scores only; its samples interact through the risk sets, so it
+is not separable. ``crps_ensemble`` takes M members per observation (y_pred (N, M)) and
+``coral`` K − 1 logits per ordinal rank (y_pred (N, K − 1)).
 
 Each docstring gives, in order: the formula, the domains, the gradient and Hessian with
 respect to y_pred, the statistic the minimiser estimates, the relation to the peers'
@@ -10,12 +16,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import _stable as S
 from .. import _validate as V
 from array_api_compat import device
 
-from .._array import as_array, float_dtype, is_jax, is_numpy, is_torch, is_tracing, to_numpy
+from .._array import as_array, float_dtype, host_array, is_jax, is_numpy, is_torch, is_tracing, to_numpy
 from ..loss import Loss, Param, register
+from ..loss.weights import scalar as _scalar
 from ..traits import NONNEGATIVE, POSITIVE, REAL, UNIT, Interval, Traits
 from ..loss.links import check_probabilities, check_rows_sum_to_one, clip_probabilities
 from ..loss.targets import check_class_indices, check_distribution, is_index_target, one_hot
@@ -103,7 +112,9 @@ class Poisson(Loss):
     def _traits(self) -> Traits:
         return Traits(
             task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=REAL if self.log_input else POSITIVE,
-            convex=True, strictly_convex=bool(self.log_input), estimates="mean",
+            # "other" as multi_quantile's: a row of C predictions is no single statistic of y.
+            convex=True, strictly_convex=bool(self.log_input), estimates="other",
+            notes=("each entry estimates its mean: E[ℓ] over p is lowest at q = E[p]",),
         )
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
@@ -775,3 +786,461 @@ class Brier(Loss):
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         return xp.full_like(y_pred, 2.0)
+
+
+# ------------------------------------------------------------------------------ survival
+def _binary_indicator(xp: Any, x: Any, name: str, what: str) -> None:
+    """Every entry of ``x`` is 0 or 1 (a NaN is caught before, by the finiteness check)."""
+    bad = (x != 0.0) & (x != 1.0)
+    if is_tracing(x):
+        V.traced_invalid(xp, bad, f"{name} must hold {what}: 0 or 1")
+        return
+    if x.size and V.concrete(xp.any(bad)):
+        first = float(to_numpy(x)[to_numpy(bad)][0])
+        raise ValueError(f"{name} must hold {what}: 0 or 1 (or True/False); got {first:g}")
+
+
+def _prefix(xp: Any, x: Any) -> Any:
+    """[0, x₀, x₀ + x₁, …]: sums over a contiguous run i ≤ k < j are prefix[j] − prefix[i]."""
+    zero = xp.zeros((1,), dtype=x.dtype, device=device(x))
+    return xp.concat([zero, xp.cumulative_sum(x)])
+
+
+def _log_cumsum_exp(xp: Any, x: Any, reverse: bool = False) -> Any:
+    """log Σ_{j ≤ k} e^{x_j} (reverse: j ≥ k) of a 1-D array, without overflow or underflow
+    (−inf entries add nothing): NumPy's logaddexp.accumulate, torch.logcumsumexp and
+    jax.lax.cumlogsumexp (differentiable there), NumPy through the host otherwise."""
+    if is_torch(xp):
+        import torch
+
+        return torch.flip(torch.logcumsumexp(torch.flip(x, (0,)), 0), (0,)) if reverse else torch.logcumsumexp(x, 0)
+    if is_jax(xp):
+        import jax
+
+        return jax.lax.cumlogsumexp(x, axis=0, reverse=reverse)
+    host = to_numpy(x)
+    out = np.logaddexp.accumulate(host[::-1])[::-1] if reverse else np.logaddexp.accumulate(host)
+    return out if is_numpy(xp) else xp.asarray(np.ascontiguousarray(out), dtype=x.dtype, device=device(x))
+
+
+@register
+class Cox(Loss):
+    r"""Cox proportional-hazards loss: the negative log partial likelihood of risk scores.
+
+    - Formula: with risk scores η (log relative hazards), the event indicator δ and the
+      risk set R(t) = {j : t_j ≥ t}, each event i contributes
+      :math:`\ell_i = \log\sum_{j \in R(t_i)} e^{\eta_j} - \eta_i` (``ties="breslow"``);
+      censored samples contribute 0 of their own but sit in the risk sets of earlier events.
+      ``ties="efron"``: for the d events D tied at a time t, with S = Σ_{R(t)} e^η and
+      T = Σ_D e^η, the group's term is
+      :math:`\sum_{l=0}^{d-1}\log\big(S - \tfrac{l}{d}T\big) - \sum_{i \in D}\eta_i`,
+      shared equally by its d events (each gets 1/d of the log sum, minus its own η).
+      Without ties both are the exact partial likelihood. ``reduction="sum"`` is the
+      negative log partial likelihood; "mean" divides by the number of samples (censored
+      ones included).
+    - Domains: the inputs are (times, events, risk_scores), each of shape (N,): times real
+      (follow-up or event times; only their order matters), events 0 (censored) or 1
+      (bool allowed), risk_scores real. The samples interact through the risk sets, so the
+      loss is not separable: reduction="none" has no gradient, and a sample weight wᵢ
+      multiplies ℓᵢ, event i's term (risk sets are not reweighted).
+    - Gradient of Σᵢ cᵢℓᵢ (c: the weights and the reduction's factor) with respect to η_k:
+      :math:`e^{\eta_k}\big[\sum_{g:\,t_g \le t_k} m_g\sum_l u_{gl}^{-1} - \delta_k m_{g_k}\sum_l a_l u_{g_kl}^{-1}\big] - c_k\delta_k`,
+      over the event groups g (their times t_g), with u_{gl} = S_g − a_lT_g, a_l = l/d_g (0 for
+      Breslow), m_g the mean c of group g's events and g_k the group of k; for Breslow without
+      ties, Σ over the events i with t_i ≤ t_k of c_i e^{η_k}/S_i, minus c_kδ_k. Hessian
+      diagonal: the same bracket times e^{η_k}, minus e^{2η_k}[Σ_{g: t_g ≤ t_k} m_g Σ_l u_{gl}^{−2}
+      − δ_k m_{g_k} Σ_l (2a_l − a_l²) u_{g_kl}^{−2}], exact for any weights. O(N log N): one sort
+      by time, then cumulative sums; the risk-set sums are kept as logarithms (a cumulative
+      log-sum-exp), so scores of any spread and any common offset stay finite and exact.
+    - Estimates the log relative hazard, up to a constant (the loss is invariant to adding
+      one number to every score): convex, not strictly.
+    - Relations: lifelines' ``CoxPHFitter`` and scikit-survival's ``CoxPHSurvivalAnalysis``
+      maximise −sum (Efron by default in lifelines, Breslow by default in scikit-survival,
+      both without weights here; lifelines' case weights also weight the risk sets). pycox's
+      ``CoxPHLoss`` and DeepSurv (Breslow, no ties handling) report the mean over events:
+      ``reduction="sum"`` divided by ``events.sum()``.
+    - Reference: Cox (1972), Regression models and life-tables, JRSS B 34(2); Breslow (1974),
+      Covariance analysis of censored survival data, Biometrics 30; Efron (1977), The
+      efficiency of Cox's likelihood function for censored data, JASA 72(359).
+
+    >>> import losslab as ll
+    >>> times, events, scores = [1.0, 2.0, 2.0, 3.0], [1, 1, 1, 0], [0.0, 0.0, 0.0, 0.0]
+    >>> print(round(float(ll.cox(times, events, scores, reduction="sum")), 6))  # log 4 + 2 log 3
+    3.583519
+    >>> print(round(float(ll.cox(times, events, scores, ties="efron", reduction="sum")), 6))  # log 4 + log 3 + log 2
+    3.178054
+    """
+
+    name = "cox"
+    family = "probabilistic"
+    aliases = ("cox_ph", "coxph", "cox_partial_likelihood", "neg_partial_log_likelihood")
+    description = "Cox negative log partial likelihood of risk scores (Breslow or Efron ties)."
+    formula = r"\sum_{i:\,\delta_i=1}\Big(\log\sum_{j:\,t_j\ge t_i} e^{\eta_j} - \eta_i\Big)"
+    parameters = (Param("ties", "breslow", V.one_of("breslow", "efron"), "how tied event times are handled"),)
+    inputs = ("times", "events", "risk_scores")
+    differentiable_inputs = ("risk_scores",)
+    separable = False
+    TRAITS = Traits(task="survival", convex=True, lipschitz=True, estimates="other",
+                    notes=("invariant to a common shift of the scores: convex, not strictly",))
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        times, events, scores = arrays
+        if scores.ndim != 1:
+            raise ValueError(f"risk_scores must hold one score per sample, shape (n_samples,); got shape {tuple(scores.shape)}")
+        V.check_same_shape(times, scores, "times", "risk_scores")
+        V.check_same_shape(events, scores, "events", "risk_scores")
+        dtype = float_dtype(xp, scores)
+        if xp.isdtype(times.dtype, "bool"):
+            raise TypeError("times must be numbers (follow-up or event times); got a boolean array")
+        return (times, xp.astype(events, dtype), xp.astype(scores, dtype, copy=False)), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        _binary_indicator(xp, arrays[1], "events", "event indicators (1: the event happened, 0: censored)")
+
+    def _groups(self, xp: Any, times: Any, events: Any, scores: Any, cotangent: Any) -> dict:
+        """Everything in time order: the per-sample pieces of the value and its derivatives.
+
+        Risk-set sums are kept as logarithms, log S = a reverse cumulative log-sum-exp of the
+        scores, so that no sum underflows or overflows whatever the spread of the scores;
+        Efron's terms enter as u/S = 1 − (l/d)·T/S, which lies in [1/d, 1].
+        """
+        order = xp.argsort(times)
+        t = xp.take(times, order)
+        d = xp.take(events, order)
+        eta = xp.take(scores, order)
+        eta = eta - xp.max(eta)  # any common shift is free; this one keeps large offsets exact
+        c = d if cotangent is None else xp.take(cotangent, order) * d
+        # Samples tied in time form one contiguous run first[k] ≤ j < last[k].
+        first = xp.searchsorted(t, t, side="left")
+        last = xp.searchsorted(t, t, side="right")
+        log_s = xp.take(_log_cumsum_exp(xp, eta, reverse=True), first)  # log Σ e^η over R(t_k)
+        cum_d = _prefix(xp, d)
+        per_group = xp.maximum(xp.take(cum_d, last) - xp.take(cum_d, first), 1.0)  # events tied at t_k
+        g = {"order": order, "d": d, "eta": eta, "c": c, "first": first, "last": last, "log_s": log_s,
+             "per_group": per_group}
+        if self.ties == "efron":
+            t_over_s = self._group_sum(xp, g, d * xp.exp(eta - log_s))  # T/S: each term ≤ 1
+            # Event k takes the l-th term of its group, l = its rank among the group's events.
+            frac = d * (cum_d[1:] - xp.take(cum_d, first) - 1.0) / per_group
+            ratio = xp.where(d > 0, 1.0 - frac * t_over_s, xp.ones_like(eta))
+        else:
+            frac, ratio = xp.zeros_like(eta), xp.ones_like(eta)
+        g.update(frac=frac, ratio=ratio, mean_c=self._group_sum(xp, g, c) / per_group)
+        return g
+
+    def _unsorted(self, xp: Any, g: dict, x: Any) -> Any:
+        return xp.take(x, xp.argsort(g["order"]))
+
+    def _group_sum(self, xp: Any, g: dict, x: Any) -> Any:
+        """Σ of x over the samples tied with k (in time order)."""
+        p = _prefix(xp, x)
+        return xp.take(p, g["last"]) - xp.take(p, g["first"])
+
+    def _values(self, xp: Any, g: dict) -> Any:
+        d = g["d"]
+        # log u = log S + log(u/S); each event's share of its group's Σ log(u/S) (bounded by log d).
+        share = self._group_sum(xp, g, d * xp.log(g["ratio"])) / g["per_group"]
+        return d * (g["log_s"] + share - g["eta"])
+
+    def _per_sample(self, xp: Any, times: Any, events: Any, scores: Any) -> Any:
+        g = self._groups(xp, times, events, scores, None)
+        return self._unsorted(xp, g, self._values(xp, g))
+
+    def _derivatives(self, xp: Any, g: dict, hessian: bool) -> tuple[Any, Any]:
+        d, eta, frac, ratio, m, log_s = g["d"], g["eta"], g["frac"], g["ratio"], g["mean_c"], g["log_s"]
+        live = (d > 0) & (m > 0)
+        log_m = xp.where(live, xp.log(xp.where(live, m, xp.ones_like(m))), xp.full_like(m, -math.inf))
+        log_u = log_s + xp.log(ratio)
+        last_before = g["last"] - 1  # the last position at or before t_k
+        # e^{η_k}·Σ_{events j, t_j ≤ t_k} m_j/u_j, as exp(η_k + log Σ …): bounded, since k is in
+        # every one of those risk sets (e^{η_k} ≤ S_j).
+        over_risk = xp.exp(eta + xp.take(_log_cumsum_exp(xp, log_m - log_u), last_before))
+        own_scale = d * m * xp.exp(eta - log_s)  # e^{η_k}/S_g·m_g for an event k (≤ m_g)
+        own = own_scale * self._group_sum(xp, g, d * frac / ratio)  # e^{η_k} m_g Σ_l a_l/u_l
+        grad = over_risk - own - g["c"]
+        if not hessian:
+            return grad, None
+        over_risk2 = xp.exp(2.0 * eta + xp.take(_log_cumsum_exp(xp, log_m - 2.0 * log_u), last_before))
+        # e^{2η_k} m_g Σ_l (1 − (1 − a_l)²)/u_l² = e^{2η_k} m_g Σ_l (2a_l − a_l²)/u_l².
+        own2 = own_scale * xp.exp(eta - log_s) * self._group_sum(xp, g, d * frac * (2.0 - frac) / (ratio * ratio))
+        return grad, (over_risk - own) - (over_risk2 - own2)
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        times, events, scores = arrays
+        g = self._groups(xp, times, events, scores, cotangent)
+        total = _scalar(xp, xp.sum(g["c"] * self._values(xp, g))) if value else None
+        grad = self._unsorted(xp, g, self._derivatives(xp, g, False)[0]) if gradient else None
+        return total, grad
+
+    def _weighted_hessian(self, xp: Any, arrays: tuple, options: dict, cotangent: Any) -> Any:
+        times, events, scores = arrays
+        g = self._groups(xp, times, events, scores, cotangent)
+        return self._unsorted(xp, g, self._derivatives(xp, g, True)[1])
+
+
+# ----------------------------------------------------------------------- ensemble forecasts
+@register
+class CRPSEnsemble(Loss):
+    r"""Continuous ranked probability score of an ensemble forecast: its M members against the observation.
+
+    - Formula: with members x₁ … x_M (y_pred's row) and the observation y:
+      :math:`\ell = \frac1M\sum_m |x_m - y| - \frac{1}{2M^2}\sum_{m,m'} |x_m - x_{m'}|`, the CRPS
+      of the ensemble's empirical distribution, E|X − y| − ½E|X − X′|. ``fair=True`` divides
+      the spread term by 2M(M − 1) instead (the pairs m ≠ m′ only): the unbiased estimate of
+      the CRPS of the distribution the members are drawn from (Ferro 2014). The spread term
+      is computed from the sorted members, Σ_{m,m′}|x_m − x_m′| = 2Σ_i (2i − M + 1) x_(i)
+      (i = 0 … M − 1), in O(M log M) per sample.
+    - Domains: y_true (N,) real; y_pred (N, M) real, M ≥ 1 members (M ≥ 2 with fair=True).
+    - Gradient with respect to x_k: sign(x_k − y)/M − (2r_k − M + 1)/M² (fair: /(M(M − 1))),
+      r_k the rank of x_k among its row's members (0 for the smallest); a subgradient where a
+      member ties y or another member (ties are ranked in sort order). Hessian 0: the loss is
+      piecewise linear in the members.
+    - Estimates "other": a strictly proper score of the forecast distribution (the expected
+      score is lowest when the members are drawn from the distribution of y). Not convex in
+      the members: −|x_m − x_m′| rewards spread.
+    - Relations: with M = 1, |x − y| (mae); properscoring's ``crps_ensemble(observations,
+      forecasts)`` is fair=False; scoringrules' ``crps_ensemble`` (estimator "pwm" or "nrg")
+      is the same number, its "fair" estimator is fair=True. crps_gaussian is the closed form
+      for a Gaussian forecast.
+    - Reference: Gneiting & Raftery (2007), Strictly proper scoring rules, prediction, and
+      estimation, JASA 102(477), eq. 21; Ferro (2014), Fair scores for ensemble forecasts,
+      QJRMS 140 (the fair variant).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.crps_ensemble([0.0], [[-1.0, 0.5, 2.0]])), 6))  # 7/6 − ½·(12/9)
+    0.5
+    >>> print(round(float(ll.crps_ensemble([0.0], [[-1.0, 0.5, 2.0]], fair=True)), 6))  # 7/6 − ½·(12/6)
+    0.166667
+    """
+
+    name = "crps_ensemble"
+    family = "probabilistic"
+    aliases = ("ensemble_crps", "crps_empirical")
+    description = "CRPS of an ensemble forecast, E|X − y| − ½E|X − X′|; fair variant optional."
+    formula = r"\frac1M\sum_m |x_m - y| - \frac{1}{2M^2}\sum_{m,m'}|x_m - x_{m'}|"
+    parameters = (Param("fair", False, V.BOOLEAN, "the unbiased (fair) spread term, over pairs m ≠ m′"),)
+    event_ndim = 1
+    TRAITS = Traits(task="regression", differentiable=False, twice_differentiable=False, lipschitz=True,
+                    robust=True, estimates="other",
+                    notes=("a strictly proper score of the ensemble's distribution",))
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        if y_pred.ndim != 2:
+            raise ValueError(
+                f"y_pred must hold ensemble members, shape (n_samples, n_members); got shape {tuple(y_pred.shape)}")
+        if tuple(y_true.shape) != (y_pred.shape[0],):
+            raise ValueError(f"y_true must hold one observation per row of y_pred, shape ({y_pred.shape[0]},);"
+                             f" got shape {tuple(y_true.shape)}")
+        if self.fair and y_pred.shape[1] < 2:
+            raise ValueError(f"y_pred must hold at least 2 members with fair=True (its spread term is over pairs);"
+                             f" got {y_pred.shape[1]}")
+        if y_pred.shape[1] == 0:
+            raise ValueError("y_pred must hold at least one member per row; got 0 columns")
+        dtype = float_dtype(xp, y_true, y_pred)
+        return (xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)), options
+
+    def _spread_scale(self, m: int) -> float:
+        return 1.0 / (m * (m - 1)) if self.fair else 1.0 / (m * m)
+
+    def _rank_weights(self, xp: Any, m: int, like: Any) -> Any:
+        """2i − M + 1 for i = 0 … M − 1: each sorted member's coefficient in Σ|x_m − x_m′|/2."""
+        return 2.0 * xp.arange(m, dtype=like.dtype, device=device(like)) - (m - 1.0)
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        m = y_pred.shape[1]
+        skill = xp.mean(xp.abs(y_pred - y_true[:, None]), axis=1)
+        spread = xp.sum(xp.sort(y_pred, axis=1) * self._rank_weights(xp, m, y_pred), axis=1)
+        return skill - self._spread_scale(m) * spread
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        m = y_pred.shape[1]
+        rank = xp.astype(xp.argsort(xp.argsort(y_pred, axis=1), axis=1), y_pred.dtype)
+        return xp.sign(y_pred - y_true[:, None]) / m - self._spread_scale(m) * (2.0 * rank - (m - 1.0))
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return xp.zeros_like(y_pred)
+
+
+# ------------------------------------------------------------------------------ ordinal
+def _is_importance_vector(v: Any) -> bool:
+    try:
+        a = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return a.ndim == 1 and a.size > 0 and bool(np.all(np.isfinite(a))) and bool(np.all(a >= 0))
+
+
+_IMPORTANCE = V.Rule(lambda v: v is None or _is_importance_vector(v),
+                     "None or a 1-D sequence of finite, non-negative weights, one per threshold (K − 1)")
+
+
+@register
+class CORAL(Loss):
+    r"""CORAL: ordinal regression as K − 1 binary tasks "is the rank above k?" on shared-weight logits.
+
+    - Formula: for ranks 0 … K − 1, logits f_k (k = 0 … K − 2) and the extended binary labels
+      t_k = 1[y > k]:
+      :math:`\ell = \sum_{k=0}^{K-2} \lambda_k\big[t_k\,\mathrm{softplus}(-f_k) + (1 - t_k)\,\mathrm{softplus}(f_k)\big]`,
+      the binary cross-entropies of the K − 1 tasks on logits (λ = importance_weights, 1 if
+      None). The model behind the logits shares one weight vector across the tasks and has
+      K − 1 biases, f_k = wᵀh + b_k, which keeps the predicted P(y > k) = σ(f_k) rank-consistent;
+      the predicted rank is Σ_k 1[σ(f_k) > ½].
+    - Domains: y_true (N,) integer ranks in {0, …, K − 1} or the (N, K − 1) extended labels
+      t in [0, 1]; y_pred (N, K − 1) real logits; importance_weights None or K − 1 numbers ≥ 0.
+    - Gradient λ_k(σ(f_k) − t_k); Hessian λ_kσ(f_k)(1 − σ(f_k)).
+    - Estimates the probability P(y > k) of each threshold (σ(f_k); each task's term is a
+      strictly proper log score when λ_k > 0).
+    - Relations: coral-pytorch's ``coral_loss(logits, levels, importance_weights)`` with its
+      default reduction='mean' is losslab's mean (per sample, summed over tasks); it equals
+      Σ_k binary_cross_entropy(t_k, f_k, from_logits=True). CORN (Shi et al. 2021) conditions
+      the tasks instead and is not this loss.
+    - Reference: Cao, Mirjalili & Raschka (2020), Rank consistent ordinal regression for
+      neural networks with application to age estimation, Pattern Recognition Letters 140 (eq. 2).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.coral([2], [[0.0, 0.0, 0.0]])), 6))  # 3·log 2, ranks 0…3
+    2.079442
+    """
+
+    name = "coral"
+    family = "probabilistic"
+    aliases = ("coral_loss", "ordinal_coral", "coral_ordinal")
+    description = "CORAL ordinal regression: K − 1 rank-consistent binary tasks on logits."
+    formula = r"\sum_k \lambda_k\big[t_k\,\mathrm{softplus}(-f_k) + (1-t_k)\,\mathrm{softplus}(f_k)\big],\ t_k = 1[y > k]"
+    parameters = (Param("importance_weights", None, _IMPORTANCE, "weight λ_k of each binary task"),)
+    event_ndim = 1
+    TRAITS = Traits(task="ordinal", y_true_domain=NONNEGATIVE, convex=True, lipschitz=True, estimates="probability",
+                    notes=("σ(f_k) estimates P(y > k); the predicted rank is Σ_k 1[σ(f_k) > ½]",))
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        if y_pred.ndim != 2 or y_pred.shape[1] < 1:
+            raise ValueError(
+                f"y_pred must hold K − 1 logits per sample, shape (n_samples, n_ranks − 1); got shape {tuple(y_pred.shape)}")
+        n_tasks = y_pred.shape[1]
+        if self.importance_weights is not None and len(self.importance_weights) != n_tasks:
+            raise ValueError(f"{self.name}: importance_weights has {len(self.importance_weights)} entries but y_pred has"
+                             f" {n_tasks} columns (one per threshold, K − 1)")
+        dtype = float_dtype(xp, y_pred)
+        y_pred = xp.astype(y_pred, dtype, copy=False)
+        if tuple(y_true.shape) == tuple(y_pred.shape):
+            return (xp.astype(y_true, dtype, copy=False), y_pred), options
+        if tuple(y_true.shape) != (y_pred.shape[0],):
+            raise ValueError(f"y_true must hold one rank per sample, shape ({y_pred.shape[0]},), or the extended labels"
+                             f" of y_pred's shape {tuple(y_pred.shape)}; got shape {tuple(y_true.shape)}")
+        if is_tracing(y_true):
+            y = xp.astype(y_true, dtype)
+            V.traced_invalid(xp, (y != xp.round(y)) | (y < 0) | (y > n_tasks),
+                             f"y_true must hold integer ranks in 0 … {n_tasks}")
+        else:
+            V.check_finite(xp, y_true, "y_true")
+            ranks = to_numpy(y_true)
+            bad = (ranks != np.round(ranks)) | (ranks < 0) | (ranks > n_tasks)
+            if bad.any():
+                raise ValueError(f"y_true must hold integer ranks in 0 … {n_tasks} (K = {n_tasks + 1} ranks for"
+                                 f" {n_tasks} logits); got {float(ranks[bad][0]):g}")
+        thresholds = xp.arange(n_tasks, dtype=dtype, device=device(y_pred))
+        levels = xp.astype(xp.astype(y_true, dtype)[:, None] > thresholds[None, :], dtype)
+        return (levels, y_pred), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        super()._check_values(xp, arrays, options)
+        V.check_in(xp, arrays[0], "y_true", UNIT, what="extended labels 1[y > k]")
+
+    def _importance(self, xp: Any, like: Any) -> Any:
+        if self.importance_weights is None:
+            return 1.0
+        return host_array(xp, np.asarray(self.importance_weights, dtype=float), like)[None, :]
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        terms = y_true * S.softplus(xp, -y_pred) + (1.0 - y_true) * S.softplus(xp, y_pred)
+        return xp.sum(self._importance(xp, y_pred) * terms, axis=1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return self._importance(xp, y_pred) * (S.sigmoid(xp, y_pred) - y_true)
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return self._importance(xp, y_pred) * (S.sigmoid(xp, y_pred) * S.sigmoid(xp, -y_pred))
+
+
+# ------------------------------------------------------------------ unnormalised divergences
+@register
+class GeneralizedKL(_DistributionLoss):
+    r"""Generalized Kullback–Leibler divergence (I-divergence) between non-negative rows that need not sum to 1.
+
+    - Formula: :math:`\ell = \sum_c \big(p_c\log\frac{p_c}{q_c} - p_c + q_c\big)` with p = y_true,
+      q = y_pred (0·log 0 = 0); ``log_input=True``: y_pred holds x = log q and
+      :math:`\ell = \sum_c \big(p_c\log p_c - p_c x_c - p_c + e^{x_c}\big)`. The Bregman
+      divergence of Σ(q log q − q): ≥ 0, and 0 only at q = p.
+    - Domains: y_true (N, C) ≥ 0; y_pred (N, C) > 0, or real log q with log_input. Neither
+      row is normalised: the total mass is part of what is compared.
+    - Gradient 1 − p/q (log_input: e^x − p); Hessian p/q² (log_input: e^x).
+    - Estimates the mean of each entry (E[ℓ] over p is lowest at q = E[p]).
+    - Relations: Optax's ``generalized_kl_divergence(log_predictions, targets)`` and its
+      deprecated name ``convex_kl_divergence`` take log q first: they are preset aliases with
+      log_input=True (losslab's order is always (y_true, y_pred)). Rows that sum to 1 give
+      kl_divergence; each entry is half the Poisson deviance, tweedie(power=1)/2, so the row
+      sum is Σ_c poisson(p_c, q_c) plus terms free of q. The loss of NMF with the KL
+      objective (Lee & Seung 2001).
+    - Reference: Csiszár (1975), I-divergence geometry of probability distributions and
+      minimization problems, Annals of Probability 3(1); Lee & Seung (2001), Algorithms for
+      non-negative matrix factorization, NIPS.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.generalized_kl([[1.0, 2.0]], [[2.0, 2.0]])), 6))  # log ½ − 1 + 2
+    0.306853
+    """
+
+    name = "generalized_kl"
+    family = "probabilistic"
+    aliases = ("i_divergence", "generalized_kullback_leibler", "unnormalized_kl")
+    preset_aliases = {"generalized_kl_divergence": {"log_input": True}, "convex_kl_divergence": {"log_input": True}}
+    description = "Generalized KL (I-divergence) of unnormalised non-negative rows: Σ p log(p/q) − p + q."
+    formula = r"\sum_c \Big(p_c\log\frac{p_c}{q_c} - p_c + q_c\Big)"
+    parameters = (Param("log_input", False, V.BOOLEAN, "y_pred holds log q (Optax's log_predictions)"),)
+
+    def _traits(self) -> Traits:
+        return Traits(
+            task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=REAL if self.log_input else POSITIVE,
+            # On log q the Hessian e^x > 0; on q it is p/q², 0 in the columns where p = 0.
+            # "other" as multi_quantile's: a row of C predictions is no single statistic of y.
+            convex=True, strictly_convex=bool(self.log_input), estimates="other",
+            notes=("each entry estimates its mean: E[ℓ] over p is lowest at q = E[p]",),
+        )
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        if y_pred.ndim != 2:
+            raise ValueError(f"y_pred must be rows of shape (n_samples, n_entries); got shape {tuple(y_pred.shape)}")
+        V.check_same_shape(y_true, y_pred, "y_true", "y_pred")
+        dtype = float_dtype(xp, y_true, y_pred)
+        return (xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        y_true, y_pred = arrays
+        V.check_finite(xp, y_true, "y_true")
+        V.check_in(xp, y_true, "y_true", NONNEGATIVE, what="non-negative targets")
+        V.check_finite(xp, y_pred, "y_pred")
+        if not self.log_input:
+            V.check_in(xp, y_pred, "y_pred", POSITIVE, what="positive predictions",
+                       hint="Pass log_input=True if y_pred holds log q.")
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        p = y_true
+        if self.log_input:
+            terms = S.xlogy(xp, p, p) - p * y_pred - p + xp.exp(y_pred)
+        else:
+            terms = S.xlogy(xp, p, p) - S.xlogy(xp, p, y_pred) - p + y_pred
+        return xp.sum(terms, axis=-1)
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self.log_input:
+            return xp.exp(y_pred) - y_true
+        return 1.0 - y_true / y_pred
+
+    def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if self.log_input:
+            return xp.exp(y_pred)
+        return (y_true / y_pred) / y_pred  # p/q first: q² underflows in float32 at 1e-30
