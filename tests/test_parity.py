@@ -43,7 +43,6 @@ NOT_YET = {
     "convex_kl_divergence": "generalized KL of unnormalised rows",
     "generalized_kl_divergence": "generalized KL of unnormalised rows",
     "ranking_softmax_loss": "softmax listwise ranking loss with Optax's inputs",
-    "binary_dice_loss": "Optax's dice variants", "multiclass_generalized_dice_loss": "generalized Dice",
 }
 
 
