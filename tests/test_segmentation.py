@@ -329,3 +329,58 @@ def test_float32_equals_float64_at_extreme_scales(case_id, loss, scale):
     h32, h64 = loss.hessian(t32, p32, reduction="sum"), loss.hessian(t64, p64, reduction="sum")
     assert np.all(np.isfinite(h32))
     np.testing.assert_allclose(h32, h64, rtol=1e-3, atol=2e-5 * np.max(np.abs(h64)))
+
+
+# ----------------------------------------------------------------------------- Optax's dice losses
+
+
+def _optax():
+    pytest.importorskip("jax")
+    return pytest.importorskip("optax.losses")
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _softmax_last(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_optax_dice_names_are_documented_differences_whose_recipes_give_optax_numbers():
+    """The recipes that ll.get("dice_loss" / "binary_dice_loss" / "multiclass_generalized_dice_loss")
+    raise reproduce Optax's numbers (Optax installed; float64 through jax's x64 mode)."""
+    optax_losses = _optax()
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(RNG_SEED + 8)
+    for name, match in [("dice_loss", "tversky"), ("binary_dice_loss", "smooth=2.0"),
+                        ("multiclass_generalized_dice_loss", "generalized_dice")]:
+        with pytest.raises(ValueError, match=match):
+            ll.get(name)
+    # binary_dice_loss: logits (N, H, W), sigmoid, smooth 1 in the Tversky form.
+    z = rng.normal(0.0, 2.0, size=(3, 4, 5))
+    y = (rng.uniform(size=(3, 4, 5)) < 0.4).astype(float)
+    expected = np.asarray(optax_losses.binary_dice_loss(z, y))
+    got = ll.get("dice", smooth=2.0)(y[:, None], _sigmoid(z)[:, None], reduction="none")
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    # dice_loss: logits (N, H, W, C), softmax over the last axis, alpha/beta/smooth of the Tversky index.
+    z = rng.normal(0.0, 2.0, size=(3, 4, 5, 3))
+    t = _one_hot(rng.integers(0, 3, size=(3, 4, 5)), 3).transpose(0, 2, 3, 1)
+    to_first = (0, 3, 1, 2)
+    for alpha, beta, smooth in [(0.5, 0.5, 1.0), (0.3, 0.7, 0.5)]:
+        expected = np.asarray(optax_losses.dice_loss(z, t, alpha=alpha, beta=beta, smooth=smooth))
+        got = ll.get("tversky", alpha=alpha, beta=beta, smooth=smooth)(
+            t.transpose(to_first), _softmax_last(z).transpose(to_first), reduction="none")
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+    # multiclass_generalized_dice_loss: class weights from the whole batch, a weighted mean of per-class dice.
+    expected = float(optax_losses.multiclass_generalized_dice_loss(z, t))
+    size = t.sum(axis=(0, 1, 2))
+    w = 1 / (size**2 + 1e-7)
+    w = w / w.sum() * 3
+    tc, pc = t.transpose(to_first), _softmax_last(z).transpose(to_first)
+    dice2 = ll.get("dice", smooth=2.0)
+    assert np.mean([w[c] * dice2(tc[:, c:c + 1], pc[:, c:c + 1]) for c in range(3)]) == pytest.approx(expected,
+                                                                                                     rel=1e-10)

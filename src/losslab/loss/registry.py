@@ -73,6 +73,12 @@ PEER_DIFFERENCES: dict[str, str] = {
         "Keras's cosine_similarity loss is -cos(y_pred, y_true), ll.get('cosine_distance') minus 1 (the same"
         " gradient); Optax's cosine_similarity is +cos, a similarity to maximise: 1 - ll.get('cosine_distance')."
     ),
+    "dice_loss": (
+        "Optax's dice_loss takes logits (apply_softmax=True) with the class axis last, and its formula is the"
+        " Tversky index (I + s)/(I + alpha*FP + beta*FN + s), whose smooth=1 at alpha = beta = 0.5 is losslab's"
+        " Dice with smooth=2. Its number (one value per sample) is ll.get('tversky', alpha=alpha, beta=beta,"
+        " smooth=smooth)(t, softmax(logits)) with the class axis moved to 1, reduction='none'."
+    ),
     "binary_dice_loss": (
         "Optax's binary_dice_loss takes logits (it applies a sigmoid) of shape (N, ...) with no class axis, and"
         " its smooth=1 enters the Tversky form (I + s)/((P + T)/2 + s), which is losslab's Dice with smooth=2."

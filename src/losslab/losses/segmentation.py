@@ -142,7 +142,9 @@ class Dice(_OverlapLoss):
     - Estimates "other": it rewards overlap, not calibrated probabilities (it pushes
       probabilities to 0 or 1); insensitive to class imbalance in pixel counts.
     - Relations: MONAI ``DiceLoss(smooth_nr=s, smooth_dr=s)`` averaged over classes;
-      tversky(alpha=0.5, beta=0.5, smooth=s) = dice(smooth=2s) (equal at smooth = 0).
+      tversky(alpha=0.5, beta=0.5, smooth=s) = dice(smooth=2s) (equal at smooth = 0). Optax's
+      ``dice_loss`` and ``binary_dice_loss`` take logits and use the Tversky form (their
+      smooth=1 is smooth=2 here): ``ll.get("dice_loss")`` says how to get their numbers.
     - Reference: Milletari, Navab, Ahmadi (2016), V-Net.
 
     >>> import losslab as ll
@@ -152,7 +154,7 @@ class Dice(_OverlapLoss):
 
     name = "dice"
     family = "segmentation"
-    aliases = ("dice_loss", "soft_dice", "DiceLoss")
+    aliases = ("soft_dice",)
     description = "1 − soft Dice overlap per class: segmentation with imbalanced pixel counts."
     formula = r"1 - \frac{2\sum p t + s}{\sum p + \sum t + s}"
     parameters = (Param("smooth", 1.0, V.NONNEGATIVE, "added to numerator and denominator"),)
@@ -280,7 +282,7 @@ class FocalTversky(_OverlapLoss):
 
     name = "focal_tversky"
     family = "segmentation"
-    aliases = ("focal_tversky_loss", "FocalTverskyLoss")
+    aliases = ("focal_tversky_loss",)
     description = "(1 − Tversky index)^γ per class: Tversky focused on hard, small structures."
     formula = r"\left(1 - \frac{TP + s}{TP + \alpha FP + \beta FN + s}\right)^{\gamma}"
     parameters = (
@@ -354,7 +356,7 @@ class GeneralizedDice(_MapLoss):
 
     name = "generalized_dice"
     family = "segmentation"
-    aliases = ("generalised_dice", "generalized_dice_loss", "GeneralizedDiceLoss")
+    aliases = ("generalised_dice", "generalized_dice_loss")
     description = "1 − Dice ratio over classes weighted by 1/(class size)²: for tiny structures."
     formula = r"1 - \frac{2\sum_c w_c \sum p t + s}{\sum_c w_c \sum (p + t) + s},\; w_c = (\textstyle\sum t_c)^{-2}"
     parameters = (Param("smooth", 0.0, V.NONNEGATIVE, "added to numerator and denominator"),)
@@ -464,7 +466,7 @@ class LovaszSoftmax(_MapLoss):
 
     name = "lovasz_softmax"
     family = "segmentation"
-    aliases = ("lovasz_softmax_loss", "LovaszSoftmax", "LovaszSoftmaxLoss")
+    aliases = ("lovasz_softmax_loss",)
     description = "Lovász extension of the per-class Jaccard loss: optimises mean IoU directly."
     formula = r"\frac1{|K|}\sum_{c \in K}\sum_k m_{(k)}\big(J_c(k) - J_c(k-1)\big),\; m = |t - p|"
     parameters = (Param("classes", "present", V.one_of("present", "all"), "classes averaged over"),)
@@ -534,7 +536,7 @@ class LovaszHinge(Loss):
 
     name = "lovasz_hinge"
     family = "segmentation"
-    aliases = ("lovasz_hinge_loss", "LovaszHinge", "LovaszHingeLoss")
+    aliases = ("lovasz_hinge_loss",)
     description = "Lovász extension of the binary Jaccard loss on hinge errors: optimises IoU."
     formula = r"\sum_k \max(m_{(k)}, 0)\big(J(k) - J(k-1)\big),\; m = 1 - y f"
     TRAITS = Traits(
