@@ -236,6 +236,30 @@ def test_lovasz_losses_are_convex_along_a_line():
     assert np.all(mid <= (L(labels, a, reduction="none") + L(labels, b, reduction="none")) / 2 + 1e-12)
 
 
+
+def test_mcc_against_abhishek_hamarneh_and_scikit_learn():
+    # Abhishek & Hamarneh eq. 2–3: soft TP, TN, FP, FN; MCC = (TP·TN − FP·FN)/√((TP+FP)(TP+FN)(TN+FP)(TN+FN)).
+    rng = np.random.default_rng(RNG_SEED + 9)
+    p = _softmax_maps(rng, 4, 3, (5, 6))
+    t = _one_hot(rng.integers(0, 3, size=(4, 5, 6)), 3)
+    tp, tn = (p * t).sum(axis=(2, 3)), ((1 - p) * (1 - t)).sum(axis=(2, 3))
+    fp, fn = (p * (1 - t)).sum(axis=(2, 3)), ((1 - p) * t).sum(axis=(2, 3))
+    mcc = (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    np.testing.assert_allclose(ll.mcc(t, p, reduction="none"), (1 - mcc).mean(axis=1), rtol=1e-12)
+    # Crisp maps: 1 − scikit-learn's matthews_corrcoef, class by class.
+    metrics = pytest.importorskip("sklearn.metrics")
+    crisp = _one_hot(rng.integers(0, 3, size=(4, 5, 6)), 3)
+    for n in range(4):
+        for c in range(3):
+            expected = 1 - metrics.matthews_corrcoef(t[n, c].ravel(), crisp[n, c].ravel())
+            assert ll.mcc(t[n:n + 1, c:c + 1], crisp[n:n + 1, c:c + 1]) == pytest.approx(expected, rel=1e-12)
+    # A class absent from the target: the denominator is 0, the MCC 0 (scikit-learn's rule), no gradient.
+    absent = np.zeros((1, 1, 6))
+    q = rng.uniform(0.1, 0.9, size=(1, 1, 6))
+    assert ll.mcc(absent, q) == 1.0 and np.all(ll.get("mcc").gradient(absent, q) == 0.0)
+    # Docstring example: n = 4, P = T = 2, I = 1.4: (4·1.4 − 4)/√16 = 0.4.
+    assert ll.mcc([[[1.0, 0.0, 0.0, 1.0]]], [[[0.8, 0.2, 0.4, 0.6]]]) == pytest.approx(0.6, rel=1e-12)
+
 # ----------------------------------------------------------------------------- bad input
 
 

@@ -75,4 +75,7 @@ CASES = [
     Case("lovasz_softmax-all-absent", ll.LovaszSoftmax(classes="all"), lambda rng, n: _separated_errors(rng, n, 3, 2)),
     Case("lovasz_softmax-present-absent", ll.LovaszSoftmax(), lambda rng, n: _separated_errors(rng, n, 3, 2)),
     Case("lovasz_hinge", ll.LovaszHinge(), _score_maps),
+    Case("mcc", ll.MCC(), _maps),
+    Case("mcc-soft", ll.MCC(), lambda rng, n: _maps(rng, n, "soft")),
+    Case("mcc-index-absent", ll.MCC(), _maps_absent_class),
 ]
