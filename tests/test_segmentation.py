@@ -294,6 +294,19 @@ def test_bad_inputs_name_the_argument():
         ll.lovasz_hinge([[1.0, 0.0]], [[0.3, -0.2, 0.1]])
 
 
+
+@pytest.mark.parametrize("name", sorted(e.name for e in ll.catalog() if e.family == "segmentation"))
+def test_empty_batches_and_maps_of_no_pixel(name):
+    """No sample: 0 for "sum", as every loss (issue 12). Maps of no pixel: empty sums, so the
+    overlap losses see an empty class predicted empty (a perfect match, 0); mcc's counts are 0
+    (its MCC is taken as 0); the Lovász losses sort nothing (0)."""
+    L = ll.get(name)
+    shapes = [(0, 3), (2, 0)] if name == "lovasz_hinge" else [(0, 2, 3), (2, 2, 0)]
+    expected = {"mcc": 2.0}  # two samples, each 1 − 0
+    for shape in shapes:
+        value, grad = L.value_and_gradient(np.zeros(shape), np.zeros(shape), reduction="sum")
+        assert value == (expected.get(name, 0.0) if shape[0] else 0.0) and grad.shape == shape
+
 # ----------------------------------------------------------------------------- float32 at 1e±30
 
 

@@ -68,7 +68,11 @@ class _MapLoss(Loss):
 
     @staticmethod
     def _spatial_max(xp: Any, x: Any) -> Any:
-        return xp.max(x, axis=tuple(range(2, x.ndim)), keepdims=True) if x.ndim > 2 else x
+        if x.ndim == 2:
+            return x
+        if math.prod(x.shape[2:]) == 0:  # maps of no pixel: the max of nothing, taken as 0
+            return xp.zeros(tuple(x.shape[:2]) + (1,) * (x.ndim - 2), dtype=x.dtype, device=device(x))
+        return xp.max(x, axis=tuple(range(2, x.ndim)), keepdims=True)
 
 
 class _OverlapLoss(_MapLoss):
