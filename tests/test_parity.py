@@ -40,7 +40,6 @@ KERAS_API = {"Loss", "deserialize", "get", "serialize"}
 NOT_YET = {
     "CTCLoss": "CTC", "CTC": "CTC", "ctc": "CTC", "ctc_loss": "CTC", "ctc_loss_with_forward_probs": "CTC",
     "Circle": "circle loss (Sun et al. 2020)", "circle": "circle loss (Sun et al. 2020)",
-    "binary_dice_loss": "Optax's dice variants", "multiclass_generalized_dice_loss": "generalized Dice",
 }
 
 

@@ -73,6 +73,25 @@ PEER_DIFFERENCES: dict[str, str] = {
         "Keras's cosine_similarity loss is -cos(y_pred, y_true), ll.get('cosine_distance') minus 1 (the same"
         " gradient); Optax's cosine_similarity is +cos, a similarity to maximise: 1 - ll.get('cosine_distance')."
     ),
+    "dice_loss": (
+        "Optax's dice_loss takes logits (apply_softmax=True) with the class axis last, and its formula is the"
+        " Tversky index (I + s)/(I + alpha*FP + beta*FN + s), whose smooth=1 at alpha = beta = 0.5 is losslab's"
+        " Dice with smooth=2. Its number (one value per sample) is ll.get('tversky', alpha=alpha, beta=beta,"
+        " smooth=smooth)(t, softmax(logits)) with the class axis moved to 1, reduction='none'."
+    ),
+    "binary_dice_loss": (
+        "Optax's binary_dice_loss takes logits (it applies a sigmoid) of shape (N, ...) with no class axis, and"
+        " its smooth=1 enters the Tversky form (I + s)/((P + T)/2 + s), which is losslab's Dice with smooth=2."
+        " Its number (one value per sample) is ll.get('dice', smooth=2.0)(targets[:, None], sigmoid(logits)[:,"
+        " None], reduction='none')."
+    ),
+    "multiclass_generalized_dice_loss": (
+        "Optax's multiclass_generalized_dice_loss is not Sudre et al.'s generalised Dice ratio"
+        " (ll.get('generalized_dice')): it is the mean over samples and classes of w_c times each class's Dice"
+        " loss (Tversky form with smooth=1, losslab's smooth=2), with w_c = 1/(T_c^2 + 1e-7) counted over the"
+        " whole batch and normalised to mean 1, on softmax(logits) with the class axis last. Its number is"
+        " mean_c(w_c * ll.get('dice', smooth=2.0)(t[:, c:c+1], p[:, c:c+1])) with t, p moved to (N, C, ...)."
+    ),
     "make_fenchel_young_loss": (
         "Optax's make_fenchel_young_loss builds a loss from a regularised max function and differentiates it"
         " by autodiff. losslab's builder is ll.fenchel_young(max_fun, predict): it takes the gradient"
