@@ -296,9 +296,6 @@ class Loss:
                          for r in (out_value, out_grad, out_hess))
         if out_value is not None and reduction != "none":
             _check_finite_result(self, out_value, arrays, options)
-        elif out_value is not None and not _all_finite(out_value):
-            # per sample, the same rule: an infinite loss of finite inputs is an error, not a value
-            _check_finite_result(self, math.inf, arrays, options)
         return out_value, out_grad, out_hess
 
     def _nonfinite_reason(self, arrays: tuple, options: dict) -> str | None:

@@ -126,7 +126,9 @@ class Poisson(Loss):
 
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         if self.log_input:
-            out = xp.exp(y_pred) - y_true * y_pred
+            # e^z − y·z; where e^z overflows the loss does too (it outgrows y·z): +inf, not inf − inf
+            e = xp.exp(y_pred)
+            out = xp.where(xp.isinf(e), e, e - y_true * y_pred)
         else:
             out = y_pred - S.xlogy(xp, y_true, y_pred)
         if not self.full:
@@ -140,6 +142,7 @@ class Poisson(Loss):
         log_ratio = xp.log(safe) - y_pred if self.log_input else xp.log(safe / y_pred)
         mu = xp.exp(y_pred) if self.log_input else y_pred
         joined = safe * log_ratio + (mu - safe) + 0.5 * (xp.log(safe) + _LOG_2PI)
+        joined = xp.where(xp.isinf(mu), mu, joined)  # an overflowing rate overflows the loss: +inf
         return xp.where(above, joined, out)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
