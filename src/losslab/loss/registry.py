@@ -73,6 +73,20 @@ PEER_DIFFERENCES: dict[str, str] = {
         "Keras's cosine_similarity loss is -cos(y_pred, y_true), ll.get('cosine_distance') minus 1 (the same"
         " gradient); Optax's cosine_similarity is +cos, a similarity to maximise: 1 - ll.get('cosine_distance')."
     ),
+    "ctc_loss": (
+        "ctc_loss names two peers' CTC with different inputs: Optax's ctc_loss(logits, logit_paddings, labels,"
+        " label_paddings) takes paddings (1 = padded) instead of lengths and a finite log 0 (log_epsilon=-1e5,"
+        " so an impossible alignment gives about 1e5, not inf); PyTorch's functional ctc_loss takes (T, N, C)"
+        " log-probabilities and its 'mean' divides by the target lengths. Optax's per-sequence number is"
+        " ll.get('ctc')(labels, logits, input_lengths=T - logit_paddings.sum(1), target_lengths=S -"
+        " label_paddings.sum(1), reduction='none'); PyTorch's is ll.get('CTCLoss')."
+    ),
+    "ctc_loss_with_forward_probs": (
+        "Optax's ctc_loss_with_forward_probs returns the per-sequence loss together with the forward (alpha)"
+        " log-probabilities of the blank and non-blank states, and takes paddings instead of lengths. The loss"
+        " is ll.get('ctc')(labels, logits, input_lengths=T - logit_paddings.sum(1), target_lengths=S -"
+        " label_paddings.sum(1), reduction='none')."
+    ),
     "make_fenchel_young_loss": (
         "Optax's make_fenchel_young_loss builds a loss from a regularised max function. losslab has the"
         " Fenchel-Young losses of softmax (ll.get('cross_entropy', from_logits=True)) and of sparsemax"

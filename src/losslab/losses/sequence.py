@@ -1,4 +1,4 @@
-"""Sequence losses: token cross-entropy, perplexity, and the language-model head loss.
+"""Sequence losses: token cross-entropy, perplexity, the language-model head loss, CTC and soft-DTW.
 
 ``token_cross_entropy`` takes logits over the vocabulary for every token, shape
 (batch, time, vocab) (or any leading shape); ``linear_cross_entropy`` takes the hidden
@@ -6,6 +6,11 @@ states and the output matrix instead and never builds the N x V logits at once: 
 the tokens in chunks and, in the same pass, accumulates the gradients with respect to the
 hidden states, the output matrix and the bias. On PyTorch tensors that pass is a
 ``torch.autograd.Function``, so the loss trains in an ordinary ``loss.backward()`` loop.
+
+``ctc`` takes label sequences and per-frame logits, with the lengths as per-call keywords
+(``input_lengths=``, ``target_lengths=``), and runs the forward-backward recursion in log
+space, vectorised over the batch, one step per frame. ``soft_dtw`` compares two series of
+vectors of possibly different lengths, one anti-diagonal of the alignment grid per step.
 """
 
 from __future__ import annotations
@@ -529,3 +534,514 @@ def _torch_path(loss, hidden, weight, targets, bias, cotangent, chunk, value, gr
         return total, (holder["grads"] if gradient else None)
     total, grads = _torch_pass(hidden, weight, ids, bias, cotangent, chunk)
     return (total if value else None), (grads if gradient else None)
+
+
+# ------------------------------------------------------------------ CTC
+def _shift(xp: Any, x: Any, k: int, fill: float, left: bool = False) -> Any:
+    """x moved k places along axis 1 (to the right: x[:, s − k]; to the left: x[:, s + k]), ``fill`` coming in."""
+    n, width = x.shape
+    k = min(k, width)
+    pad = xp.full((n, k), fill, dtype=x.dtype, device=device(x))
+    if left:
+        return xp.concat([x[:, k:], pad], axis=1)
+    return xp.concat([pad, x[:, : width - k]], axis=1)
+
+
+def _logsumexp_safe(xp: Any, terms: list, axis: int | None = None) -> Any:
+    """log Σ e^x of several arrays (or along ``axis`` of one), −inf where every term is −inf.
+
+    Written so that autodiff sees no NaN where every term is −inf (an unreachable state of a
+    lattice): the shift and the logarithm go through where() on both sides, so such entries
+    get a zero gradient instead of 0·inf.
+    """
+    if axis is None:
+        top = terms[0]
+        for t in terms[1:]:
+            top = xp.maximum(top, t)
+    else:
+        top = xp.max(terms[0], axis=axis, keepdims=True)
+    reached = top > -math.inf
+    shift = xp.where(reached, top, xp.zeros_like(top))
+    if axis is None:
+        total = xp.exp(terms[0] - shift)
+        for t in terms[1:]:
+            total = total + xp.exp(t - shift)
+    else:
+        total = xp.sum(xp.exp(terms[0] - shift), axis=axis, keepdims=True)
+    out = xp.where(reached, shift + xp.log(xp.where(reached, total, xp.ones_like(total))),
+                   xp.full_like(total, -math.inf))
+    return out if axis is None else xp.squeeze(out, axis=axis)
+
+
+def _whole_ids(values: np.ndarray, name: str) -> np.ndarray:
+    """A NumPy array of whole numbers (floats with whole values accepted); the message names ``name``."""
+    if values.dtype.kind == "b" or values.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold whole numbers; got dtype {values.dtype}")
+    if values.dtype.kind == "f":
+        V.check_finite(np, values, name)
+        if np.any(values != np.round(values)):
+            bad = values[values != np.round(values)]
+            raise ValueError(f"{name} must hold whole numbers; got {float(bad.flat[0]):g}")
+    return values.astype(np.int64)
+
+
+@register
+class CTC(Loss):
+    r"""Connectionist temporal classification: −log of the probability of a label sequence,
+    summed over every alignment of it with the frames.
+
+    - Formula: :math:`\ell = -\log\sum_{\pi\in\mathcal B^{-1}(y)}\prod_{t<T}p_{t,\pi_t}`, p =
+      softmax of the logits per frame; :math:`\mathcal B` removes repeats, then blanks, so a
+      repeated label needs a blank between its copies. Computed by the forward recursion
+      over the blank-extended labels y′ (length 2L + 1), in log space:
+      :math:`\alpha_t(s) = \log p_{t,y'_s} + \mathrm{lse}(\alpha_{t-1}(s), \alpha_{t-1}(s-1),
+      \alpha_{t-1}(s-2))`, the last term only where y′_s is no blank and differs from y′_{s−2};
+      ℓ = −lse(α_{T−1}(2L), α_{T−1}(2L − 1)).
+    - Domains: targets (N, S) label ids in [0, C) other than ``blank``, padded after each
+      sequence's length (or concatenated, shape (ΣL,)); logits real, (N, T, C)
+      (``time_major=True``: (T, N, C), PyTorch's layout); per-call keywords
+      ``input_lengths`` (N,) in [0, T] (default T) and ``target_lengths`` (N,) in [0, S]
+      (default: the count of non-blank entries, the padding being the blank, as in Keras).
+      The logits go through log_softmax, which leaves log-probabilities unchanged: PyTorch's
+      log_probs are accepted as they are.
+    - Gradient with respect to the logits: softmax(z)_{tk} − γ_{tk} for frames t < T_i, 0
+      after, where γ_{tk} = Σ_{s: y′_s = k} e^{α_t(s) + β_t(s) + ℓ} is the posterior
+      probability that frame t emits k (β: the backward recursion). This is what PyTorch's
+      ``ctc_loss`` returns as the gradient of its log_probs: it is not the gradient with the
+      log-probabilities as free inputs (−γ_{tk}/1, whose rows sum to −1) but the gradient
+      through log_softmax (rows sum to 0), which is why it equals this one.
+      Hessian diagonal p(1 − p) − γ(1 − γ) (the variance of the one-hot of frame t under
+      the softmax minus its variance under the alignment posterior); with
+      ``time_major=True`` the frames are the rows, so there is no Hessian (and
+      reduction="none" has no gradient): transpose to (N, T, C) for those.
+    - A sequence with no alignment (T_i < L_i + the number of adjacent repeats) has ℓ = +inf:
+      reduction="none" returns inf, "mean"/"sum" raise LossOverflow naming the sequence;
+      ``zero_infinity=True`` counts it as 0 with a zero gradient, as PyTorch's does.
+    - Estimates the probability of the label sequence (a log-loss over label sequences).
+    - Relations: PyTorch's ``CTCLoss()`` / ``ctc_loss(log_probs, targets, input_lengths,
+      target_lengths)`` is the preset "CTCLoss" (time_major=True,
+      divide_by_target_length=True): its default 'mean' divides each sequence's loss by its
+      target length (at least 1) before averaging; its 'sum' and 'none' do not divide
+      (``ll.get('ctc', time_major=True)``). Keras 3's ``CTC``/``ctc`` (logits (N, T, C), blank
+      0, labels padded with 0, every frame used) is this loss with its defaults; Keras's
+      'sum_over_batch_size' is Σwℓ/N, this "mean" Σwℓ/Σw (equal without sample weights).
+      Optax's ``ctc_loss`` takes paddings and uses a finite log 0 (log_epsilon = −1e5), so
+      an impossible alignment gives a large finite number there (see ll.get('ctc_loss')).
+    - Reference: Graves, Fernández, Gomez, Schmidhuber (2006), Connectionist temporal
+      classification: labelling unsegmented sequence data with recurrent neural networks.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.ctc([[1]], [[[0.0, 0.0], [0.0, 0.0]]])), 6))  # 3 of 4 paths: -log(3/4)
+    0.287682
+    """
+
+    name = "ctc"
+    family = "sequence"
+    aliases = ("connectionist_temporal_classification",)
+    preset_aliases = {"CTCLoss": {"time_major": True, "divide_by_target_length": True}}
+    description = "−log P(labels | frames), summed over alignments (CTC), with input/target lengths."
+    formula = r"-\log\sum_{\pi\in\mathcal B^{-1}(y)}\prod_t \mathrm{softmax}(z_t)_{\pi_t}"
+    parameters = (
+        Param("blank", 0, V.Rule(lambda v: INTEGER.check(v) and v >= 0, "an integer >= 0"), "class id of the blank"),
+        Param("zero_infinity", False, V.BOOLEAN, "count a sequence with no alignment as 0 (and its gradient)"),
+        Param("divide_by_target_length", False, V.BOOLEAN,
+              "divide each sequence's loss by its target length (at least 1): PyTorch's 'mean'"),
+        Param("time_major", False, V.BOOLEAN, "logits are (T, N, C), PyTorch's layout, instead of (N, T, C)"),
+    )
+    inputs = ("targets", "logits")
+    differentiable_inputs = ("logits",)
+    call_options = ("input_lengths", "target_lengths")
+    event_ndim = 2
+    TRAITS = Traits(task="sequence", convex=False, twice_differentiable=True, estimates="probability",
+                    notes=("convex in no layout: the sum over alignments is a log-partition subtracted",))
+
+    @property
+    def separable(self) -> bool:  # type: ignore[override]
+        # Each sequence's loss depends on its own sequence only; the engine's rows are the
+        # first axis, which holds the sequences only in the batch-first layout.
+        return not self.time_major
+
+    def _loss_shape(self, arrays: tuple) -> tuple[int, ...]:
+        logits = arrays[1]
+        return (logits.shape[1] if self.time_major else logits.shape[0],)
+
+    # ------------------------------------------------------------------ checks
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        targets, logits = arrays
+        layout = "(time, batch, classes)" if self.time_major else "(batch, time, classes)"
+        if logits.ndim != 3:
+            raise ValueError(f"logits must be 3-D, {layout}; got shape {tuple(logits.shape)}")
+        logits = xp.astype(logits, float_dtype(xp, logits), copy=False)
+        n, t_max = (logits.shape[1], logits.shape[0]) if self.time_major else logits.shape[:2]
+        n_classes = logits.shape[2]
+        if t_max == 0:
+            raise ValueError(f"logits must have at least one frame; got shape {tuple(logits.shape)}")
+        if self.blank >= n_classes:
+            raise ValueError(f"blank must be a class id in [0, {n_classes - 1}] for {n_classes} classes; got {self.blank}")
+        dev = device(logits)
+        input_lengths = self._lengths(xp, options.get("input_lengths"), "input_lengths", n, t_max, dev)
+        if input_lengths is None:
+            input_lengths = xp.full((n,), t_max, dtype=index_dtype(xp), device=dev)
+        target_lengths = self._lengths(xp, options.get("target_lengths"), "target_lengths", n, None, dev)
+        if targets.ndim == 1:
+            targets = self._pad_concatenated(xp, targets, target_lengths, n, dev)
+        elif targets.ndim != 2 or targets.shape[0] != n:
+            raise ValueError(
+                f"targets must be ({n}, S), one padded label sequence per sequence of logits, or (sum of"
+                f" target_lengths,) concatenated; got shape {tuple(targets.shape)}"
+            )
+        tracing = is_tracing(targets)
+        if not tracing:
+            self._check_targets(targets, target_lengths, n_classes)
+        ids = xp.astype(targets, index_dtype(xp))
+        if target_lengths is None:
+            target_lengths = xp.sum(xp.astype(ids != self.blank, index_dtype(xp)), axis=1)
+        elif not is_tracing(target_lengths) and targets.shape[1] < int(np.max(to_numpy(target_lengths), initial=0)):
+            raise ValueError(
+                f"target_lengths must be at most the width of targets, {targets.shape[1]}; got"
+                f" {int(np.max(to_numpy(target_lengths)))}"
+            )
+        return (ids, logits), {"input_lengths": input_lengths, "target_lengths": target_lengths}
+
+    @staticmethod
+    def _lengths(xp: Any, lengths: Any, name: str, n: int, high: int | None, dev: Any) -> Any:
+        if lengths is None:
+            return None
+        lengths = as_array(lengths, name)
+        if not V.same_namespace(xp, lengths):
+            lengths = xp.asarray(to_numpy(lengths), device=dev)
+        V.check_floating_or_integer(xp, lengths, name)
+        if tuple(lengths.shape) != (n,):
+            raise ValueError(f"{name} must have shape ({n},), one per sequence; got {tuple(lengths.shape)}")
+        if not is_tracing(lengths):
+            values = _whole_ids(to_numpy(lengths), name)
+            if values.size and (values.min() < 0 or (high is not None and values.max() > high)):
+                bad = values.min() if values.min() < 0 else values.max()
+                allowed = f"[0, {high}] (the number of frames)" if high is not None else ">= 0"
+                raise ValueError(f"{name} must hold lengths in {allowed}; got {int(bad)}")
+        return xp.astype(lengths, index_dtype(xp))
+
+    def _pad_concatenated(self, xp: Any, targets: Any, target_lengths: Any, n: int, dev: Any) -> Any:
+        """Concatenated targets (ΣL,) as (N, max L), padded with the blank (PyTorch's second form)."""
+        if target_lengths is None or is_tracing(target_lengths):
+            raise ValueError(
+                "targets given concatenated (1-D) need target_lengths as concrete numbers, to split them;"
+                " pass target_lengths=, or pad targets to (N, S)"
+            )
+        lengths = to_numpy(target_lengths).astype(np.int64)
+        if targets.shape[0] != int(lengths.sum()):
+            raise ValueError(
+                f"targets given concatenated (1-D) must hold sum(target_lengths) = {int(lengths.sum())} labels;"
+                f" got {targets.shape[0]}"
+            )
+        width = int(lengths.max(initial=0))
+        column = np.arange(width)
+        keep = column[None, :] < lengths[:, None]
+        index = np.where(keep, (np.cumsum(lengths) - lengths)[:, None] + column[None, :], 0)
+        if width == 0:
+            return xp.zeros((n, 0), dtype=targets.dtype, device=dev)
+        picked = xp.reshape(xp.take(targets, xp.asarray(index.reshape(-1), device=dev), axis=0), (n, width))
+        return xp.where(xp.asarray(keep, device=dev), picked, xp.full_like(picked, self.blank))
+
+    def _check_targets(self, targets: Any, target_lengths: Any, n_classes: int) -> None:
+        values = _whole_ids(to_numpy(targets), "targets")
+        if target_lengths is None:
+            blank = values == self.blank
+            # The padding is the blank and comes last: a label after a blank would be dropped.
+            after = np.cumsum(blank, axis=1) > 0
+            if np.any(after & ~blank):
+                row = int(np.argwhere(after & ~blank)[0][0])
+                raise ValueError(
+                    f"targets row {row} has a label after a blank ({self.blank}): without target_lengths, the"
+                    " blank marks the padding at the end of each row. Pass target_lengths= (or pad at the end)."
+                )
+            used = ~blank
+        else:
+            used = np.arange(values.shape[1])[None, :] < to_numpy(target_lengths)[:, None]
+        labels = values[used]
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            bad = labels.min() if labels.min() < 0 else labels.max()
+            raise ValueError(f"targets must hold class ids in [0, {n_classes - 1}] for {n_classes} classes; got {bad}")
+        if np.any(labels == self.blank):
+            raise ValueError(
+                f"targets must not hold the blank ({self.blank}) within a sequence's target_lengths: the blank is"
+                " no label"
+            )
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        V.check_finite(xp, arrays[1], "logits")
+
+    def _nonfinite_reason(self, arrays: tuple, options: dict) -> str | None:
+        _, arrays, options = self._prepared(arrays, options)
+        targets, logits = (to_numpy(a) for a in arrays)
+        t_in, lengths = to_numpy(options["input_lengths"]), to_numpy(options["target_lengths"])
+        for i in range(len(lengths)):
+            labels = targets[i, : lengths[i]]
+            repeats = int(np.sum(labels[1:] == labels[:-1]))
+            if t_in[i] < lengths[i] + repeats:
+                return (
+                    f"sequence {i} has no alignment: its {lengths[i]} labels with {repeats} adjacent repeat(s) need"
+                    f" at least {lengths[i] + repeats} frames, and input_lengths[{i}] = {t_in[i]}, so its loss is"
+                    " +inf. Pass zero_infinity=True to count such sequences as 0 (PyTorch's zero_infinity)."
+                )
+        return None
+
+    def _prepared(self, arrays: tuple, options: dict) -> tuple:
+        arrays, options = self._bind(arrays, dict(options))
+        xp = array_namespace(*arrays)
+        arrays, options = self._prepare(xp, arrays, options)
+        return xp, arrays, options
+
+    # ------------------------------------------------------------------ mathematics
+    def _lattice(self, xp: Any, targets: Any, logits: Any, input_lengths: Any, target_lengths: Any,
+                 order: int) -> tuple:
+        """(per-sequence loss, gradient, Hessian diagonal) in the (N, T, C) layout, for order 0, 1 or 2."""
+        if self.time_major:
+            logits = xp.permute_dims(logits, (1, 0, 2))
+        n, t_max, n_classes = logits.shape
+        dtype, dev = logits.dtype, device(logits)
+        log_p, p = S.log_softmax_and_softmax(xp, logits)
+        width = targets.shape[1]
+        column = xp.arange(width, device=dev)
+        labels = xp.where(column[None, :] < target_lengths[:, None], targets, xp.full_like(targets, self.blank))
+        # y′: blank, y₁, blank, y₂, …, blank.
+        blanks = xp.full_like(labels, self.blank)
+        ext = xp.concat([xp.reshape(xp.stack([blanks, labels], axis=2), (n, 2 * width)), blanks[:, :1]
+                         if width else xp.full((n, 1), self.blank, dtype=labels.dtype, device=dev)], axis=1)
+        states = 2 * width + 1
+        skip = (ext != self.blank) & (ext != _shift(xp, ext, 2, self.blank))
+        position = xp.arange(states, device=dev)[None, :]
+        final = (position == 2 * target_lengths[:, None]) | (position == 2 * target_lengths[:, None] - 1)
+        # log p_{t, y′_s} for every frame and state, by one gather from the flattened log-probabilities.
+        base = xp.reshape(xp.arange(n * t_max, device=dev), (n, t_max, 1)) * n_classes
+        emit = xp.reshape(xp.take(xp.reshape(log_p, (-1,)), xp.reshape(base + ext[:, None, :], (-1,))),
+                          (n, t_max, states))
+        frames = xp.arange(t_max, device=dev)[None, :]
+        active = frames < input_lengths[:, None]  # (N, T)
+        never = xp.full((n, states), -math.inf, dtype=dtype, device=dev)
+        # α before the first frame: the empty prefix, at state 0.
+        alpha = xp.where(position == 0, xp.zeros_like(never), never)
+        alphas = []
+        for t in range(t_max):
+            step = _logsumexp_safe(xp, [alpha, _shift(xp, alpha, 1, -math.inf),
+                                        xp.where(skip, _shift(xp, alpha, 2, -math.inf), never)]) + emit[:, t, :]
+            alpha = xp.where(active[:, t:t + 1], step, alpha)  # frozen after each sequence's last frame
+            if order:
+                alphas.append(alpha)
+        log_likelihood = _logsumexp_safe(xp, [xp.where(final, alpha, never)], axis=1)
+        feasible = log_likelihood > -math.inf
+        divisor = xp.astype(xp.maximum(target_lengths, xp.ones_like(target_lengths)), dtype) \
+            if self.divide_by_target_length else xp.ones_like(log_likelihood)
+        infinite = xp.full_like(log_likelihood, 0.0 if self.zero_infinity else math.inf)
+        loss = xp.where(feasible, -log_likelihood, infinite) / divisor
+        if not order:
+            return loss, None, None
+        # β_t(s): log-probability of the frames after t given state s at t (no emission at t).
+        end = xp.where(final, xp.zeros_like(never), never)
+        skip_ahead = _shift(xp, skip, 2, False, left=True)
+        last = frames >= input_lengths[:, None] - 1
+        beta, betas = end, [None] * t_max
+        for t in range(t_max - 1, -1, -1):
+            if t < t_max - 1:
+                ahead = emit[:, t + 1, :] + beta
+                step = _logsumexp_safe(xp, [ahead, _shift(xp, ahead, 1, -math.inf, left=True),
+                                            xp.where(skip_ahead, _shift(xp, ahead, 2, -math.inf, left=True), never)])
+                beta = xp.where(last[:, t:t + 1], end, step)
+            betas[t] = beta
+        shift = xp.where(feasible, log_likelihood, xp.zeros_like(log_likelihood))[:, None, None]
+        occupancy = xp.stack(alphas, axis=1) + xp.stack(betas, axis=1) - shift
+        occupancy = xp.where(active[:, :, None] & feasible[:, None, None], xp.exp(occupancy),
+                             xp.zeros_like(occupancy))
+        onehot = xp.astype(ext[:, :, None] == xp.arange(n_classes, device=dev)[None, None, :], dtype)
+        posterior = occupancy @ onehot  # γ_{tk}: (N, T, C)
+        frame_mask = xp.astype(active, dtype)[:, :, None]
+        # Per sequence: 1/divisor; a sequence with no alignment gets 0 (zero_infinity) or NaN,
+        # which the contract reports as an infinite loss (never a plausible gradient).
+        factor = xp.where(feasible, 1.0 / divisor, xp.full_like(divisor, 0.0 if self.zero_infinity else math.nan))
+        factor = factor[:, None, None]
+        grad = (p * frame_mask - posterior) * factor
+        hess = (p * (1.0 - p) * frame_mask - posterior * (1.0 - posterior)) * factor if order > 1 else None
+        if self.time_major:
+            grad = xp.permute_dims(grad, (1, 0, 2))
+            hess = None if hess is None else xp.permute_dims(hess, (1, 0, 2))
+        return loss, grad, hess
+
+    def _per_sample(self, xp: Any, targets: Any, logits: Any, input_lengths: Any = None,
+                    target_lengths: Any = None) -> Any:
+        return self._lattice(xp, targets, logits, input_lengths, target_lengths, 0)[0]
+
+    def _value_and_gradient(self, xp: Any, targets: Any, logits: Any, input_lengths: Any = None,
+                            target_lengths: Any = None) -> tuple[Any, Any]:
+        loss, grad, _ = self._lattice(xp, targets, logits, input_lengths, target_lengths, 1)
+        return loss, grad
+
+    def _gradient(self, xp: Any, targets: Any, logits: Any, input_lengths: Any = None,
+                  target_lengths: Any = None) -> Any:
+        return self._lattice(xp, targets, logits, input_lengths, target_lengths, 1)[1]
+
+    def _hessian(self, xp: Any, targets: Any, logits: Any, input_lengths: Any = None,
+                 target_lengths: Any = None) -> Any:
+        if self.time_major:
+            raise ValueError(
+                "ctc with time_major=True has no Hessian (the rows are frames, not sequences): pass the logits as"
+                " (N, T, C), logits.transpose(0, 1), with time_major=False"
+            )
+        return self._lattice(xp, targets, logits, input_lengths, target_lengths, 2)[2]
+
+    def _weighted_value_and_gradient(
+        self, xp: Any, arrays: tuple, options: dict, cotangent: Any, value: bool, gradient: bool
+    ) -> tuple[Any, Any]:
+        # Reached with time_major=True only: the sequences are on axis 1.
+        loss, grad, _ = self._lattice(xp, *arrays, options["input_lengths"], options["target_lengths"],
+                                      1 if gradient else 0)
+        total = None
+        if value:
+            # A sequence of weight 0 adds nothing, even an infinite one.
+            terms = xp.where(cotangent != 0, loss * cotangent, xp.zeros_like(loss))
+            total = _scalar(xp, xp.sum(terms))
+        if gradient:
+            grad = grad * cotangent[None, :, None]
+            if not is_tracing(grad) and not bool(V.concrete(xp.all(xp.isfinite(grad)))):
+                from ..loss.contract import LossOverflow
+
+                reason = self._nonfinite_reason(arrays, options) or "the gradient overflows; rescale the logits"
+                raise LossOverflow(f"{self.name}: {reason}")
+        return total, grad
+
+
+# ------------------------------------------------------------------ soft-DTW
+@register
+class SoftDTW(Loss):
+    r"""Soft dynamic time warping: DTW with its min over alignments replaced by a soft-min.
+
+    - Formula: :math:`r_{i,j} = \delta_{ij} + \mathrm{min}^\gamma(r_{i-1,j-1}, r_{i-1,j},
+      r_{i,j-1})`, :math:`\mathrm{min}^\gamma(a) = -\gamma\log\sum_k e^{-a_k/\gamma}`,
+      :math:`r_{0,0} = 0`, :math:`r_{i,0} = r_{0,j} = \infty`, ℓ = r_{T_1,T_2}, with
+      :math:`\delta_{ij} = \lVert x_i - y_j\rVert^2` between y_true x (N, T1, D) and y_pred y
+      (N, T2, D); equivalently −γ log Σ over alignment paths A of e^{−⟨A, Δ⟩/γ}. Computed
+      along anti-diagonals (T1 + T2 steps, each vectorised over the batch and the diagonal).
+    - Domains: y_true (N, T1, D) and y_pred (N, T2, D) real (the lengths may differ; a
+      univariate series is (N, T, 1)); gamma > 0.
+    - Gradient ∂ℓ/∂y_j = Σ_i e_{ij}·2(y_j − x_i), with E = ∂r_{T1,T2}/∂Δ the expected
+      alignment matrix, from the backward recursion of Cuturi & Blondel's Algorithm 2:
+      e_{ij} = Σ over the successors (i', j') ∈ {(i+1, j), (i, j+1), (i+1, j+1)} of
+      e_{i'j'}·exp((r_{i'j'} − δ_{i'j'} − r_{ij})/γ), e_{T1,T2} = 1. No Hessian: its
+      diagonal needs the second derivatives of r between every pair of cells of a column;
+      each Hessian-vector product costs a further forward-backward pass (Mensch & Blondel
+      2018), and the diagonal would need T2·D of them per series.
+    - Estimates: an alignment-invariant average (soft-DTW barycenters, "other"). The value
+      can be negative (soft-DTW(x, x) < 0, by up to γ log of the number of alignments);
+      it tends to DTW as γ → 0 and is smooth for γ > 0.
+    - Relations: tslearn's ``soft_dtw`` and the ``sdtw`` package compute the same r_{T1,T2}
+      with the squared Euclidean cost; the soft-DTW divergence of Blondel, Mensch & Vert
+      (2021), ℓ(x, y) − (ℓ(x, x) + ℓ(y, y))/2, is non-negative.
+    - Reference: Cuturi & Blondel (2017), Soft-DTW: a differentiable loss function for
+      time-series, ICML (Algorithms 1 and 2).
+
+    >>> import losslab as ll
+    >>> # x = y = (0, 1): r_22 = 0 + softmin(0, 1, 1) = -log(1 + 2/e)
+    >>> print(round(float(ll.soft_dtw([[[0.0], [1.0]]], [[[0.0], [1.0]]], gamma=1.0)), 6))
+    -0.551445
+    """
+
+    name = "soft_dtw"
+    family = "sequence"
+    aliases = ("softdtw",)
+    description = "Soft-DTW (Cuturi & Blondel): DTW with a soft-min over alignments; differentiable."
+    formula = r"r_{T_1T_2},\ r_{ij} = \lVert x_i - y_j\rVert^2 + \min{}^{\gamma}(r_{i-1,j-1}, r_{i-1,j}, r_{i,j-1})"
+    parameters = (Param("gamma", 1.0, V.POSITIVE, "smoothing: the soft-min's temperature (→ 0: DTW)"),)
+    event_ndim = 2
+    TRAITS = Traits(task="sequence", convex=False, twice_differentiable=True, estimates="other",
+                    notes=("can be negative: soft-DTW(x, x) < 0 for gamma > 0",))
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        for name, a in (("y_true", y_true), ("y_pred", y_pred)):
+            if a.ndim != 3:
+                raise ValueError(
+                    f"{name} must be 3-D, (batch, time, features); got shape {tuple(a.shape)} (a univariate series"
+                    " is (batch, time, 1): x[..., None])"
+                )
+        if y_true.shape[0] != y_pred.shape[0] or y_true.shape[2] != y_pred.shape[2]:
+            raise ValueError(
+                f"y_true and y_pred must have the same batch size and features (their lengths may differ); got"
+                f" shapes {tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+            )
+        if y_true.shape[1] == 0 or y_pred.shape[1] == 0:
+            raise ValueError(f"y_true and y_pred must have at least one time step; got shapes {tuple(y_true.shape)}"
+                             f" and {tuple(y_pred.shape)}")
+        dtype = float_dtype(xp, y_true, y_pred)
+        return (xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)), options
+
+    def _costs(self, xp: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        diff = y[:, None, :, :] - x[:, :, None, :]  # (N, T1, T2, D): y_j − x_i, without cancellation
+        return diff, xp.sum(diff * diff, axis=-1)
+
+    def _diagonals(self, xp: Any, cost: Any) -> tuple[Any, Any, np.ndarray]:
+        """The costs by anti-diagonal: δ on diagonal k = i + j at index i (1-based cells), with
+        +inf off the grid; returns (skewed costs (N, T1 + T2 + 1, T1 + 2), index, valid mask)."""
+        n, t1, t2 = cost.shape
+        k = np.arange(t1 + t2 + 1)[:, None]
+        i = np.arange(t1 + 2)[None, :]
+        j = k - i
+        valid = (i >= 1) & (i <= t1) & (j >= 1) & (j <= t2)
+        flat = np.where(valid, (i - 1) * t2 + (j - 1), 0)
+        index = (np.arange(n)[:, None, None] * (t1 * t2) + flat[None]).reshape(-1)
+        dev = device(cost)
+        skewed = xp.reshape(xp.take(xp.reshape(cost, (-1,)), xp.asarray(index, device=dev)),
+                            (n, t1 + t2 + 1, t1 + 2))
+        return skewed, xp.asarray(valid, device=dev), valid
+
+    def _forward(self, xp: Any, delta: Any, valid: Any) -> list:
+        """r along the anti-diagonals: element k is (N, T1 + 2), r_{i, k−i} at index i, +inf off the grid."""
+        n, n_diag, width = delta.shape
+        inf = xp.full((n, width), math.inf, dtype=delta.dtype, device=device(delta))
+        start = xp.where(xp.arange(width, device=device(delta))[None, :] == 0, xp.zeros_like(inf), inf)
+        r = [start, inf]
+        g = self.gamma
+        for k in range(2, n_diag):
+            up_left, up, left = _shift(xp, r[k - 2], 1, math.inf), _shift(xp, r[k - 1], 1, math.inf), r[k - 1]
+            soft_min = -g * _logsumexp_safe(xp, [-up_left / g, -up / g, -left / g])
+            r.append(xp.where(valid[k, :][None, :], delta[:, k, :] + soft_min, inf))
+        return r
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        _, cost = self._costs(xp, y_true, y_pred)
+        delta, valid, _ = self._diagonals(xp, cost)
+        r = self._forward(xp, delta, valid)
+        return r[-1][:, y_true.shape[1]]
+
+    def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        diff, cost = self._costs(xp, y_true, y_pred)
+        delta, valid, valid_np = self._diagonals(xp, cost)
+        r = self._forward(xp, delta, valid)
+        n, n_diag, width = delta.shape
+        t1, t2 = cost.shape[1], cost.shape[2]
+        g = self.gamma
+        dev = device(delta)
+        # r − δ on each cell (the soft-min of its predecessors); −inf off the grid, so that a
+        # successor off the grid carries weight e^{−inf} = 0.
+        never = xp.full((n, width), -math.inf, dtype=delta.dtype, device=dev)
+        inner = [xp.where(valid[k, :][None, :], r[k] - delta[:, k, :], never) for k in range(n_diag)]
+        zeros = xp.zeros((n, width), dtype=delta.dtype, device=dev)
+        e = [zeros] * (n_diag + 1)
+        e[n_diag - 1] = xp.where(xp.arange(width, device=dev)[None, :] == t1, xp.ones_like(zeros), zeros)
+        for k in range(n_diag - 2, 1, -1):
+            here = r[k]  # +inf off the grid: the weights there are e^{−inf} = 0, never inf·0
+            down = _shift(xp, e[k + 1], 1, 0.0, left=True) * xp.exp(
+                (_shift(xp, inner[k + 1], 1, -math.inf, left=True) - here) / g)
+            right = e[k + 1] * xp.exp((inner[k + 1] - here) / g)
+            diagonal = _shift(xp, e[k + 2], 1, 0.0, left=True) * xp.exp(
+                (_shift(xp, inner[k + 2], 1, -math.inf, left=True) - here) / g) if k + 2 < n_diag else zeros
+            e[k] = xp.where(valid[k, :][None, :], down + right + diagonal, zeros)
+        # Back from the diagonals to the (T1, T2) grid: cell (i, j) is diagonal i + j + 2 at index i + 1.
+        stacked = xp.reshape(xp.stack(e[:n_diag], axis=1), (-1,))
+        i, j = np.meshgrid(np.arange(t1), np.arange(t2), indexing="ij")
+        flat = ((i + j + 2) * width + (i + 1)).reshape(-1)
+        index = (np.arange(n)[:, None] * (n_diag * width) + flat[None, :]).reshape(-1)
+        alignment = xp.reshape(xp.take(stacked, xp.asarray(index, device=dev)), (n, t1, t2))
+        grad = 2.0 * xp.sum(alignment[:, :, :, None] * diff, axis=1)
+        return r[-1][:, t1], grad
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return self._value_and_gradient(xp, y_true, y_pred)[1]
