@@ -897,8 +897,8 @@ class CTC(Loss):
         total = None
         if value:
             # A sequence of weight 0 adds nothing, even an infinite one.
-            terms = xp.where(cotangent != 0, loss * cotangent, xp.zeros_like(loss))
-            total = _scalar(xp, xp.sum(terms))
+            counted = xp.where(cotangent != 0, loss, xp.zeros_like(loss))
+            total = _scalar(xp, xp.sum(counted * cotangent))
         if gradient:
             grad = grad * cotangent[None, :, None]
             if not is_tracing(grad) and not bool(V.concrete(xp.all(xp.isfinite(grad)))):
@@ -1026,13 +1026,19 @@ class SoftDTW(Loss):
         zeros = xp.zeros((n, width), dtype=delta.dtype, device=dev)
         e = [zeros] * (n_diag + 1)
         e[n_diag - 1] = xp.where(xp.arange(width, device=dev)[None, :] == t1, xp.ones_like(zeros), zeros)
+        def weight(successor: Any, here: Any) -> Any:
+            # e^{(r′ − δ′ − r)/γ}: the successor's soft-min weight on this cell, at most 1 since
+            # a soft-min is below each of its arguments; the clamp at 0 only removes rounding,
+            # which γ ≪ |r| would blow up into an overflow.
+            return xp.exp(xp.minimum((successor - here) / g, xp.zeros_like(here)))
+
         for k in range(n_diag - 2, 1, -1):
             here = r[k]  # +inf off the grid: the weights there are e^{−inf} = 0, never inf·0
-            down = _shift(xp, e[k + 1], 1, 0.0, left=True) * xp.exp(
-                (_shift(xp, inner[k + 1], 1, -math.inf, left=True) - here) / g)
-            right = e[k + 1] * xp.exp((inner[k + 1] - here) / g)
-            diagonal = _shift(xp, e[k + 2], 1, 0.0, left=True) * xp.exp(
-                (_shift(xp, inner[k + 2], 1, -math.inf, left=True) - here) / g) if k + 2 < n_diag else zeros
+            down = _shift(xp, e[k + 1], 1, 0.0, left=True) * weight(_shift(xp, inner[k + 1], 1, -math.inf, left=True),
+                                                                   here)
+            right = e[k + 1] * weight(inner[k + 1], here)
+            diagonal = (_shift(xp, e[k + 2], 1, 0.0, left=True)
+                        * weight(_shift(xp, inner[k + 2], 1, -math.inf, left=True), here)) if k + 2 < n_diag else zeros
             e[k] = xp.where(valid[k, :][None, :], down + right + diagonal, zeros)
         # Back from the diagonals to the (T1, T2) grid: cell (i, j) is diagonal i + j + 2 at index i + 1.
         stacked = xp.reshape(xp.stack(e[:n_diag], axis=1), (-1,))
