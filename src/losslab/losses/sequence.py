@@ -23,7 +23,7 @@ from array_api_compat import device
 
 from .. import _stable as S
 from .. import _validate as V
-from .._array import array_namespace, as_array, float_dtype, index_dtype, is_numpy, is_torch, is_tracing, to_numpy
+from .._array import array_namespace, as_array, float_dtype, index_dtype, is_jax, is_numpy, is_torch, is_tracing, to_numpy
 from ..loss import Loss, Param, register
 from ..loss.weights import scalar as _scalar
 from ..traits import Traits
@@ -585,6 +585,45 @@ def _whole_ids(values: np.ndarray, name: str) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def _scan(xp: Any, step: Any, carry: Any, xs: tuple, reverse: bool = False) -> tuple[Any, Any]:
+    """``carry, out_t = step(carry, (x[t] for x in xs))`` over axis 0 of ``xs``: (last carry, outputs stacked).
+
+    A Python loop, except on JAX, where ``lax.scan`` compiles the step once instead of every
+    operation of every step (eager JAX compiles each new operation on first use).
+    """
+    if is_jax(xp):
+        from jax import lax
+
+        return lax.scan(step, carry, xs, reverse=reverse)
+    steps = xs[0].shape[0]
+    outputs: list = [None] * steps
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        carry, outputs[t] = step(carry, tuple(x[t, ...] for x in xs))
+    if not steps:
+        return carry, None
+    return carry, xp.stack(outputs, axis=0)
+
+
+_COMPILED: dict = {}
+
+
+def _compiled_on_jax(loss: Loss, tag: str, fn: Any, *arrays: Any) -> Any:
+    """``fn(*arrays)`` as one compiled JAX program, built once per loss parameters.
+
+    Eager JAX compiles each new operation on first use, and traces a ``lax.scan`` again on
+    every call (its step is a new closure each time); one cached ``jax.jit`` of the whole
+    recursion compiles it once per shape. Nested in a caller's jit or grad, it is traced like
+    any other function.
+    """
+    import jax
+
+    key = (type(loss).__name__, tag, tuple(sorted((k, repr(v)) for k, v in loss.params.items())))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = jax.jit(fn)
+    return compiled(*arrays)
+
+
 @register
 class CTC(Loss):
     r"""Connectionist temporal classification: −log of the probability of a label sequence,
@@ -795,7 +834,14 @@ class CTC(Loss):
     # ------------------------------------------------------------------ mathematics
     def _lattice(self, xp: Any, targets: Any, logits: Any, input_lengths: Any, target_lengths: Any,
                  order: int) -> tuple:
-        """(per-sequence loss, gradient, Hessian diagonal) in the (N, T, C) layout, for order 0, 1 or 2."""
+        """(per-sequence loss, gradient, Hessian diagonal) in the input's layout, for order 0, 1 or 2."""
+        if is_jax(xp):
+            return _compiled_on_jax(self, f"lattice{order}", lambda *a: self._recursions(xp, *a, order),
+                                    targets, logits, input_lengths, target_lengths)
+        return self._recursions(xp, targets, logits, input_lengths, target_lengths, order)
+
+    def _recursions(self, xp: Any, targets: Any, logits: Any, input_lengths: Any, target_lengths: Any,
+                    order: int) -> tuple:
         if self.time_major:
             logits = xp.permute_dims(logits, (1, 0, 2))
         n, t_max, n_classes = logits.shape
@@ -819,15 +865,20 @@ class CTC(Loss):
         frames = xp.arange(t_max, device=dev)[None, :]
         active = frames < input_lengths[:, None]  # (N, T)
         never = xp.full((n, states), -math.inf, dtype=dtype, device=dev)
-        # α before the first frame: the empty prefix, at state 0.
-        alpha = xp.where(position == 0, xp.zeros_like(never), never)
-        alphas = []
-        for t in range(t_max):
+        # The frames on axis 0, for the scans.
+        emit_by_frame = xp.permute_dims(emit, (1, 0, 2))  # (T, N, S′)
+        active_by_frame = xp.permute_dims(active, (1, 0))[:, :, None]  # (T, N, 1)
+
+        def forward(alpha: Any, frame: tuple) -> tuple[Any, Any]:
+            emitted, on = frame
             step = _logsumexp_safe(xp, [alpha, _shift(xp, alpha, 1, -math.inf),
-                                        xp.where(skip, _shift(xp, alpha, 2, -math.inf), never)]) + emit[:, t, :]
-            alpha = xp.where(active[:, t:t + 1], step, alpha)  # frozen after each sequence's last frame
-            if order:
-                alphas.append(alpha)
+                                        xp.where(skip, _shift(xp, alpha, 2, -math.inf), never)]) + emitted
+            alpha = xp.where(on, step, alpha)  # frozen after each sequence's last frame
+            return alpha, alpha
+
+        # α before the first frame: the empty prefix, at state 0.
+        start = xp.where(position == 0, xp.zeros_like(never), never)
+        alpha, alphas = _scan(xp, forward, start, (emit_by_frame, active_by_frame))
         log_likelihood = _logsumexp_safe(xp, [xp.where(final, alpha, never)], axis=1)
         feasible = log_likelihood > -math.inf
         divisor = xp.astype(xp.maximum(target_lengths, xp.ones_like(target_lengths)), dtype) \
@@ -836,20 +887,24 @@ class CTC(Loss):
         loss = xp.where(feasible, -log_likelihood, infinite) / divisor
         if not order:
             return loss, None, None
-        # β_t(s): log-probability of the frames after t given state s at t (no emission at t).
+        # β_t(s): log-probability of the frames after t given state s at t (no emission at t);
+        # the end state from each sequence's last frame on.
         end = xp.where(final, xp.zeros_like(never), never)
         skip_ahead = _shift(xp, skip, 2, False, left=True)
-        last = frames >= input_lengths[:, None] - 1
-        beta, betas = end, [None] * t_max
-        for t in range(t_max - 1, -1, -1):
-            if t < t_max - 1:
-                ahead = emit[:, t + 1, :] + beta
-                step = _logsumexp_safe(xp, [ahead, _shift(xp, ahead, 1, -math.inf, left=True),
-                                            xp.where(skip_ahead, _shift(xp, ahead, 2, -math.inf, left=True), never)])
-                beta = xp.where(last[:, t:t + 1], end, step)
-            betas[t] = beta
+        last_by_frame = xp.permute_dims(frames >= input_lengths[:, None] - 1, (1, 0))[:, :, None]
+
+        def backward(beta: Any, frame: tuple) -> tuple[Any, Any]:
+            emitted_next, last = frame
+            ahead = emitted_next + beta
+            step = _logsumexp_safe(xp, [ahead, _shift(xp, ahead, 1, -math.inf, left=True),
+                                        xp.where(skip_ahead, _shift(xp, ahead, 2, -math.inf, left=True), never)])
+            beta = xp.where(last, end, step)
+            return beta, beta
+
+        _, betas = _scan(xp, backward, end, (emit_by_frame[1:, ...], last_by_frame[:-1, ...]), reverse=True)
+        betas = end[None, ...] if betas is None else xp.concat([betas, end[None, ...]], axis=0)  # (T, N, S′)
         shift = xp.where(feasible, log_likelihood, xp.zeros_like(log_likelihood))[:, None, None]
-        occupancy = xp.stack(alphas, axis=1) + xp.stack(betas, axis=1) - shift
+        occupancy = xp.permute_dims(alphas + betas, (1, 0, 2)) - shift
         occupancy = xp.where(active[:, :, None] & feasible[:, None, None], xp.exp(occupancy),
                              xp.zeros_like(occupancy))
         onehot = xp.astype(ext[:, :, None] == xp.arange(n_classes, device=dev)[None, None, :], dtype)
@@ -992,62 +1047,84 @@ class SoftDTW(Loss):
                             (n, t1 + t2 + 1, t1 + 2))
         return skewed, xp.asarray(valid, device=dev), valid
 
-    def _forward(self, xp: Any, delta: Any, valid: Any) -> list:
-        """r along the anti-diagonals: element k is (N, T1 + 2), r_{i, k−i} at index i, +inf off the grid."""
+    def _forward(self, xp: Any, delta: Any, valid: Any) -> Any:
+        """r along the anti-diagonals, (T1 + T2 + 1, N, T1 + 2): r_{i, k−i} at [k, :, i], +inf off the grid."""
         n, n_diag, width = delta.shape
         inf = xp.full((n, width), math.inf, dtype=delta.dtype, device=device(delta))
         start = xp.where(xp.arange(width, device=device(delta))[None, :] == 0, xp.zeros_like(inf), inf)
-        r = [start, inf]
         g = self.gamma
-        for k in range(2, n_diag):
-            up_left, up, left = _shift(xp, r[k - 2], 1, math.inf), _shift(xp, r[k - 1], 1, math.inf), r[k - 1]
-            soft_min = -g * _logsumexp_safe(xp, [-up_left / g, -up / g, -left / g])
-            r.append(xp.where(valid[k, :][None, :], delta[:, k, :] + soft_min, inf))
-        return r
+
+        def step(carry: tuple, diagonal: tuple) -> tuple[tuple, Any]:
+            before, previous = carry  # diagonals k − 2 and k − 1
+            costs, on = diagonal
+            up_left, up = _shift(xp, before, 1, math.inf), _shift(xp, previous, 1, math.inf)
+            soft_min = -g * _logsumexp_safe(xp, [-up_left / g, -up / g, -previous / g])
+            current = xp.where(on[None, :], costs + soft_min, inf)
+            return (previous, current), current
+
+        _, rest = _scan(xp, step, (start, inf), (xp.permute_dims(delta, (1, 0, 2))[2:, ...], valid[2:, ...]))
+        return xp.concat([xp.stack([start, inf], axis=0), rest], axis=0)  # T1 + T2 + 1 >= 3 diagonals
 
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if is_jax(xp):
+            return _compiled_on_jax(self, "value", lambda x, y: self._value(xp, x, y), y_true, y_pred)
+        return self._value(xp, y_true, y_pred)
+
+    def _value(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         _, cost = self._costs(xp, y_true, y_pred)
         delta, valid, _ = self._diagonals(xp, cost)
-        r = self._forward(xp, delta, valid)
-        return r[-1][:, y_true.shape[1]]
+        return self._forward(xp, delta, valid)[-1, :, y_true.shape[1]]
 
     def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        if is_jax(xp):
+            return _compiled_on_jax(self, "value_and_gradient", lambda x, y: self._backward(xp, x, y), y_true, y_pred)
+        return self._backward(xp, y_true, y_pred)
+
+    def _backward(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        """Value and gradient: the forward recursion, then Algorithm 2's backward one."""
         diff, cost = self._costs(xp, y_true, y_pred)
-        delta, valid, valid_np = self._diagonals(xp, cost)
+        delta, valid, _ = self._diagonals(xp, cost)
         r = self._forward(xp, delta, valid)
         n, n_diag, width = delta.shape
         t1, t2 = cost.shape[1], cost.shape[2]
         g = self.gamma
         dev = device(delta)
-        # r − δ on each cell (the soft-min of its predecessors); −inf off the grid, so that a
-        # successor off the grid carries weight e^{−inf} = 0.
-        never = xp.full((n, width), -math.inf, dtype=delta.dtype, device=dev)
-        inner = [xp.where(valid[k, :][None, :], r[k] - delta[:, k, :], never) for k in range(n_diag)]
+        # r − δ on each cell (the soft-min of its predecessors); −inf off the grid and past the
+        # last diagonal, so that a successor off the grid carries weight e^{−inf} = 0.
+        never = xp.full((1, n, width), -math.inf, dtype=delta.dtype, device=dev)
+        inner = xp.where(valid[:, None, :], r - xp.permute_dims(delta, (1, 0, 2)), never)
+        inner = xp.concat([inner, never], axis=0)
         zeros = xp.zeros((n, width), dtype=delta.dtype, device=dev)
-        e = [zeros] * (n_diag + 1)
-        e[n_diag - 1] = xp.where(xp.arange(width, device=dev)[None, :] == t1, xp.ones_like(zeros), zeros)
+        last = xp.where(xp.arange(width, device=dev)[None, :] == t1, xp.ones_like(zeros), zeros)
+
         def weight(successor: Any, here: Any) -> Any:
             # e^{(r′ − δ′ − r)/γ}: the successor's soft-min weight on this cell, at most 1 since
             # a soft-min is below each of its arguments; the clamp at 0 only removes rounding,
-            # which γ ≪ |r| would blow up into an overflow.
+            # which γ ≪ |r| would blow up into an overflow. Off the grid r = +inf: weight 0.
             return xp.exp(xp.minimum((successor - here) / g, xp.zeros_like(here)))
 
-        for k in range(n_diag - 2, 1, -1):
-            here = r[k]  # +inf off the grid: the weights there are e^{−inf} = 0, never inf·0
-            down = _shift(xp, e[k + 1], 1, 0.0, left=True) * weight(_shift(xp, inner[k + 1], 1, -math.inf, left=True),
-                                                                   here)
-            right = e[k + 1] * weight(inner[k + 1], here)
-            diagonal = (_shift(xp, e[k + 2], 1, 0.0, left=True)
-                        * weight(_shift(xp, inner[k + 2], 1, -math.inf, left=True), here)) if k + 2 < n_diag else zeros
-            e[k] = xp.where(valid[k, :][None, :], down + right + diagonal, zeros)
+        def step(carry: tuple, cell: tuple) -> tuple[tuple, Any]:
+            after, two_after = carry  # e on diagonals k + 1 and k + 2
+            here, inner_after, inner_two_after, on = cell
+            down = _shift(xp, after, 1, 0.0, left=True) * weight(_shift(xp, inner_after, 1, -math.inf, left=True), here)
+            right = after * weight(inner_after, here)
+            diagonal = _shift(xp, two_after, 1, 0.0, left=True) * weight(
+                _shift(xp, inner_two_after, 1, -math.inf, left=True), here)
+            current = xp.where(on[None, :], down + right + diagonal, zeros)
+            return (current, after), current
+
+        # Diagonals k = n_diag − 2 down to 2 (step t holds k = t + 2).
+        cells = (r[2:n_diag - 1, ...], inner[3:n_diag, ...], inner[4:n_diag + 1, ...], valid[2:n_diag - 1, ...])
+        _, middle = _scan(xp, step, (last, zeros), cells, reverse=True)
+        parts = [xp.zeros((2, n, width), dtype=delta.dtype, device=dev)]
+        parts += [middle] if middle is not None else []
+        e = xp.reshape(xp.concat(parts + [last[None, ...]], axis=0), (-1,))
         # Back from the diagonals to the (T1, T2) grid: cell (i, j) is diagonal i + j + 2 at index i + 1.
-        stacked = xp.reshape(xp.stack(e[:n_diag], axis=1), (-1,))
         i, j = np.meshgrid(np.arange(t1), np.arange(t2), indexing="ij")
-        flat = ((i + j + 2) * width + (i + 1)).reshape(-1)
-        index = (np.arange(n)[:, None] * (n_diag * width) + flat[None, :]).reshape(-1)
-        alignment = xp.reshape(xp.take(stacked, xp.asarray(index, device=dev)), (n, t1, t2))
+        index = ((i + j + 2)[None] * (n * width) + np.arange(n)[:, None, None] * width + (i + 1)[None]).reshape(-1)
+        alignment = xp.reshape(xp.take(e, xp.asarray(index, device=dev)), (n, t1, t2))
         grad = 2.0 * xp.sum(alignment[:, :, :, None] * diff, axis=1)
-        return r[-1][:, t1], grad
+        return r[-1, :, t1], grad
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         return self._value_and_gradient(xp, y_true, y_pred)[1]
