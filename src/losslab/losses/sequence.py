@@ -646,9 +646,9 @@ class CTC(Loss):
     - Gradient with respect to the logits: softmax(z)_{tk} − γ_{tk} for frames t < T_i, 0
       after, where γ_{tk} = Σ_{s: y′_s = k} e^{α_t(s) + β_t(s) + ℓ} is the posterior
       probability that frame t emits k (β: the backward recursion). This is what PyTorch's
-      ``ctc_loss`` returns as the gradient of its log_probs: it is not the gradient with the
-      log-probabilities as free inputs (−γ_{tk}/1, whose rows sum to −1) but the gradient
-      through log_softmax (rows sum to 0), which is why it equals this one.
+      ``ctc_loss`` returns as the gradient of its log_probs: not the gradient with the
+      log-probabilities as free inputs (−γ_{tk}, whose rows sum to −1) but the one through
+      log_softmax (rows sum to 0), which is why the two libraries' gradients are equal.
       Hessian diagonal p(1 − p) − γ(1 − γ) (the variance of the one-hot of frame t under
       the softmax minus its variance under the alignment posterior); with
       ``time_major=True`` the frames are the rows, so there is no Hessian (and
@@ -656,7 +656,10 @@ class CTC(Loss):
     - A sequence with no alignment (T_i < L_i + the number of adjacent repeats) has ℓ = +inf:
       reduction="none" returns inf, "mean"/"sum" raise LossOverflow naming the sequence;
       ``zero_infinity=True`` counts it as 0 with a zero gradient, as PyTorch's does.
-    - Estimates the probability of the label sequence (a log-loss over label sequences).
+    - Estimates the probability of the label sequence: the log score of the distribution over
+      label sequences the frames induce (every path collapses to exactly one sequence), so
+      proper; not convex (a log-partition over alignments is subtracted); each gradient entry
+      lies in [−1, 1] (Lipschitz where an alignment exists).
     - Relations: PyTorch's ``CTCLoss()`` / ``ctc_loss(log_probs, targets, input_lengths,
       target_lengths)`` is the preset "CTCLoss" (time_major=True,
       divide_by_target_length=True): its default 'mean' divides each sequence's loss by its
@@ -691,8 +694,11 @@ class CTC(Loss):
     differentiable_inputs = ("logits",)
     call_options = ("input_lengths", "target_lengths")
     event_ndim = 2
-    TRAITS = Traits(task="sequence", convex=False, twice_differentiable=True, estimates="probability",
-                    notes=("convex in no layout: the sum over alignments is a log-partition subtracted",))
+    TRAITS = Traits(task="sequence", convex=False, twice_differentiable=True, lipschitz=True, proper=True,
+                    estimates="probability",
+                    notes=("not convex: a log-partition over alignments is subtracted",
+                           "Lipschitz in the logits where an alignment exists: each gradient entry is in [-1, 1]",
+                           "proper as the log score of the distribution over label sequences it induces"))
 
     @property
     def separable(self) -> bool:  # type: ignore[override]
@@ -808,7 +814,14 @@ class CTC(Loss):
             )
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
-        V.check_finite(xp, arrays[1], "logits")
+        targets, logits = arrays
+        V.check_finite(xp, logits, "logits")
+        lengths = options["target_lengths"]
+        if is_tracing(targets) or is_tracing(lengths):
+            # Eager calls checked the labels in _prepare; traced ones poison the result instead.
+            used = xp.arange(targets.shape[1])[None, :] < lengths[:, None]
+            bad = used & ((targets < 0) | (targets >= logits.shape[2]) | (targets == self.blank))
+            V.traced_invalid(xp, bad, f"targets must hold class ids in [0, {logits.shape[2] - 1}] other than the blank")
 
     def _nonfinite_reason(self, arrays: tuple, options: dict) -> str | None:
         _, arrays, options = self._prepared(arrays, options)
