@@ -155,6 +155,23 @@ def test_torch_returns_the_gradient_through_log_softmax_not_of_free_log_probs(to
     np.testing.assert_allclose(lp.grad.numpy()[:, 0], free + np.exp(lp.detach().numpy()[:, 0]), atol=1e-6)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_ctc_time_major_weights_the_sequences_not_the_frames(rng, reduction):
+    """The (T, N, C) layout goes through the cotangent hook, the (N, T, C) one through the rows:
+    with sample weights the two must give the same numbers, transposed."""
+    targets, il, tl = _batch(rng, 5, 7, 3, 4)
+    z = rng.normal(size=(5, 7, 4))
+    w = rng.uniform(0.0, 2.0, size=5)
+    kw = dict(input_lengths=il, target_lengths=tl, sample_weight=w, reduction=reduction)
+    for divide in (False, True):
+        batch_first = ll.CTC(divide_by_target_length=divide)
+        time_first = ll.CTC(divide_by_target_length=divide, time_major=True)
+        v1, g1 = batch_first.value_and_gradient(targets, z, **kw)
+        v2, g2 = time_first.value_and_gradient(targets, z.transpose(1, 0, 2), **kw)
+        assert float(v2) == pytest.approx(float(v1), rel=1e-13)
+        np.testing.assert_allclose(g2, g1.transpose(1, 0, 2), rtol=1e-12, atol=1e-15)
+
+
 def test_ctc_impossible_alignments_are_inf_or_zero_with_zero_infinity(torch):
     F = torch.nn.functional
     rng = np.random.default_rng(7)
