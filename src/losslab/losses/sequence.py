@@ -1045,9 +1045,10 @@ class SoftDTW(Loss):
         diff = y[:, None, :, :] - x[:, :, None, :]  # (N, T1, T2, D): y_j − x_i, without cancellation
         return diff, xp.sum(diff * diff, axis=-1)
 
-    def _diagonals(self, xp: Any, cost: Any) -> tuple[Any, Any, np.ndarray]:
-        """The costs by anti-diagonal: δ on diagonal k = i + j at index i (1-based cells), with
-        +inf off the grid; returns (skewed costs (N, T1 + T2 + 1, T1 + 2), index, valid mask)."""
+    def _diagonals(self, xp: Any, cost: Any) -> tuple[Any, Any]:
+        """The costs by anti-diagonal, (N, T1 + T2 + 1, T1 + 2): δ_{i, k−i} (1-based cells) at
+        [:, k, i], and the mask (T1 + T2 + 1, T1 + 2) of the entries on the grid (the others
+        hold some cost, which the recursions mask)."""
         n, t1, t2 = cost.shape
         k = np.arange(t1 + t2 + 1)[:, None]
         i = np.arange(t1 + 2)[None, :]
@@ -1058,7 +1059,7 @@ class SoftDTW(Loss):
         dev = device(cost)
         skewed = xp.reshape(xp.take(xp.reshape(cost, (-1,)), xp.asarray(index, device=dev)),
                             (n, t1 + t2 + 1, t1 + 2))
-        return skewed, xp.asarray(valid, device=dev), valid
+        return skewed, xp.asarray(valid, device=dev)
 
     def _forward(self, xp: Any, delta: Any, valid: Any) -> Any:
         """r along the anti-diagonals, (T1 + T2 + 1, N, T1 + 2): r_{i, k−i} at [k, :, i], +inf off the grid."""
@@ -1085,7 +1086,7 @@ class SoftDTW(Loss):
 
     def _value(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         _, cost = self._costs(xp, y_true, y_pred)
-        delta, valid, _ = self._diagonals(xp, cost)
+        delta, valid = self._diagonals(xp, cost)
         return self._forward(xp, delta, valid)[-1, :, y_true.shape[1]]
 
     def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
@@ -1096,7 +1097,7 @@ class SoftDTW(Loss):
     def _backward(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
         """Value and gradient: the forward recursion, then Algorithm 2's backward one."""
         diff, cost = self._costs(xp, y_true, y_pred)
-        delta, valid, _ = self._diagonals(xp, cost)
+        delta, valid = self._diagonals(xp, cost)
         r = self._forward(xp, delta, valid)
         n, n_diag, width = delta.shape
         t1, t2 = cost.shape[1], cost.shape[2]
