@@ -92,6 +92,20 @@ PEER_DIFFERENCES: dict[str, str] = {
         " whole batch and normalised to mean 1, on softmax(logits) with the class axis last. Its number is"
         " mean_c(w_c * ll.get('dice', smooth=2.0)(t[:, c:c+1], p[:, c:c+1])) with t, p moved to (N, C, ...)."
     ),
+    "ctc_loss": (
+        "ctc_loss names two peers' CTC with different inputs: Optax's ctc_loss(logits, logit_paddings, labels,"
+        " label_paddings) takes paddings (1 = padded) instead of lengths and a finite log 0 (log_epsilon=-1e5,"
+        " so an impossible alignment gives about 1e5, not inf); PyTorch's functional ctc_loss takes (T, N, C)"
+        " log-probabilities and its 'mean' divides by the target lengths. Optax's per-sequence number is"
+        " ll.get('ctc')(labels, logits, input_lengths=T - logit_paddings.sum(1), target_lengths=S -"
+        " label_paddings.sum(1), reduction='none'); PyTorch's is ll.get('CTCLoss')."
+    ),
+    "ctc_loss_with_forward_probs": (
+        "Optax's ctc_loss_with_forward_probs returns the per-sequence loss together with the forward (alpha)"
+        " log-probabilities of the blank and non-blank states, and takes paddings instead of lengths. The loss"
+        " is ll.get('ctc')(labels, logits, input_lengths=T - logit_paddings.sum(1), target_lengths=S -"
+        " label_paddings.sum(1), reduction='none')."
+    ),
     "make_fenchel_young_loss": (
         "Optax's make_fenchel_young_loss builds a loss from a regularised max function and differentiates it"
         " by autodiff. losslab's builder is ll.fenchel_young(max_fun, predict): it takes the gradient"

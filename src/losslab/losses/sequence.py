@@ -1,4 +1,4 @@
-"""Sequence losses: token cross-entropy, perplexity, and the language-model head loss.
+"""Sequence losses: token cross-entropy, perplexity, the language-model head loss, CTC and soft-DTW.
 
 ``token_cross_entropy`` takes logits over the vocabulary for every token, shape
 (batch, time, vocab) (or any leading shape); ``linear_cross_entropy`` takes the hidden
@@ -6,6 +6,11 @@ states and the output matrix instead and never builds the N x V logits at once: 
 the tokens in chunks and, in the same pass, accumulates the gradients with respect to the
 hidden states, the output matrix and the bias. On PyTorch tensors that pass is a
 ``torch.autograd.Function``, so the loss trains in an ordinary ``loss.backward()`` loop.
+
+``ctc`` takes label sequences and per-frame logits, with the lengths as per-call keywords
+(``input_lengths=``, ``target_lengths=``), and runs the forward-backward recursion in log
+space, vectorised over the batch, one step per frame. ``soft_dtw`` compares two series of
+vectors of possibly different lengths, one anti-diagonal of the alignment grid per step.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from array_api_compat import device
 from .. import _stable as S
 from .. import kernels
 from .. import _validate as V
-from .._array import array_namespace, as_array, float_dtype, index_dtype, is_numpy, is_torch, is_tracing, to_numpy
+from .._array import array_namespace, as_array, float_dtype, index_dtype, is_jax, is_numpy, is_torch, is_tracing, to_numpy
 from ..loss import Loss, Param, register
 from ..loss.weights import scalar as _scalar
 from ..traits import Traits
@@ -537,3 +542,611 @@ def _torch_path(loss, hidden, weight, targets, bias, cotangent, chunk, value, gr
         return total, (holder["grads"] if gradient else None)
     total, grads = _torch_pass(hidden, weight, ids, bias, cotangent, chunk)
     return (total if value else None), (grads if gradient else None)
+
+
+# ------------------------------------------------------------------ CTC
+def _shift(xp: Any, x: Any, k: int, fill: float, left: bool = False) -> Any:
+    """x moved k places along axis 1 (to the right: x[:, s − k]; to the left: x[:, s + k]), ``fill`` coming in."""
+    n, width = x.shape
+    k = min(k, width)
+    pad = xp.full((n, k), fill, dtype=x.dtype, device=device(x))
+    if left:
+        return xp.concat([x[:, k:], pad], axis=1)
+    return xp.concat([pad, x[:, : width - k]], axis=1)
+
+
+def _logsumexp_safe(xp: Any, terms: list, axis: int | None = None) -> Any:
+    """log Σ e^x of several arrays (or along ``axis`` of one), −inf where every term is −inf.
+
+    Written so that autodiff sees no NaN where every term is −inf (an unreachable state of a
+    lattice): the shift and the logarithm go through where() on both sides, so such entries
+    get a zero gradient instead of 0·inf.
+    """
+    if axis is None:
+        top = terms[0]
+        for t in terms[1:]:
+            top = xp.maximum(top, t)
+    else:
+        top = xp.max(terms[0], axis=axis, keepdims=True)
+    reached = top > -math.inf
+    shift = xp.where(reached, top, xp.zeros_like(top))
+    if axis is None:
+        total = xp.exp(terms[0] - shift)
+        for t in terms[1:]:
+            total = total + xp.exp(t - shift)
+    else:
+        total = xp.sum(xp.exp(terms[0] - shift), axis=axis, keepdims=True)
+    out = xp.where(reached, shift + xp.log(xp.where(reached, total, xp.ones_like(total))),
+                   xp.full_like(total, -math.inf))
+    return out if axis is None else xp.squeeze(out, axis=axis)
+
+
+def _whole_ids(values: np.ndarray, name: str) -> np.ndarray:
+    """A NumPy array of whole numbers (floats with whole values accepted); the message names ``name``."""
+    if values.dtype.kind == "b" or values.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold whole numbers; got dtype {values.dtype}")
+    if values.dtype.kind == "f":
+        V.check_finite(np, values, name)
+        if np.any(values != np.round(values)):
+            bad = values[values != np.round(values)]
+            raise ValueError(f"{name} must hold whole numbers; got {float(bad.flat[0]):g}")
+    return values.astype(np.int64)
+
+
+def _scan(xp: Any, step: Any, carry: Any, xs: tuple, reverse: bool = False) -> tuple[Any, Any]:
+    """``carry, out_t = step(carry, (x[t] for x in xs))`` over axis 0 of ``xs``: (last carry, outputs stacked).
+
+    A Python loop, except on JAX, where ``lax.scan`` compiles the step once instead of every
+    operation of every step (eager JAX compiles each new operation on first use).
+    """
+    if is_jax(xp):
+        from jax import lax
+
+        return lax.scan(step, carry, xs, reverse=reverse)
+    steps = xs[0].shape[0]
+    outputs: list = [None] * steps
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        carry, outputs[t] = step(carry, tuple(x[t, ...] for x in xs))
+    if not steps:
+        return carry, None
+    return carry, xp.stack(outputs, axis=0)
+
+
+_COMPILED: dict = {}
+
+
+def _compiled_on_jax(loss: Loss, tag: str, fn: Any, *arrays: Any) -> Any:
+    """``fn(*arrays)`` as one compiled JAX program, built once per loss parameters.
+
+    Eager JAX compiles each new operation on first use, and traces a ``lax.scan`` again on
+    every call (its step is a new closure each time); one cached ``jax.jit`` of the whole
+    recursion compiles it once per shape. Nested in a caller's jit or grad, it is traced like
+    any other function.
+    """
+    import jax
+
+    key = (type(loss).__name__, tag, tuple(sorted((k, repr(v)) for k, v in loss.params.items())))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = jax.jit(fn)
+    return compiled(*arrays)
+
+
+@register
+class CTC(Loss):
+    r"""Connectionist temporal classification: −log of the probability of a label sequence,
+    summed over every alignment of it with the frames.
+
+    - Formula: :math:`\ell = -\log\sum_{\pi\in\mathcal B^{-1}(y)}\prod_{t<T}p_{t,\pi_t}`, p =
+      softmax of the logits per frame; :math:`\mathcal B` removes repeats, then blanks, so a
+      repeated label needs a blank between its copies. Computed by the forward recursion
+      over the blank-extended labels y′ (length 2L + 1), in log space:
+      :math:`\alpha_t(s) = \log p_{t,y'_s} + \mathrm{lse}(\alpha_{t-1}(s), \alpha_{t-1}(s-1),
+      \alpha_{t-1}(s-2))`, the last term only where y′_s is no blank and differs from y′_{s−2};
+      ℓ = −lse(α_{T−1}(2L), α_{T−1}(2L − 1)).
+    - Domains: targets (N, S) label ids in [0, C) other than ``blank``, padded after each
+      sequence's length (or concatenated, shape (ΣL,)); logits real, (N, T, C)
+      (``time_major=True``: (T, N, C), PyTorch's layout); per-call keywords
+      ``input_lengths`` (N,) in [0, T] (default T) and ``target_lengths`` (N,) in [0, S]
+      (default: the count of non-blank entries, the padding being the blank, as in Keras).
+      The logits go through log_softmax, which leaves log-probabilities unchanged: PyTorch's
+      log_probs are accepted as they are.
+    - Gradient with respect to the logits: softmax(z)_{tk} − γ_{tk} for frames t < T_i, 0
+      after, where γ_{tk} = Σ_{s: y′_s = k} e^{α_t(s) + β_t(s) + ℓ} is the posterior
+      probability that frame t emits k (β: the backward recursion). This is what PyTorch's
+      ``ctc_loss`` returns as the gradient of its log_probs: not the gradient with the
+      log-probabilities as free inputs (−γ_{tk}, whose rows sum to −1) but the one through
+      log_softmax (rows sum to 0), which is why the two libraries' gradients are equal.
+      Hessian diagonal p(1 − p) − γ(1 − γ) (the variance of the one-hot of frame t under
+      the softmax minus its variance under the alignment posterior); with
+      ``time_major=True`` the frames are the rows, so there is no Hessian (and
+      reduction="none" has no gradient): transpose to (N, T, C) for those.
+    - A sequence with no alignment (T_i < L_i + the number of adjacent repeats) has ℓ = +inf:
+      reduction="none" returns inf, "mean"/"sum" raise LossOverflow naming the sequence;
+      ``zero_infinity=True`` counts it as 0 with a zero gradient, as PyTorch's does.
+    - Estimates the probability of the label sequence: the log score of the distribution over
+      label sequences the frames induce (every path collapses to exactly one sequence), so
+      proper; not convex (a log-partition over alignments is subtracted); each gradient entry
+      lies in [−1, 1] (Lipschitz where an alignment exists).
+    - Relations: PyTorch's ``CTCLoss()`` / ``ctc_loss(log_probs, targets, input_lengths,
+      target_lengths)`` is the preset "CTCLoss" (time_major=True,
+      divide_by_target_length=True): its default 'mean' divides each sequence's loss by its
+      target length (at least 1) before averaging; its 'sum' and 'none' do not divide
+      (``ll.get('ctc', time_major=True)``). Keras 3's ``CTC``/``ctc`` (logits (N, T, C), blank
+      0, labels padded with 0, every frame used) is this loss with its defaults; Keras's
+      'sum_over_batch_size' is Σwℓ/N, this "mean" Σwℓ/Σw (equal without sample weights).
+      Optax's ``ctc_loss`` takes paddings and uses a finite log 0 (log_epsilon = −1e5), so
+      an impossible alignment gives a large finite number there (see ll.get('ctc_loss')).
+    - Reference: Graves, Fernández, Gomez, Schmidhuber (2006), Connectionist temporal
+      classification: labelling unsegmented sequence data with recurrent neural networks.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.ctc([[1]], [[[0.0, 0.0], [0.0, 0.0]]])), 6))  # 3 of 4 paths: -log(3/4)
+    0.287682
+    """
+
+    name = "ctc"
+    family = "sequence"
+    aliases = ("connectionist_temporal_classification",)
+    preset_aliases = {"CTCLoss": {"time_major": True, "divide_by_target_length": True}}
+    description = "−log P(labels | frames), summed over alignments (CTC), with input/target lengths."
+    formula = r"-\log\sum_{\pi\in\mathcal B^{-1}(y)}\prod_t \mathrm{softmax}(z_t)_{\pi_t}"
+    parameters = (
+        Param("blank", 0, V.Rule(lambda v: INTEGER.check(v) and v >= 0, "an integer >= 0"), "class id of the blank"),
+        Param("zero_infinity", False, V.BOOLEAN, "count a sequence with no alignment as 0 (and its gradient)"),
+        Param("divide_by_target_length", False, V.BOOLEAN,
+              "divide each sequence's loss by its target length (at least 1): PyTorch's 'mean'"),
+        Param("time_major", False, V.BOOLEAN, "logits are (T, N, C), PyTorch's layout, instead of (N, T, C)"),
+    )
+    inputs = ("targets", "logits")
+    differentiable_inputs = ("logits",)
+    call_options = ("input_lengths", "target_lengths")
+    event_ndim = 2
+    TRAITS = Traits(task="sequence", convex=False, twice_differentiable=True, lipschitz=True, proper=True,
+                    estimates="probability",
+                    notes=("not convex: a log-partition over alignments is subtracted",
+                           "Lipschitz in the logits where an alignment exists: each gradient entry is in [-1, 1]",
+                           "proper as the log score of the distribution over label sequences it induces"))
+
+    @property
+    def separable(self) -> bool:  # type: ignore[override]
+        # Each sequence's loss depends on its own sequence only; the engine's rows are the
+        # first axis, which holds the sequences only in the batch-first layout.
+        return not self.time_major
+
+    def _loss_shape(self, arrays: tuple) -> tuple[int, ...]:
+        logits = arrays[1]
+        return (logits.shape[1] if self.time_major else logits.shape[0],)
+
+    # ------------------------------------------------------------------ checks
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        targets, logits = arrays
+        layout = "(time, batch, classes)" if self.time_major else "(batch, time, classes)"
+        if logits.ndim != 3:
+            raise ValueError(f"logits must be 3-D, {layout}; got shape {tuple(logits.shape)}")
+        logits = xp.astype(logits, float_dtype(xp, logits), copy=False)
+        n, t_max = (logits.shape[1], logits.shape[0]) if self.time_major else logits.shape[:2]
+        n_classes = logits.shape[2]
+        if t_max == 0:
+            raise ValueError(f"logits must have at least one frame; got shape {tuple(logits.shape)}")
+        if self.blank >= n_classes:
+            raise ValueError(f"blank must be a class id in [0, {n_classes - 1}] for {n_classes} classes; got {self.blank}")
+        dev = device(logits)
+        input_lengths = self._lengths(xp, options.get("input_lengths"), "input_lengths", n, t_max, dev)
+        if input_lengths is None:
+            input_lengths = xp.full((n,), t_max, dtype=index_dtype(xp), device=dev)
+        target_lengths = self._lengths(xp, options.get("target_lengths"), "target_lengths", n, None, dev)
+        if targets.ndim == 1:
+            targets = self._pad_concatenated(xp, targets, target_lengths, n, dev)
+        elif targets.ndim != 2 or targets.shape[0] != n:
+            raise ValueError(
+                f"targets must be ({n}, S), one padded label sequence per sequence of logits, or (sum of"
+                f" target_lengths,) concatenated; got shape {tuple(targets.shape)}"
+            )
+        tracing = is_tracing(targets)
+        if not tracing:
+            self._check_targets(targets, target_lengths, n_classes)
+        ids = xp.astype(targets, index_dtype(xp))
+        if target_lengths is None:
+            target_lengths = xp.sum(xp.astype(ids != self.blank, index_dtype(xp)), axis=1)
+        elif not is_tracing(target_lengths) and targets.shape[1] < int(np.max(to_numpy(target_lengths), initial=0)):
+            raise ValueError(
+                f"target_lengths must be at most the width of targets, {targets.shape[1]}; got"
+                f" {int(np.max(to_numpy(target_lengths)))}"
+            )
+        return (ids, logits), {"input_lengths": input_lengths, "target_lengths": target_lengths}
+
+    @staticmethod
+    def _lengths(xp: Any, lengths: Any, name: str, n: int, high: int | None, dev: Any) -> Any:
+        if lengths is None:
+            return None
+        lengths = as_array(lengths, name)
+        if not V.same_namespace(xp, lengths):
+            lengths = xp.asarray(to_numpy(lengths), device=dev)
+        V.check_floating_or_integer(xp, lengths, name)
+        if tuple(lengths.shape) != (n,):
+            raise ValueError(f"{name} must have shape ({n},), one per sequence; got {tuple(lengths.shape)}")
+        if not is_tracing(lengths):
+            values = _whole_ids(to_numpy(lengths), name)
+            if values.size and (values.min() < 0 or (high is not None and values.max() > high)):
+                bad = values.min() if values.min() < 0 else values.max()
+                allowed = f"[0, {high}] (the number of frames)" if high is not None else ">= 0"
+                raise ValueError(f"{name} must hold lengths in {allowed}; got {int(bad)}")
+        return xp.astype(lengths, index_dtype(xp))
+
+    def _pad_concatenated(self, xp: Any, targets: Any, target_lengths: Any, n: int, dev: Any) -> Any:
+        """Concatenated targets (ΣL,) as (N, max L), padded with the blank (PyTorch's second form)."""
+        if target_lengths is None or is_tracing(target_lengths):
+            raise ValueError(
+                "targets given concatenated (1-D) need target_lengths as concrete numbers, to split them;"
+                " pass target_lengths=, or pad targets to (N, S)"
+            )
+        lengths = to_numpy(target_lengths).astype(np.int64)
+        if targets.shape[0] != int(lengths.sum()):
+            raise ValueError(
+                f"targets given concatenated (1-D) must hold sum(target_lengths) = {int(lengths.sum())} labels;"
+                f" got {targets.shape[0]}"
+            )
+        width = int(lengths.max(initial=0))
+        column = np.arange(width)
+        keep = column[None, :] < lengths[:, None]
+        index = np.where(keep, (np.cumsum(lengths) - lengths)[:, None] + column[None, :], 0)
+        if width == 0:
+            return xp.zeros((n, 0), dtype=targets.dtype, device=dev)
+        picked = xp.reshape(xp.take(targets, xp.asarray(index.reshape(-1), device=dev), axis=0), (n, width))
+        return xp.where(xp.asarray(keep, device=dev), picked, xp.full_like(picked, self.blank))
+
+    def _check_targets(self, targets: Any, target_lengths: Any, n_classes: int) -> None:
+        values = _whole_ids(to_numpy(targets), "targets")
+        if target_lengths is None:
+            blank = values == self.blank
+            # The padding is the blank and comes last: a label after a blank would be dropped.
+            after = np.cumsum(blank, axis=1) > 0
+            if np.any(after & ~blank):
+                row = int(np.argwhere(after & ~blank)[0][0])
+                raise ValueError(
+                    f"targets row {row} has a label after a blank ({self.blank}): without target_lengths, the"
+                    " blank marks the padding at the end of each row. Pass target_lengths= (or pad at the end)."
+                )
+            used = ~blank
+        else:
+            used = np.arange(values.shape[1])[None, :] < to_numpy(target_lengths)[:, None]
+        labels = values[used]
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            bad = labels.min() if labels.min() < 0 else labels.max()
+            raise ValueError(f"targets must hold class ids in [0, {n_classes - 1}] for {n_classes} classes; got {bad}")
+        if np.any(labels == self.blank):
+            raise ValueError(
+                f"targets must not hold the blank ({self.blank}) within a sequence's target_lengths: the blank is"
+                " no label"
+            )
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        targets, logits = arrays
+        V.check_finite(xp, logits, "logits")
+        lengths = options["target_lengths"]
+        if is_tracing(targets) or is_tracing(lengths):
+            # Eager calls checked the labels in _prepare; traced ones poison the result instead.
+            used = xp.arange(targets.shape[1])[None, :] < lengths[:, None]
+            bad = used & ((targets < 0) | (targets >= logits.shape[2]) | (targets == self.blank))
+            V.traced_invalid(xp, bad, f"targets must hold class ids in [0, {logits.shape[2] - 1}] other than the blank")
+
+    def _nonfinite_reason(self, arrays: tuple, options: dict) -> str | None:
+        _, arrays, options = self._prepared(arrays, options)
+        targets, logits = (to_numpy(a) for a in arrays)
+        t_in, lengths = to_numpy(options["input_lengths"]), to_numpy(options["target_lengths"])
+        for i in range(len(lengths)):
+            labels = targets[i, : lengths[i]]
+            repeats = int(np.sum(labels[1:] == labels[:-1]))
+            if t_in[i] < lengths[i] + repeats:
+                return (
+                    f"sequence {i} has no alignment: its {lengths[i]} labels with {repeats} adjacent repeat(s) need"
+                    f" at least {lengths[i] + repeats} frames, and input_lengths[{i}] = {t_in[i]}, so its loss is"
+                    " +inf. Pass zero_infinity=True to count such sequences as 0 (PyTorch's zero_infinity)."
+                )
+        return None
+
+    def _prepared(self, arrays: tuple, options: dict) -> tuple:
+        arrays, options = self._bind(arrays, dict(options))
+        xp = array_namespace(*arrays)
+        arrays, options = self._prepare(xp, arrays, options)
+        return xp, arrays, options
+
+    # ------------------------------------------------------------------ mathematics
+    def _lattice(self, xp: Any, targets: Any, logits: Any, input_lengths: Any, target_lengths: Any,
+                 order: int) -> tuple:
+        """(per-sequence loss, gradient, Hessian diagonal) in the input's layout, for order 0, 1 or 2."""
+        if is_jax(xp):
+            return _compiled_on_jax(self, f"lattice{order}", lambda *a: self._recursions(xp, *a, order),
+                                    targets, logits, input_lengths, target_lengths)
+        return self._recursions(xp, targets, logits, input_lengths, target_lengths, order)
+
+    def _recursions(self, xp: Any, targets: Any, logits: Any, input_lengths: Any, target_lengths: Any,
+                    order: int) -> tuple:
+        if self.time_major:
+            logits = xp.permute_dims(logits, (1, 0, 2))
+        n, t_max, n_classes = logits.shape
+        dtype, dev = logits.dtype, device(logits)
+        log_p, p = S.log_softmax_and_softmax(xp, logits)
+        width = targets.shape[1]
+        column = xp.arange(width, device=dev)
+        labels = xp.where(column[None, :] < target_lengths[:, None], targets, xp.full_like(targets, self.blank))
+        # y′: blank, y₁, blank, y₂, …, blank.
+        blanks = xp.full_like(labels, self.blank)
+        ext = xp.concat([xp.reshape(xp.stack([blanks, labels], axis=2), (n, 2 * width)), blanks[:, :1]
+                         if width else xp.full((n, 1), self.blank, dtype=labels.dtype, device=dev)], axis=1)
+        states = 2 * width + 1
+        skip = (ext != self.blank) & (ext != _shift(xp, ext, 2, self.blank))
+        position = xp.arange(states, device=dev)[None, :]
+        final = (position == 2 * target_lengths[:, None]) | (position == 2 * target_lengths[:, None] - 1)
+        # log p_{t, y′_s} for every frame and state, by one gather from the flattened log-probabilities.
+        base = xp.reshape(xp.arange(n * t_max, device=dev), (n, t_max, 1)) * n_classes
+        emit = xp.reshape(xp.take(xp.reshape(log_p, (-1,)), xp.reshape(base + ext[:, None, :], (-1,))),
+                          (n, t_max, states))
+        frames = xp.arange(t_max, device=dev)[None, :]
+        active = frames < input_lengths[:, None]  # (N, T)
+        never = xp.full((n, states), -math.inf, dtype=dtype, device=dev)
+        # The frames on axis 0, for the scans.
+        emit_by_frame = xp.permute_dims(emit, (1, 0, 2))  # (T, N, S′)
+        active_by_frame = xp.permute_dims(active, (1, 0))[:, :, None]  # (T, N, 1)
+
+        def forward(alpha: Any, frame: tuple) -> tuple[Any, Any]:
+            emitted, on = frame
+            step = _logsumexp_safe(xp, [alpha, _shift(xp, alpha, 1, -math.inf),
+                                        xp.where(skip, _shift(xp, alpha, 2, -math.inf), never)]) + emitted
+            alpha = xp.where(on, step, alpha)  # frozen after each sequence's last frame
+            return alpha, alpha
+
+        # α before the first frame: the empty prefix, at state 0.
+        start = xp.where(position == 0, xp.zeros_like(never), never)
+        alpha, alphas = _scan(xp, forward, start, (emit_by_frame, active_by_frame))
+        log_likelihood = _logsumexp_safe(xp, [xp.where(final, alpha, never)], axis=1)
+        feasible = log_likelihood > -math.inf
+        divisor = xp.astype(xp.maximum(target_lengths, xp.ones_like(target_lengths)), dtype) \
+            if self.divide_by_target_length else xp.ones_like(log_likelihood)
+        infinite = xp.full_like(log_likelihood, 0.0 if self.zero_infinity else math.inf)
+        loss = xp.where(feasible, -log_likelihood, infinite) / divisor
+        if not order:
+            return loss, None, None
+        # β_t(s): log-probability of the frames after t given state s at t (no emission at t);
+        # the end state from each sequence's last frame on.
+        end = xp.where(final, xp.zeros_like(never), never)
+        skip_ahead = _shift(xp, skip, 2, False, left=True)
+        last_by_frame = xp.permute_dims(frames >= input_lengths[:, None] - 1, (1, 0))[:, :, None]
+
+        def backward(beta: Any, frame: tuple) -> tuple[Any, Any]:
+            emitted_next, last = frame
+            ahead = emitted_next + beta
+            step = _logsumexp_safe(xp, [ahead, _shift(xp, ahead, 1, -math.inf, left=True),
+                                        xp.where(skip_ahead, _shift(xp, ahead, 2, -math.inf, left=True), never)])
+            beta = xp.where(last, end, step)
+            return beta, beta
+
+        _, betas = _scan(xp, backward, end, (emit_by_frame[1:, ...], last_by_frame[:-1, ...]), reverse=True)
+        betas = end[None, ...] if betas is None else xp.concat([betas, end[None, ...]], axis=0)  # (T, N, S′)
+        shift = xp.where(feasible, log_likelihood, xp.zeros_like(log_likelihood))[:, None, None]
+        occupancy = xp.permute_dims(alphas + betas, (1, 0, 2)) - shift
+        occupancy = xp.where(active[:, :, None] & feasible[:, None, None], xp.exp(occupancy),
+                             xp.zeros_like(occupancy))
+        onehot = xp.astype(ext[:, :, None] == xp.arange(n_classes, device=dev)[None, None, :], dtype)
+        posterior = occupancy @ onehot  # γ_{tk}: (N, T, C)
+        frame_mask = xp.astype(active, dtype)[:, :, None]
+        # Per sequence: 1/divisor; a sequence with no alignment gets 0 (zero_infinity) or NaN,
+        # which the contract reports as an infinite loss (never a plausible gradient).
+        factor = xp.where(feasible, 1.0 / divisor, xp.full_like(divisor, 0.0 if self.zero_infinity else math.nan))
+        factor = factor[:, None, None]
+        grad = (p * frame_mask - posterior) * factor
+        hess = (p * (1.0 - p) * frame_mask - posterior * (1.0 - posterior)) * factor if order > 1 else None
+        if self.time_major:
+            grad = xp.permute_dims(grad, (1, 0, 2))
+            hess = None if hess is None else xp.permute_dims(hess, (1, 0, 2))
+        return loss, grad, hess
+
+    def _per_sample(self, xp: Any, targets: Any, logits: Any, input_lengths: Any = None,
+                    target_lengths: Any = None) -> Any:
+        return self._lattice(xp, targets, logits, input_lengths, target_lengths, 0)[0]
+
+    def _value_and_gradient(self, xp: Any, targets: Any, logits: Any, input_lengths: Any = None,
+                            target_lengths: Any = None) -> tuple[Any, Any]:
+        loss, grad, _ = self._lattice(xp, targets, logits, input_lengths, target_lengths, 1)
+        return loss, grad
+
+    def _gradient(self, xp: Any, targets: Any, logits: Any, input_lengths: Any = None,
+                  target_lengths: Any = None) -> Any:
+        return self._lattice(xp, targets, logits, input_lengths, target_lengths, 1)[1]
+
+    def _hessian(self, xp: Any, targets: Any, logits: Any, input_lengths: Any = None,
+                 target_lengths: Any = None) -> Any:
+        if self.time_major:
+            raise ValueError(
+                "ctc with time_major=True has no Hessian (the rows are frames, not sequences): pass the logits as"
+                " (N, T, C), logits.transpose(0, 1), with time_major=False"
+            )
+        return self._lattice(xp, targets, logits, input_lengths, target_lengths, 2)[2]
+
+    def _weighted_value_and_gradient(
+        self, xp: Any, arrays: tuple, options: dict, cotangent: Any, value: bool, gradient: bool
+    ) -> tuple[Any, Any]:
+        # Reached with time_major=True only: the sequences are on axis 1.
+        loss, grad, _ = self._lattice(xp, *arrays, options["input_lengths"], options["target_lengths"],
+                                      1 if gradient else 0)
+        total = None
+        if value:
+            # A sequence of weight 0 adds nothing, even an infinite one.
+            counted = xp.where(cotangent != 0, loss, xp.zeros_like(loss))
+            total = _scalar(xp, xp.sum(counted * cotangent))
+        if gradient:
+            grad = grad * cotangent[None, :, None]
+            if not is_tracing(grad) and not bool(V.concrete(xp.all(xp.isfinite(grad)))):
+                from ..loss.contract import LossOverflow
+
+                reason = self._nonfinite_reason(arrays, options) or "the gradient overflows; rescale the logits"
+                raise LossOverflow(f"{self.name}: {reason}")
+        return total, grad
+
+
+# ------------------------------------------------------------------ soft-DTW
+@register
+class SoftDTW(Loss):
+    r"""Soft dynamic time warping: DTW with its min over alignments replaced by a soft-min.
+
+    - Formula: :math:`r_{i,j} = \delta_{ij} + \mathrm{min}^\gamma(r_{i-1,j-1}, r_{i-1,j},
+      r_{i,j-1})`, :math:`\mathrm{min}^\gamma(a) = -\gamma\log\sum_k e^{-a_k/\gamma}`,
+      :math:`r_{0,0} = 0`, :math:`r_{i,0} = r_{0,j} = \infty`, ℓ = r_{T_1,T_2}, with
+      :math:`\delta_{ij} = \lVert x_i - y_j\rVert^2` between y_true x (N, T1, D) and y_pred y
+      (N, T2, D); equivalently −γ log Σ over alignment paths A of e^{−⟨A, Δ⟩/γ}. Computed
+      along anti-diagonals (T1 + T2 steps, each vectorised over the batch and the diagonal).
+    - Domains: y_true (N, T1, D) and y_pred (N, T2, D) real (the lengths may differ; a
+      univariate series is (N, T, 1)); gamma > 0.
+    - Gradient ∂ℓ/∂y_j = Σ_i e_{ij}·2(y_j − x_i), with E = ∂r_{T1,T2}/∂Δ the expected
+      alignment matrix, from the backward recursion of Cuturi & Blondel's Algorithm 2:
+      e_{ij} = Σ over the successors (i', j') ∈ {(i+1, j), (i, j+1), (i+1, j+1)} of
+      e_{i'j'}·exp((r_{i'j'} − δ_{i'j'} − r_{ij})/γ), e_{T1,T2} = 1. No Hessian: its
+      diagonal needs the second derivatives of r between every pair of cells of a column;
+      each Hessian-vector product costs a further forward-backward pass (Mensch & Blondel
+      2018), and the diagonal would need T2·D of them per series.
+    - Estimates: an alignment-invariant average (soft-DTW barycenters, "other"). The value
+      can be negative (soft-DTW(x, x) < 0, by up to γ log of the number of alignments);
+      it tends to DTW as γ → 0 and is smooth for γ > 0.
+    - Relations: tslearn's ``soft_dtw`` and the ``sdtw`` package compute the same r_{T1,T2}
+      with the squared Euclidean cost; the soft-DTW divergence of Blondel, Mensch & Vert
+      (2021), ℓ(x, y) − (ℓ(x, x) + ℓ(y, y))/2, is non-negative.
+    - Reference: Cuturi & Blondel (2017), Soft-DTW: a differentiable loss function for
+      time-series, ICML (Algorithms 1 and 2).
+
+    >>> import losslab as ll
+    >>> # x = y = (0, 1): r_22 = 0 + softmin(0, 1, 1) = -log(1 + 2/e)
+    >>> print(round(float(ll.soft_dtw([[[0.0], [1.0]]], [[[0.0], [1.0]]], gamma=1.0)), 6))
+    -0.551445
+    """
+
+    name = "soft_dtw"
+    family = "sequence"
+    aliases = ("softdtw",)
+    description = "Soft-DTW (Cuturi & Blondel): DTW with a soft-min over alignments; differentiable."
+    formula = r"r_{T_1T_2},\ r_{ij} = \lVert x_i - y_j\rVert^2 + \min{}^{\gamma}(r_{i-1,j-1}, r_{i-1,j}, r_{i,j-1})"
+    parameters = (Param("gamma", 1.0, V.POSITIVE, "smoothing: the soft-min's temperature (→ 0: DTW)"),)
+    event_ndim = 2
+    TRAITS = Traits(task="sequence", convex=False, twice_differentiable=True, estimates="other",
+                    notes=("can be negative: soft-DTW(x, x) < 0 for gamma > 0",))
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        y_true, y_pred = arrays
+        for name, a in (("y_true", y_true), ("y_pred", y_pred)):
+            if a.ndim != 3:
+                raise ValueError(
+                    f"{name} must be 3-D, (batch, time, features); got shape {tuple(a.shape)} (a univariate series"
+                    " is (batch, time, 1): x[..., None])"
+                )
+        if y_true.shape[0] != y_pred.shape[0] or y_true.shape[2] != y_pred.shape[2]:
+            raise ValueError(
+                f"y_true and y_pred must have the same batch size and features (their lengths may differ); got"
+                f" shapes {tuple(y_true.shape)} and {tuple(y_pred.shape)}"
+            )
+        if y_true.shape[1] == 0 or y_pred.shape[1] == 0:
+            raise ValueError(f"y_true and y_pred must have at least one time step; got shapes {tuple(y_true.shape)}"
+                             f" and {tuple(y_pred.shape)}")
+        dtype = float_dtype(xp, y_true, y_pred)
+        return (xp.astype(y_true, dtype, copy=False), xp.astype(y_pred, dtype, copy=False)), options
+
+    def _costs(self, xp: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        diff = y[:, None, :, :] - x[:, :, None, :]  # (N, T1, T2, D): y_j − x_i, without cancellation
+        return diff, xp.sum(diff * diff, axis=-1)
+
+    def _diagonals(self, xp: Any, cost: Any) -> tuple[Any, Any]:
+        """The costs by anti-diagonal, (N, T1 + T2 + 1, T1 + 2): δ_{i, k−i} (1-based cells) at
+        [:, k, i], and the mask (T1 + T2 + 1, T1 + 2) of the entries on the grid (the others
+        hold some cost, which the recursions mask)."""
+        n, t1, t2 = cost.shape
+        k = np.arange(t1 + t2 + 1)[:, None]
+        i = np.arange(t1 + 2)[None, :]
+        j = k - i
+        valid = (i >= 1) & (i <= t1) & (j >= 1) & (j <= t2)
+        flat = np.where(valid, (i - 1) * t2 + (j - 1), 0)
+        index = (np.arange(n)[:, None, None] * (t1 * t2) + flat[None]).reshape(-1)
+        dev = device(cost)
+        skewed = xp.reshape(xp.take(xp.reshape(cost, (-1,)), xp.asarray(index, device=dev)),
+                            (n, t1 + t2 + 1, t1 + 2))
+        return skewed, xp.asarray(valid, device=dev)
+
+    def _forward(self, xp: Any, delta: Any, valid: Any) -> Any:
+        """r along the anti-diagonals, (T1 + T2 + 1, N, T1 + 2): r_{i, k−i} at [k, :, i], +inf off the grid."""
+        n, n_diag, width = delta.shape
+        inf = xp.full((n, width), math.inf, dtype=delta.dtype, device=device(delta))
+        start = xp.where(xp.arange(width, device=device(delta))[None, :] == 0, xp.zeros_like(inf), inf)
+        g = self.gamma
+
+        def step(carry: tuple, diagonal: tuple) -> tuple[tuple, Any]:
+            before, previous = carry  # diagonals k − 2 and k − 1
+            costs, on = diagonal
+            up_left, up = _shift(xp, before, 1, math.inf), _shift(xp, previous, 1, math.inf)
+            soft_min = -g * _logsumexp_safe(xp, [-up_left / g, -up / g, -previous / g])
+            current = xp.where(on[None, :], costs + soft_min, inf)
+            return (previous, current), current
+
+        _, rest = _scan(xp, step, (start, inf), (xp.permute_dims(delta, (1, 0, 2))[2:, ...], valid[2:, ...]))
+        return xp.concat([xp.stack([start, inf], axis=0), rest], axis=0)  # T1 + T2 + 1 >= 3 diagonals
+
+    def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        if is_jax(xp):
+            return _compiled_on_jax(self, "value", lambda x, y: self._value(xp, x, y), y_true, y_pred)
+        return self._value(xp, y_true, y_pred)
+
+    def _value(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        _, cost = self._costs(xp, y_true, y_pred)
+        delta, valid = self._diagonals(xp, cost)
+        return self._forward(xp, delta, valid)[-1, :, y_true.shape[1]]
+
+    def _value_and_gradient(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        if is_jax(xp):
+            return _compiled_on_jax(self, "value_and_gradient", lambda x, y: self._backward(xp, x, y), y_true, y_pred)
+        return self._backward(xp, y_true, y_pred)
+
+    def _backward(self, xp: Any, y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+        """Value and gradient: the forward recursion, then Algorithm 2's backward one."""
+        diff, cost = self._costs(xp, y_true, y_pred)
+        delta, valid = self._diagonals(xp, cost)
+        r = self._forward(xp, delta, valid)
+        n, n_diag, width = delta.shape
+        t1, t2 = cost.shape[1], cost.shape[2]
+        g = self.gamma
+        dev = device(delta)
+        # r − δ on each cell (the soft-min of its predecessors); −inf off the grid and past the
+        # last diagonal, so that a successor off the grid carries weight e^{−inf} = 0.
+        never = xp.full((1, n, width), -math.inf, dtype=delta.dtype, device=dev)
+        inner = xp.where(valid[:, None, :], r - xp.permute_dims(delta, (1, 0, 2)), never)
+        inner = xp.concat([inner, never], axis=0)
+        zeros = xp.zeros((n, width), dtype=delta.dtype, device=dev)
+        last = xp.where(xp.arange(width, device=dev)[None, :] == t1, xp.ones_like(zeros), zeros)
+
+        def weight(successor: Any, here: Any) -> Any:
+            # e^{(r′ − δ′ − r)/γ}: the successor's soft-min weight on this cell, at most 1 since
+            # a soft-min is below each of its arguments; the clamp at 0 only removes rounding,
+            # which γ ≪ |r| would blow up into an overflow. Off the grid r = +inf: weight 0.
+            return xp.exp(xp.minimum((successor - here) / g, xp.zeros_like(here)))
+
+        def step(carry: tuple, cell: tuple) -> tuple[tuple, Any]:
+            after, two_after = carry  # e on diagonals k + 1 and k + 2
+            here, inner_after, inner_two_after, on = cell
+            down = _shift(xp, after, 1, 0.0, left=True) * weight(_shift(xp, inner_after, 1, -math.inf, left=True), here)
+            right = after * weight(inner_after, here)
+            diagonal = _shift(xp, two_after, 1, 0.0, left=True) * weight(
+                _shift(xp, inner_two_after, 1, -math.inf, left=True), here)
+            current = xp.where(on[None, :], down + right + diagonal, zeros)
+            return (current, after), current
+
+        # Diagonals k = n_diag − 2 down to 2 (step t holds k = t + 2).
+        cells = (r[2:n_diag - 1, ...], inner[3:n_diag, ...], inner[4:n_diag + 1, ...], valid[2:n_diag - 1, ...])
+        _, middle = _scan(xp, step, (last, zeros), cells, reverse=True)
+        parts = [xp.zeros((2, n, width), dtype=delta.dtype, device=dev)]
+        parts += [middle] if middle is not None else []
+        e = xp.reshape(xp.concat(parts + [last[None, ...]], axis=0), (-1,))
+        # Back from the diagonals to the (T1, T2) grid: cell (i, j) is diagonal i + j + 2 at index i + 1.
+        i, j = np.meshgrid(np.arange(t1), np.arange(t2), indexing="ij")
+        index = ((i + j + 2)[None] * (n * width) + np.arange(n)[:, None, None] * width + (i + 1)[None]).reshape(-1)
+        alignment = xp.reshape(xp.take(e, xp.asarray(index, device=dev)), (n, t1, t2))
+        grad = 2.0 * xp.sum(alignment[:, :, :, None] * diff, axis=1)
+        return r[-1, :, t1], grad
+
+    def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
+        return self._value_and_gradient(xp, y_true, y_pred)[1]
