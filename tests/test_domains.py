@@ -22,6 +22,18 @@ GENERATED = [c for c in CASES if c.generated]
 #: next to each factory says the same). A new hand-written case must be added here, so that
 #: a factory never replaces the generator by accident.
 HAND_WRITTEN = {
+    "adaptive_focal": "its γ jumps at p = 0.2: inputs kept away from the jump",
+    "adaptive_focal-logits-soft": "its γ jumps at p = 0.2: inputs kept away from the jump",
+    "coral": "ordinal ranks 0..K−1 against K − 1 logits per row",
+    "coral-levels-importance": "ordinal ranks 0..K−1 against K − 1 logits per row",
+    "crps_ensemble": "an ensemble of M members per target (y_pred (N, M))",
+    "crps_ensemble-fair": "an ensemble of M members per target (y_pred (N, M))",
+    "generalized_jsd": "teacher and student logits (rows of scores on both sides)",
+    "generalized_jsd-beta0.1-T2": "teacher and student logits (rows of scores on both sides)",
+    "generalized_kl": "unnormalised non-negative rows on both sides",
+    "generalized_kl-log_input": "unnormalised non-negative rows on both sides",
+    "soft_dtw": "pairs of sequences (N, T, D) of different lengths",
+    "soft_dtw-gamma0.1-univariate": "pairs of sequences (N, T, D) of different lengths",
     "brier-multiclass": "Brier's class axis is optional (event_ndim 0 declares the binary form)",
     "multiclass_hinge": "kinks on differences between classes' scores",
     "multiclass_hinge-crammer_singer": "kinks on differences between classes' scores",

@@ -109,8 +109,9 @@ PEER_DIFFERENCES: dict[str, str] = {
     "make_fenchel_young_loss": (
         "Optax's make_fenchel_young_loss builds a loss from a regularised max function and differentiates it"
         " by autodiff. losslab's builder is ll.fenchel_young(max_fun, predict): it takes the gradient"
-        " (predict, the regularised prediction) too, and arguments in losslab's order (targets, scores);"
-        " ll.fenchel_young('softmax') and ll.fenchel_young('sparsemax') are built in."
+        " (predict, the regularised prediction) too, and arguments in losslab's order (targets, scores)."
+        " Optax's sparsemax instance is ll.get('sparsemax') (= ll.fenchel_young('sparsemax')); its softmax"
+        " instance is ll.get('cross_entropy', from_logits=True) minus the target's entropy."
     ),
 }
 

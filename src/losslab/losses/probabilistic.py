@@ -112,9 +112,7 @@ class Poisson(Loss):
     def _traits(self) -> Traits:
         return Traits(
             task="regression", y_true_domain=NONNEGATIVE, y_pred_domain=REAL if self.log_input else POSITIVE,
-            # "other" as multi_quantile's: a row of C predictions is no single statistic of y.
-            convex=True, strictly_convex=bool(self.log_input), estimates="other",
-            notes=("each entry estimates its mean: E[ℓ] over p is lowest at q = E[p]",),
+            convex=True, strictly_convex=bool(self.log_input), estimates="mean",
         )
 
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
