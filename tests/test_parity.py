@@ -39,7 +39,6 @@ KERAS_API = {"Loss", "deserialize", "get", "serialize"}
 #: Peer names of losses the catalog does not have yet (issue 13), by name: strict xfail.
 NOT_YET = {
     "CTCLoss": "CTC", "CTC": "CTC", "ctc": "CTC", "ctc_loss": "CTC", "ctc_loss_with_forward_probs": "CTC",
-    "Circle": "circle loss (Sun et al. 2020)", "circle": "circle loss (Sun et al. 2020)",
     "convex_kl_divergence": "generalized KL of unnormalised rows",
     "generalized_kl_divergence": "generalized KL of unnormalised rows",
     "ranking_softmax_loss": "softmax listwise ranking loss with Optax's inputs",
