@@ -400,7 +400,7 @@ def test_circle_is_scale_invariant_and_finite_in_float32(rng):
 
 
 # ----------------------------------------------------------------------------- N-pair
-def test_npair_equals_sohn_eq3(rng):
+def test_npair_equals_sohn_n_pair_mc(rng):
     f, f_plus = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
     expected = [math.log(1 + sum(math.exp(f[i] @ f_plus[j] - f[i] @ f_plus[i]) for j in range(6) if j != i))
                 for i in range(6)]
@@ -478,7 +478,7 @@ def test_lifted_structure_equals_pml_value_and_gradient(rng):
 
 # ----------------------------------------------------------------------------- margin (Wu et al.)
 def _margin_paper(x, labels, beta, alpha):
-    """Wu et al. eq. 4 over every ordered pair, on unit rows: mean of [α + y(D − β)]₊."""
+    """Wu et al.'s margin based loss over every ordered pair, on unit rows: mean of [α + y(D − β)]₊."""
     u = _unit(x)
     terms = []
     for i in range(len(x)):
@@ -489,7 +489,7 @@ def _margin_paper(x, labels, beta, alpha):
     return np.mean(terms)
 
 
-def test_margin_based_equals_wu_eq4_with_one_and_per_class_beta(rng):
+def test_margin_based_equals_wu_margin_loss_with_one_and_per_class_beta(rng):
     x, labels = _views(rng, 3, 3, dim=4)
     assert ll.margin_based(x, labels, [1.1]) == pytest.approx(
         _margin_paper(x, labels, np.full(len(x), 1.1), 0.2), rel=1e-12)

@@ -226,12 +226,13 @@ class Circle(_InBatch):
     - Domains: embeddings (N, dim); labels (N,) whole numbers; margin m >= 0; gamma > 0.
     - Gradient of Σᵢ cᵢℓᵢ: the exact gradient of the value. With the weights kept in,
       a_ip = −γα_p(s − Δ_p) = γ(s − 1 − m)(s − 1 + m) and b_in = γ[s + m]_+(s − m), so
-      ∂a/∂s = −2γ(1 − s) and ∂b/∂s = 2γs where s > −m (0 below): ∂s_ip = cᵢσ(A + B)
-      softmax_P(a)_p ∂a/∂s, ∂s_in = cᵢσ(A + B) softmax_N(b)_n ∂b/∂s, ∂ẑ = (∂s + ∂sᵀ)ẑ, then
-      through the normalisation. Not differentiable where a negative's s = −m (α_n's kink);
+      ∂a/∂s = −2γ(1 − s) and ∂b/∂s = 2γs where s > −m (0 below); with A = LSE_P(a) and
+      B = LSE_N(b), ∂s_ip = cᵢσ(A + B) softmax_P(a)_p ∂a/∂s and ∂s_in = cᵢσ(A + B)
+      softmax_N(b)_n ∂b/∂s; ∂ẑ = (∂s + ∂sᵀ)ẑ, then through the normalisation. Not differentiable where a negative's s = −m (α_n's kink);
       no Hessian; not separable.
-    - Training-code difference: the paper (§3.1: α_p, α_n are treated as constants) and
-      pytorch-metric-learning's ``CircleLoss`` (``.detach()``) stop the gradient through α:
+    - Training-code difference: the paper (which back-propagates with α_p, α_n held
+      constant) and pytorch-metric-learning's ``CircleLoss`` (``.detach()``) stop the
+      gradient through α:
       their ∂a/∂s = −γ(1 + m − s) and ∂b/∂s = γ(s + m). The value is the same; losslab's
       gradient is that of the value it returns (Keras's ``circle`` does not stop it
       either), so trainings differ. The two agree at the margins s_p = 1 − m and s_n = m;
@@ -244,9 +245,11 @@ class Circle(_InBatch):
     - Relations: Keras's ``Circle``/``circle`` (gamma=80, margin=0.4, the defaults here)
       computes the same per-sample numbers on L2-normalised y_pred (it does not normalise;
       its arguments are (y_true=labels, y_pred=embeddings)), and its mean leaves out the
-      zero losses (a Keras mask), as the weight 0 does here; pytorch-metric-learning's
-      ``CircleLoss(m=0.4, gamma=80)`` too (its reducer averages the non-zero losses). The paper uses
-      m = 0.25, γ = 256 for faces and m = 0.4, γ = 80 for fine-grained retrieval.
+      zero losses (a Keras mask), as the weight 0 does here. pytorch-metric-learning's
+      ``CircleLoss(m=0.4, gamma=80)`` gives the same values and mean (its reducer averages
+      the non-zero losses) but the detached gradient above, so its name is no alias here.
+      The paper uses m = 0.25, γ = 256 for faces and m = 0.4, γ = 80 for fine-grained
+      retrieval.
     - Reference: Sun, Cheng, Zhang, Zhang, Zheng, Wang & Wei (2020), Circle loss: a unified
       perspective of pair similarity optimization, eq. 6.
 
@@ -258,7 +261,7 @@ class Circle(_InBatch):
 
     name = "circle"
     family = "embedding"
-    aliases = ("circle_loss", "Circle", "CircleLoss")
+    aliases = ("circle_loss", "Circle")
     description = "Circle loss: pair similarities re-weighted by their distance from the optimum."
     formula = (r"\log\Big(1 + \sum_{n} e^{\gamma\alpha_n(s_n - \Delta_n)}"
                r"\sum_{p} e^{-\gamma\alpha_p(s_p - \Delta_p)}\Big)")
@@ -334,7 +337,7 @@ class NPair(_InBatch):
       ``DotProductSimilarity`` normalises the rows (then it is ``info_nce`` at τ = 1), and
       with ``normalize_embeddings=False`` it is this loss on those pairs.
     - Reference: Sohn (2016), Improved deep metric learning with multi-class N-pair loss
-      objective, eq. 3 (N-pair-mc).
+      objective (the N-pair-mc loss).
 
     >>> import losslab as ll
     >>> print(round(float(ll.npair([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 2.0]], reduction="none")[1]), 6))
@@ -415,10 +418,11 @@ class LiftedStructure(_InBatch):
     - Estimates: embeddings where each positive pair is closer than both ends' negatives by α
       ("other").
     - Relations: pytorch-metric-learning's ``LiftedStructureLoss(neg_margin=1, pos_margin=0)``
-      is this loss with α = neg_margin (1, the default here) on its default distance,
-      which L2-normalises the embeddings first (pass normalised rows for its number), and
-      its mean over ordered positive pairs (``sample_weight`` = |P(i)| here).
-      ``GeneralizedLiftedStructureLoss`` (Hermans et al. 2017) is a different, per-anchor form.
+      computes it with α = neg_margin (1, the default here) on L2-normalised rows (its
+      default ``LpDistance`` normalises; ``LpDistance(normalize_embeddings=False)`` gives
+      this loss) and averages over ordered positive pairs (``sample_weight`` = |P(i)| here):
+      its name is no alias, the defaults differ. Its ``GeneralizedLiftedStructureLoss``
+      (Hermans et al. 2017) is a different, per-anchor form.
     - Reference: Oh Song, Xiang, Jegelka & Savarese (2016), Deep metric learning via lifted
       structured feature embedding, eq. 4.
 
@@ -429,7 +433,7 @@ class LiftedStructure(_InBatch):
 
     name = "lifted_structure"
     family = "embedding"
-    aliases = ("lifted_structured", "lifted_structure_loss", "LiftedStructureLoss")
+    aliases = ("lifted_structured", "lifted_structure_loss")
     description = "Lifted structure: each positive pair's distance against both ends' negatives (smooth)."
     formula = r"\frac{1}{2|P(i)|}\sum_{j\in P(i)}\Big[\log\big(e^{L_i} + e^{L_j}\big) + D_{ij}\Big]_+^2"
     parameters = (Param("margin", 1.0, V.FINITE, "α: how much closer than the negatives a positive pair must be"),)
@@ -500,7 +504,7 @@ class MarginBased(_InBatch):
       counts once per negative of its anchor and the sum is divided by the number of
       non-zero terms, a different weighting of the same hinges.
     - Reference: Wu, Manmatha, Smola & Krähenbühl (2017), Sampling matters in deep embedding
-      learning, eq. 4.
+      learning (the margin based loss, with learned β).
 
     >>> import losslab as ll
     >>> print(round(float(ll.margin_based([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], [0, 0, 1], [1.2], reduction="none")[0]), 6))
