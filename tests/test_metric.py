@@ -413,6 +413,8 @@ def test_npair_equals_pml_npairs_loss_value_and_gradient(rng):
     DotProductSimilarity gives the paper's loss."""
     torch = pytest.importorskip("torch")
     pml = pytest.importorskip("pytorch_metric_learning")
+    pytest.importorskip("pytorch_metric_learning.distances")
+    pytest.importorskip("pytorch_metric_learning.losses")
     x = rng.normal(size=(10, 3))
     labels = np.repeat(np.arange(5), 2)
     default = pml.losses.NPairsLoss()(torch.tensor(x), torch.tensor(labels))
@@ -459,11 +461,28 @@ def test_lifted_structure_with_unequal_groups_is_the_paper_when_weighted_by_posi
     assert ll.lifted_structure(np.ones((3, 2)) * [[0], [1], [2]], [5, 5, 5]) == 0.0  # one label: no negatives
 
 
+def test_lifted_structure_keeps_the_margin_at_any_scale():
+    """Three corners of a simplex: every distance is √2·s, so J = α + log 2 for any scale s;
+    formed as log Σ e^{α − D} + D, α would round away once D ≫ α/ε (1e300, or 1e30 in float32)."""
+    expected = 0.5 * (1.0 + math.log(2.0)) ** 2
+    for scale, dtype, rel in [(1.0, np.float64, 1e-12), (1e300, np.float64, 1e-12), (1e30, np.float32, 1e-6)]:
+        value, grad = ll.LiftedStructure().value_and_gradient((np.eye(3) * scale).astype(dtype), [0, 0, 1])
+        assert value.dtype == dtype and value == pytest.approx(expected, rel=rel)
+        assert np.all(np.isfinite(grad))
+
+
+def test_npair_is_never_negative_at_large_dot_products(rng):
+    f = 1e3 * rng.normal(size=(6, 3))
+    assert np.all(ll.npair(f, f + 100 * rng.normal(size=(6, 3)), reduction="none") >= 0.0)
+
+
 def test_lifted_structure_equals_pml_value_and_gradient(rng):
     """LiftedStructureLoss on an un-normalised LpDistance: its mean over ordered positive pairs
     is losslab's mean weighted by |P(i)|."""
     torch = pytest.importorskip("torch")
     pml = pytest.importorskip("pytorch_metric_learning")
+    pytest.importorskip("pytorch_metric_learning.distances")
+    pytest.importorskip("pytorch_metric_learning.losses")
     labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     x = 0.5 * rng.normal(size=(labels.size, 3))
     t = torch.tensor(x, requires_grad=True)

@@ -1,9 +1,10 @@
-"""Metric-learning losses beyond pairs and triplets: multi-view contrastive, sigmoid, angular-margin, redundancy reduction.
+"""Metric-learning losses beyond pairs and triplets: multi-view contrastive, pair-weighting, sigmoid, angular-margin, redundancy reduction.
 
 Family "embedding" (the family of ``losses/embedding.py``, whose helpers this module
 uses; it is a module of its own only to keep each file readable). Every loss here is
 non-separable: a sample's loss depends on the other rows of the batch (``ntxent``,
-``siglip``), on a class matrix shared by all rows (``arcface``, ``cosface``), or on the
+``siglip``, ``npair``; and every pair of a labelled batch in ``multi_similarity``,
+``circle``, ``lifted_structure`` and ``margin_based``), on a class matrix shared by all rows (``arcface``, ``cosface``), or on the
 whole batch's statistics (``barlow_twins``, whose loss is one number per batch: shape
 (1,), like the transport losses). Each computes the value and the exact gradient of
 Σᵢ cᵢℓᵢ for any sample weights (``_weighted_value_and_gradient``); reduction="none" has no
@@ -357,14 +358,15 @@ class NPair(_InBatch):
 
     def _per_sample(self, xp: Any, anchors: Any, positives: Any) -> Any:
         z = anchors @ positives.T
-        return S.logsumexp(xp, z, axis=1) - xp.sum(anchors * positives, axis=1)
+        # z_ii from the same product as the row's log-sum-exp, so that ℓ >= 0 to the last bit.
+        return S.logsumexp(xp, z, axis=1) - xp.sum(z * _eye(xp, z.shape[0], z), axis=1)
 
     def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
         anchors, positives = arrays
         z = anchors @ positives.T
         total = None
         if value:
-            per_sample = S.logsumexp(xp, z, axis=1) - xp.sum(anchors * positives, axis=1)
+            per_sample = self._per_sample(xp, anchors, positives)
             total = _scalar(xp, xp.sum(cotangent * per_sample))
         if not gradient:
             return total, None
@@ -450,27 +452,36 @@ class LiftedStructure(_InBatch):
         same = xp.astype(labels[:, None] == labels[None, :], d.dtype)
         positives, negatives = same * (1.0 - _eye(xp, d.shape[0], d)), 1.0 - same
         count = xp.sum(positives, axis=1)
-        lse, q = _masked_logsumexp(xp, self.margin - d, negatives)
-        has_negative = xp.sum(negatives, axis=1) > 0
+        # L_i = α − m_i + r_i with m_i = min_{N(i)} D_ik and r_i = log Σ_{N(i)} e^{−(D_ik − m_i)}
+        # (in [0, log N]); J_ij = α + logaddexp(D_ij − m_i + r_i, D_ij − m_j + r_j), each
+        # D_ij − m first: formed as L_i + D_ij, α would round away once D ≫ α/ε.
+        masked = xp.where(negatives > 0, -d, xp.full_like(d, -math.inf))
+        top = xp.max(masked, axis=1)  # −m_i
+        top = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
+        e = xp.exp(masked - top[:, None])
+        total = xp.maximum(xp.sum(e, axis=1), 1.0)  # >= 1 wherever i has a negative
+        q, r = e / total[:, None], xp.log(total)
+        own = (d + top[:, None]) + r[:, None]  # D_ij − m_i + r_i
+        other = (d + top[None, :]) + r[None, :]  # D_ij − m_j + r_j
         # N(i) = N(j) for a positive pair: both have negatives, or neither (then J = −∞).
-        pair = xp.logaddexp(lse[:, None], lse[None, :])
-        j = xp.where(has_negative[:, None], pair + d, xp.zeros_like(d))
-        hinge = positives * xp.where(has_negative[:, None], xp.maximum(j, 0.0), xp.zeros_like(d))
+        has_negative = (xp.sum(negatives, axis=1) > 0)[:, None]
+        j = xp.where(has_negative, self.margin + xp.logaddexp(own, other), xp.zeros_like(d))
+        hinge = positives * xp.where(has_negative, xp.maximum(j, 0.0), xp.zeros_like(d))
         per_sample = 0.5 * xp.sum(hinge * hinge, axis=1) / xp.maximum(count, 1.0)
-        return d, positives, count, lse, q, hinge, per_sample
+        return d, count, own - other, q, hinge, per_sample
 
     def _per_sample(self, xp: Any, embeddings: Any, labels: Any) -> Any:
         return self._parts(xp, embeddings, labels)[-1]
 
     def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
         embeddings = arrays[0]
-        d, positives, count, lse, q, hinge, per_sample = self._parts(xp, *arrays)
+        d, count, gap, q, hinge, per_sample = self._parts(xp, *arrays)
         total = _scalar(xp, xp.sum(cotangent * per_sample)) if value else None
         if not gradient:
             return total, None
         w = (cotangent / xp.maximum(count, 1.0))[:, None] * hinge
-        # softmax(L_i, L_j)_i = σ(L_i − L_j); both finite wherever w ≠ 0.
-        diff = xp.where(w > 0, lse[:, None] - lse[None, :], xp.zeros_like(w))
+        # softmax(L_i, L_j)_i = σ(L_i − L_j), L_i − L_j = gap_ij.
+        diff = xp.where(w > 0, gap, xp.zeros_like(w))
         to_end = w * S.sigmoid(xp, diff)  # the share of w_ij reaching i's negatives
         g_lse = xp.sum(to_end, axis=1) + xp.sum(w.T - (w * S.sigmoid(xp, diff)).T, axis=1)
         g_d = w - g_lse[:, None] * q
