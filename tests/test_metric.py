@@ -536,6 +536,22 @@ def test_margin_based_gradients_equal_torch_autograd_of_the_formula(rng):
     np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-9, atol=1e-13)
 
 
+def test_margin_based_one_beta_gradient_and_float32_extremes(rng):
+    x, labels = _views(rng, 3, 2, dim=3)
+    value, (gx, gb) = ll.MarginBased().value_and_gradient(x, labels, [1.2])
+    assert gb.shape == (1,)
+    # β's gradient: −Σ_pairs y·[active]/(N − 1), averaged over anchors (a direct count).
+    u = _unit(x)
+    d = np.linalg.norm(u[:, None] - u[None], axis=2)
+    y = np.where(labels[:, None] == labels[None, :], 1.0, -1.0)
+    active = (0.2 + y * (d - 1.2) > 0) & ~np.eye(len(x), dtype=bool)
+    assert gb[0] == pytest.approx(-np.sum(y * active) / (len(x) - 1) / len(x), rel=1e-12)
+    big = (x * 1e30).astype(np.float32)
+    value32, (gx32, gb32) = ll.MarginBased().value_and_gradient(big, labels, np.float32([1.2]))
+    assert value32.dtype == np.float32 and float(value32) == pytest.approx(value, rel=1e-5)
+    assert np.all(np.isfinite(gx32)) and gb32[0] == pytest.approx(gb[0], rel=1e-5)
+
+
 def test_margin_based_learns_beta_between_the_two_distance_groups(rng):
     """Gradient steps on β alone move it into the band where same-label distances are below
     β − α and other-label ones above β + α, when the embedding allows it."""
