@@ -3,8 +3,11 @@
 Expected values are each paper's formula written here with loops or plain NumPy (not the
 loss's code); where PyTorch can state the same formula (cross_entropy on masked
 similarities, batch_norm without affine), its autograd gives the expected gradients too.
-pytorch-metric-learning is not installed: its conventions (ArcFace's margin in degrees,
-NT-Xent's mean over positive pairs) are written out and compared below.
+The peers: PyTorch's ``triplet_margin_loss`` (every p, swap), Keras's ``circle`` (torch
+backend), and pytorch-metric-learning's CircleLoss, NPairsLoss and LiftedStructureLoss
+where it is installed (each such test skips without it). The older tests write out
+pytorch-metric-learning's conventions (ArcFace's margin in degrees, NT-Xent's mean over
+positive pairs) instead.
 """
 
 from __future__ import annotations
@@ -297,6 +300,315 @@ def test_vicreg_equals_the_authors_code_with_its_normalisations_in_torch(rng):
     np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+# ----------------------------------------------------------------------------- circle
+def _circle_paper(z, labels, gamma, m):
+    """Sun et al. eq. 6 per anchor, with loops: log(1 + Σ_n Σ_p e^{γ(α_n(s_n − Δ_n) − α_p(s_p − Δ_p))})."""
+    s = _unit(z) @ _unit(z).T
+    out = []
+    for i in range(len(z)):
+        pos = [k for k in range(len(z)) if k != i and labels[k] == labels[i]]
+        neg = [k for k in range(len(z)) if labels[k] != labels[i]]
+        total = 0.0
+        for n in neg:
+            for p in pos:
+                alpha_n, alpha_p = max(s[i, n] + m, 0.0), max(1 + m - s[i, p], 0.0)
+                total += math.exp(gamma * (alpha_n * (s[i, n] - m) - alpha_p * (s[i, p] - (1 - m))))
+        out.append(math.log1p(total))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("gamma, m", [(80.0, 0.4), (8.0, 0.25), (2.0, 0.0)])
+def test_circle_equals_sun_eq6(rng, gamma, m):
+    z, labels = _views(rng, 3, 3)
+    labels = np.append(labels, 7)  # an anchor without a positive: ℓ = 0 (an empty sum)
+    z = np.vstack([z, rng.normal(size=(1, z.shape[1]))])
+    expected = _circle_paper(z, labels, gamma, m)
+    assert expected[-1] == 0.0
+    np.testing.assert_allclose(ll.Circle(gamma=gamma, margin=m)(z, labels, reduction="none"), expected,
+                               rtol=1e-12, atol=1e-300)
+
+
+def test_circle_equals_keras_circle_value_and_autograd(rng):
+    """Keras's circle (defaults gamma=80, margin=0.4, as here) on L2-normalised y_pred: the
+    same per-sample values, the same mean (Keras masks the zero loss of the anchor without a
+    positive, losslab gives it weight 0), and, since Keras does not
+    stop the gradient through α, the same gradient (torch autograd through F.normalize).
+    Keras's torch backend rounds its matmul to float32 (even of float64 tensors): the
+    tolerances are float32's."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("Keras runs on another backend here")
+    torch = pytest.importorskip("torch")
+    z, labels = _views(rng, 4, 3)
+    labels = np.append(labels, 9)
+    z = np.vstack([z, rng.normal(size=(1, z.shape[1]))])
+    t = torch.tensor(z, requires_grad=True)
+    y_pred = torch.nn.functional.normalize(t, dim=1)
+    per_sample = keras.losses.circle(torch.tensor(labels), y_pred)
+    np.testing.assert_allclose(ll.circle(z, labels, reduction="none"), per_sample.detach().numpy(), rtol=1e-5)
+    mean = keras.losses.Circle()(torch.tensor(labels), y_pred)
+    mean.backward()
+    value, grad = ll.get("Circle").value_and_gradient(z, labels)
+    assert value == pytest.approx(mean.item(), rel=1e-5)
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-3, atol=1e-5 * np.max(np.abs(grad)))
+
+
+def test_circle_value_equals_pml_and_its_detached_gradient_differs_as_documented(rng):
+    """pytorch-metric-learning's CircleLoss: the same values (its mean over the non-zero
+    losses leaves out the anchor without a positive, as its weight 0 does here); its gradient is that of the
+    formula with α_p, α_n frozen (written here in torch), which is not losslab's."""
+    torch = pytest.importorskip("torch")
+    pml = pytest.importorskip("pytorch_metric_learning.losses")
+    z, labels = _views(rng, 3, 3)
+    labels = np.append(labels, 9)
+    z = np.vstack([z, rng.normal(size=(1, z.shape[1]))])
+    gamma, m = 16.0, 0.3
+    t = torch.tensor(z, requires_grad=True)
+    loss = pml.CircleLoss(m=m, gamma=gamma)(t, torch.tensor(labels))
+    loss.backward()
+    value, grad = ll.Circle(gamma=gamma, margin=m).value_and_gradient(z, labels)
+    assert value == pytest.approx(loss.item(), rel=1e-9)
+
+    def formula(detach):
+        x = torch.tensor(z, requires_grad=True)
+        s = torch.nn.functional.normalize(x, dim=1) @ torch.nn.functional.normalize(x, dim=1).T
+        w = s.detach() if detach else s
+        same = torch.tensor(labels[:, None] == labels[None, :])
+        pos, neg = same & ~torch.eye(len(z), dtype=torch.bool), ~same
+        a = torch.where(pos, -gamma * torch.relu(1 + m - w) * (s - (1 - m)), torch.tensor(-math.inf, dtype=s.dtype))
+        b = torch.where(neg, gamma * torch.relu(w + m) * (s - m), torch.tensor(-math.inf, dtype=s.dtype))
+        # The last anchor has no positive: left out of the mean (PML's non-zero mean).
+        torch.nn.functional.softplus(torch.logsumexp(a, 1) + torch.logsumexp(b, 1))[:-1].mean().backward()
+        return x.grad.numpy()
+
+    np.testing.assert_allclose(t.grad.numpy(), formula(detach=True), rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(grad, formula(detach=False), rtol=1e-7, atol=1e-10)
+    assert np.max(np.abs(grad - t.grad.numpy())) > 1e-3 * np.max(np.abs(grad))
+
+
+def test_circle_is_scale_invariant_and_finite_in_float32(rng):
+    z, labels = _views(rng, 3, 2)
+    small = ll.Circle(gamma=256.0, margin=0.25)
+    base_value, base_grad = small.value_and_gradient(z, labels)
+    value, grad = small.value_and_gradient((z * 1e30).astype(np.float32), labels)
+    assert value.dtype == np.float32 and np.isfinite(value) and np.all(np.isfinite(grad))
+    assert float(value) == pytest.approx(base_value, rel=1e-4)
+    np.testing.assert_allclose(grad * 1e30, base_grad, rtol=2e-3, atol=1e-3 * np.max(np.abs(base_grad)))
+
+
+# ----------------------------------------------------------------------------- N-pair
+def test_npair_equals_sohn_n_pair_mc(rng):
+    f, f_plus = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+    expected = [math.log(1 + sum(math.exp(f[i] @ f_plus[j] - f[i] @ f_plus[i]) for j in range(6) if j != i))
+                for i in range(6)]
+    np.testing.assert_allclose(ll.npair(f, f_plus, reduction="none"), expected, rtol=1e-12)
+
+
+def test_npair_equals_pml_npairs_loss_value_and_gradient(rng):
+    """NPairsLoss takes (embeddings, labels) and pairs the first two rows of each label; its
+    default similarity normalises the rows (the same as npair on unit rows), an un-normalised
+    DotProductSimilarity gives the paper's loss."""
+    torch = pytest.importorskip("torch")
+    pml = pytest.importorskip("pytorch_metric_learning")
+    pytest.importorskip("pytorch_metric_learning.distances")
+    pytest.importorskip("pytorch_metric_learning.losses")
+    x = rng.normal(size=(10, 3))
+    labels = np.repeat(np.arange(5), 2)
+    default = pml.losses.NPairsLoss()(torch.tensor(x), torch.tensor(labels))
+    assert ll.npair(_unit(x)[0::2], _unit(x)[1::2]) == pytest.approx(default.item(), rel=1e-12)
+    t = torch.tensor(x, requires_grad=True)
+    dot = pml.distances.DotProductSimilarity(normalize_embeddings=False)
+    loss = pml.losses.NPairsLoss(distance=dot)(t, torch.tensor(labels))
+    loss.backward()
+    value, (ga, gp) = ll.NPair().value_and_gradient(x[0::2], x[1::2])
+    assert value == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(ga, t.grad.numpy()[0::2], rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(gp, t.grad.numpy()[1::2], rtol=1e-9, atol=1e-13)
+
+
+# ----------------------------------------------------------------------------- lifted structure
+def _lifted_paper(x, labels, alpha):
+    """Oh Song et al. eq. 4 over the unordered positive pairs P̂, with loops."""
+    d = np.linalg.norm(x[:, None] - x[None], axis=2)
+    total, pairs = 0.0, 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            if labels[i] != labels[j]:
+                continue
+            negatives = sum(math.exp(alpha - d[i, k]) for k in range(len(x)) if labels[k] != labels[i])
+            negatives += sum(math.exp(alpha - d[j, k]) for k in range(len(x)) if labels[k] != labels[j])
+            total += max(math.log(negatives) + d[i, j], 0.0) ** 2
+            pairs += 1
+    return total / (2 * pairs)
+
+
+@pytest.mark.parametrize("views, alpha", [(2, 1.0), (3, 0.5)])
+def test_lifted_structure_equals_oh_song_eq4(rng, views, alpha):
+    x, labels = _views(rng, 4, views, dim=3)
+    x = 0.4 * x  # distances near the margin: some pairs' J positive, some not
+    assert ll.lifted_structure(x, labels, margin=alpha) == pytest.approx(_lifted_paper(x, labels, alpha), rel=1e-12)
+
+
+def test_lifted_structure_with_unequal_groups_is_the_paper_when_weighted_by_positives(rng):
+    labels = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 3])  # label 3: no positive, weight 0
+    x = rng.normal(size=(labels.size, 3))
+    n_pos = np.array([np.sum(labels == lab) - 1 for lab in labels])
+    got = ll.lifted_structure(x, labels, sample_weight=n_pos)
+    assert got == pytest.approx(_lifted_paper(x, labels, 1.0), rel=1e-12)
+    assert ll.lifted_structure(np.ones((3, 2)) * [[0], [1], [2]], [5, 5, 5]) == 0.0  # one label: no negatives
+
+
+def test_lifted_structure_keeps_the_margin_at_any_scale():
+    """Three corners of a simplex: every distance is √2·s, so J = α + log 2 for any scale s;
+    formed as log Σ e^{α − D} + D, α would round away once D ≫ α/ε (1e300, or 1e30 in float32)."""
+    expected = 0.5 * (1.0 + math.log(2.0)) ** 2
+    for scale, dtype, rel in [(1.0, np.float64, 1e-12), (1e300, np.float64, 1e-12), (1e30, np.float32, 1e-6)]:
+        value, grad = ll.LiftedStructure().value_and_gradient((np.eye(3) * scale).astype(dtype), [0, 0, 1])
+        assert value.dtype == dtype and value == pytest.approx(expected, rel=rel)
+        assert np.all(np.isfinite(grad))
+
+
+def test_npair_is_never_negative_at_large_dot_products(rng):
+    f = 1e3 * rng.normal(size=(6, 3))
+    assert np.all(ll.npair(f, f + 100 * rng.normal(size=(6, 3)), reduction="none") >= 0.0)
+
+
+def test_lifted_structure_equals_pml_value_and_gradient(rng):
+    """LiftedStructureLoss on an un-normalised LpDistance: its mean over ordered positive pairs
+    is losslab's mean weighted by |P(i)|."""
+    torch = pytest.importorskip("torch")
+    pml = pytest.importorskip("pytorch_metric_learning")
+    pytest.importorskip("pytorch_metric_learning.distances")
+    pytest.importorskip("pytorch_metric_learning.losses")
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    x = 0.5 * rng.normal(size=(labels.size, 3))
+    t = torch.tensor(x, requires_grad=True)
+    distance = pml.distances.LpDistance(normalize_embeddings=False)
+    loss = pml.losses.LiftedStructureLoss(neg_margin=0.8, distance=distance)(t, torch.tensor(labels))
+    loss.backward()
+    n_pos = np.array([np.sum(labels == lab) - 1 for lab in labels])
+    value, grad = ll.LiftedStructure(margin=0.8).value_and_gradient(x, labels, sample_weight=n_pos)
+    assert value == pytest.approx(loss.item(), rel=1e-9)
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-7, atol=1e-11)
+
+
+# ----------------------------------------------------------------------------- margin (Wu et al.)
+def _margin_paper(x, labels, beta, alpha):
+    """Wu et al.'s margin based loss over every ordered pair, on unit rows: mean of [α + y(D − β)]₊."""
+    u = _unit(x)
+    terms = []
+    for i in range(len(x)):
+        for j in range(len(x)):
+            if i != j:
+                y = 1.0 if labels[i] == labels[j] else -1.0
+                terms.append(max(alpha + y * (np.linalg.norm(u[i] - u[j]) - beta[i]), 0.0))
+    return np.mean(terms)
+
+
+def test_margin_based_equals_wu_margin_loss_with_one_and_per_class_beta(rng):
+    x, labels = _views(rng, 3, 3, dim=4)
+    assert ll.margin_based(x, labels, [1.1]) == pytest.approx(
+        _margin_paper(x, labels, np.full(len(x), 1.1), 0.2), rel=1e-12)
+    per_class = np.array([0.9, 1.2, 1.3])
+    got = ll.margin_based(x, labels, per_class, margin=0.3)
+    assert got == pytest.approx(_margin_paper(x, labels, per_class[labels], 0.3), rel=1e-12)
+
+
+def test_margin_based_gradients_equal_torch_autograd_of_the_formula(rng):
+    torch = pytest.importorskip("torch")
+    x, labels = _views(rng, 3, 3, dim=4)
+    beta = np.array([0.9, 1.2, 1.3])
+    w = rng.uniform(0.5, 2.0, len(x))
+    tx, tb = torch.tensor(x, requires_grad=True), torch.tensor(beta, requires_grad=True)
+    u = torch.nn.functional.normalize(tx, dim=1)
+    d = torch.linalg.norm(u[:, None] - u[None] + torch.eye(len(x), dtype=torch.float64)[..., None], dim=2)
+    y = torch.tensor(np.where(labels[:, None] == labels[None, :], 1.0, -1.0))
+    off = 1 - torch.eye(len(x), dtype=torch.float64)
+    per_anchor = (off * torch.relu(0.2 + y * (d - tb[torch.tensor(labels)][:, None]))).sum(1) / (len(x) - 1)
+    ref = (torch.tensor(w) * per_anchor).sum() / w.sum()
+    ref.backward()
+    value, (gx, gb) = ll.MarginBased().value_and_gradient(x, labels, beta, sample_weight=w)
+    assert value == pytest.approx(ref.item(), rel=1e-12)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(gb, tb.grad.numpy(), rtol=1e-9, atol=1e-13)
+
+
+def test_margin_based_one_beta_gradient_and_float32_extremes(rng):
+    x, labels = _views(rng, 3, 2, dim=3)
+    value, (gx, gb) = ll.MarginBased().value_and_gradient(x, labels, [1.2])
+    assert gb.shape == (1,)
+    # β's gradient: −Σ_pairs y·[active]/(N − 1), averaged over anchors (a direct count).
+    u = _unit(x)
+    d = np.linalg.norm(u[:, None] - u[None], axis=2)
+    y = np.where(labels[:, None] == labels[None, :], 1.0, -1.0)
+    active = (0.2 + y * (d - 1.2) > 0) & ~np.eye(len(x), dtype=bool)
+    assert gb[0] == pytest.approx(-np.sum(y * active) / (len(x) - 1) / len(x), rel=1e-12)
+    big = (x * 1e30).astype(np.float32)
+    value32, (gx32, gb32) = ll.MarginBased().value_and_gradient(big, labels, np.float32([1.2]))
+    assert value32.dtype == np.float32 and float(value32) == pytest.approx(value, rel=1e-5)
+    assert np.all(np.isfinite(gx32)) and gb32[0] == pytest.approx(gb[0], rel=1e-5)
+
+
+def test_margin_based_learns_beta_between_the_two_distance_groups(rng):
+    """Gradient steps on β alone move it into the band where same-label distances are below
+    β − α and other-label ones above β + α, when the embedding allows it."""
+    x = np.array([[1.0, 0.05], [1.0, -0.05], [-1.0, 0.05], [-1.0, -0.05]])
+    labels = np.array([0, 0, 1, 1])
+    beta = np.array([0.2])
+    for _ in range(200):
+        beta = beta - 0.5 * ll.MarginBased(margin=0.2).gradient(x, labels, beta)[1]
+    assert ll.margin_based(x, labels, beta) == 0.0
+    assert 0.1 + 0.2 <= beta[0] <= 2.0 - 0.2
+
+
+# ----------------------------------------------------------------------------- triplet with p and swap
+@pytest.mark.parametrize("p", [1.0, 1.5, 2.0, 3.0, math.inf, 0.5])
+@pytest.mark.parametrize("swap", [False, True])
+def test_triplet_equals_torch_for_every_p_and_swap(rng, p, swap):
+    torch = pytest.importorskip("torch")
+    a, pos, neg = (rng.normal(size=(12, 4)) for _ in range(3))
+    pos = a + 0.8 * (pos - a)
+    ts = [torch.tensor(v, requires_grad=True) for v in (a, pos, neg)]
+    ref = torch.nn.functional.triplet_margin_loss(*ts, margin=0.7, p=p, swap=swap)
+    ref.backward()
+    value, grads = ll.Triplet(margin=0.7, p=p, swap=swap).value_and_gradient(a, pos, neg)
+    assert value == pytest.approx(ref.item(), rel=1e-12)
+    for g, t in zip(grads, ts):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-9, atol=1e-13)
+    assert ll.get("TripletMarginLoss", margin=0.7, p=p, swap=swap)(a, pos, neg) == pytest.approx(ref.item(), rel=1e-12)
+
+
+def test_triplet_swap_uses_the_positive_when_it_is_closer_to_the_negative():
+    """Balntas et al.: d(a, n) = 4 and d(p, n) = 1 (L1): the swap's negative distance is 1."""
+    a, p, n = [[0.0, 0.0]], [[1.0, 1.0]], [[1.5, 1.5]]
+    # p = 1: d(a, p) = 2 − 2e-6 (ε inside), d(p, n) = 1 − 2e-6: ℓ = 2 − 1 + 1 = 2.
+    assert ll.triplet(a, p, n, p=1.0, swap=True) == pytest.approx(2.0, abs=1e-9)
+    assert ll.triplet(a, p, n, p=1.0) == 0.0
+
+
+def test_triplet_cosine_swap_equals_torch_with_distance_function(rng):
+    torch = pytest.importorskip("torch")
+    a, pos, neg = (rng.normal(size=(10, 3)) for _ in range(3))
+    ts = [torch.tensor(v, requires_grad=True) for v in (a, pos, neg)]
+    ref = torch.nn.TripletMarginWithDistanceLoss(
+        distance_function=lambda x, y: 1.0 - torch.nn.functional.cosine_similarity(x, y), margin=0.3, swap=True)(*ts)
+    ref.backward()
+    value, grads = ll.Triplet(margin=0.3, distance="cosine", swap=True).value_and_gradient(a, pos, neg)
+    assert value == pytest.approx(ref.item(), rel=1e-12)
+    for g, t in zip(grads, ts):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-9, atol=1e-13)
+
+
+def test_triplet_p_norm_is_finite_for_huge_and_tiny_float32_rows():
+    a = np.array([[3e30, -4e30], [3e-30, 4e-30]], dtype=np.float32)
+    zero = np.zeros_like(a)
+    value, grads = ll.Triplet(p=3.0, margin=0.0).value_and_gradient(a, zero, 2 * a, reduction="none")
+    assert value.dtype == np.float32 and np.all(np.isfinite(value)) and all(np.all(np.isfinite(g)) for g in grads)
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("call, match", [
     (lambda: ll.arcface([[1.0, 0.0]], [2], [[1.0, 0.0], [0.0, 1.0]]), "labels"),
@@ -311,6 +623,18 @@ def test_vicreg_equals_the_authors_code_with_its_normalisations_in_torch(rng):
     (lambda: ll.get("barlow_twins", lambda_offdiag=-1.0), "lambda_offdiag"),
     (lambda: ll.vicreg([[1.0, 0.0]], [[1.0, 0.0]]), "z_a"),
     (lambda: ll.get("vicreg", gamma=0.0), "gamma"),
+    (lambda: ll.get("circle", gamma=0.0), "gamma"),
+    (lambda: ll.get("circle", margin=-0.1), "margin"),
+    (lambda: ll.circle([[1.0, 0.0]], [0, 1]), "labels"),
+    (lambda: ll.npair([[1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]), "positives"),
+    (lambda: ll.lifted_structure([1.0, 0.0], [0, 1]), "embeddings"),
+    (lambda: ll.margin_based([[1.0, 0.0], [0.0, 1.0]], [0, 1], [[1.2]]), "beta"),
+    (lambda: ll.margin_based([[1.0, 0.0], [0.0, 1.0]], [0, 2], [1.0, 1.2]), "labels"),
+    (lambda: ll.margin_based([[1.0, 0.0], [0.0, 1.0]], [0, 1], [math.nan]), "beta"),
+    (lambda: ll.get("margin_based", margin=-1.0), "margin"),
+    (lambda: ll.get("triplet", p=0.0), "p"),
+    (lambda: ll.get("triplet", p=3.0, squared=True), "p=3.0"),
+    (lambda: ll.get("triplet", p=1.0, distance="cosine"), "p=1.0"),
 ])
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):

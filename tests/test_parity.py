@@ -38,7 +38,6 @@ KERAS_API = {"Loss", "deserialize", "get", "serialize"}
 
 #: Peer names of losses the catalog does not have yet (issue 13), by name: strict xfail.
 NOT_YET = {
-    "Circle": "circle loss (Sun et al. 2020)", "circle": "circle loss (Sun et al. 2020)",
 }
 
 

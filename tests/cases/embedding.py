@@ -47,15 +47,23 @@ def _signed_pairs(margin):
 
 
 def _triplets(loss):
+    """Triplets away from the hinge's kink and, with the swap, from d(a, n) = d(p, n) (where
+    the min switches sides); p = ∞ draws have one largest |entry| per difference."""
+
+    def distance(x, y):
+        return float(loss.distance_and_gradient(np, x[None], y[None])[0][0])
+
+    def far_from_kinks(a, p, q):
+        d_an, d_pn = distance(a, q), distance(p, q)
+        negative = min(d_an, d_pn) if loss.swap else d_an
+        return abs(distance(a, p) - negative + loss.margin) > 0.05 and (not loss.swap or abs(d_an - d_pn) > 0.05)
+
     def make(rng, n):
         a, p, q = (rng.normal(size=(n, DIM)) for _ in range(3))
         for i in range(n):
-            while True:
-                z = float(loss.distance_and_gradient(np, a[i:i + 1], p[i:i + 1])[0][0]
-                          - loss.distance_and_gradient(np, a[i:i + 1], q[i:i + 1])[0][0] + loss.margin)
-                if abs(z) > 0.05:
-                    break
-                q[i] = rng.normal(size=DIM)
+            while not far_from_kinks(a[i], p[i], q[i]):
+                # p as well: with p close to a, d(a, n) ≈ d(p, n) for every n.
+                p[i], q[i] = rng.normal(size=DIM), rng.normal(size=DIM)
         return (a, p, q), {}
 
     return make
@@ -77,6 +85,10 @@ TRIPLETS = [
     ("triplet", ll.Triplet()),
     ("triplet-squared-0.2", ll.Triplet(margin=0.2, squared=True)),
     ("triplet-cosine-0.3", ll.Triplet(margin=0.3, distance="cosine")),
+    ("triplet-p1-swap", ll.Triplet(p=1.0, swap=True)),
+    ("triplet-p3", ll.Triplet(margin=0.5, p=3.0)),
+    ("triplet-pinf-swap-1.5", ll.Triplet(margin=1.5, p=float("inf"), swap=True)),
+    ("triplet-cosine-swap", ll.Triplet(margin=0.4, distance="cosine", swap=True)),
 ]
 
 def _vector_pairs(rng, n):

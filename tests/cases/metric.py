@@ -26,6 +26,54 @@ def _views(n_views):
     return make
 
 
+def _unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _views_away_from(kink, margin):
+    """Labelled views (as ``_views(3)``) redrawn until every pair's similarity (circle: the
+    negatives' cosine, whose weight α_n has a kink at −m) or its hinge (margin_based) is
+    0.02 or more from the kink, so that finite differences are valid. Batches above 64 rows
+    (the blocked-path comparison, which needs no smoothness) are not redrawn: among
+    millions of pairs some are always that close."""
+
+    def make(rng, n):
+        while True:
+            (x, labels), options = _views(3)(rng, n)
+            if n > 64 or kink(x, labels, margin) > 0.02:
+                return (x, labels), options
+
+    return make
+
+
+def _circle_kink(x, labels, margin):
+    s = _unit(x) @ _unit(x).T
+    other = labels[:, None] != labels[None, :]
+    return np.min(np.abs(s[other] + margin)) if other.any() else 1.0
+
+
+def _margin_classes(margin):
+    """Embeddings, class labels and one β per class, every pair's hinge α + y(D − β) at least
+    0.02 from 0 (not redrawn above 64 rows, as in ``_views_away_from``)."""
+
+    def make(rng, n):
+        while True:
+            labels = rng.integers(0, CLASSES, size=n).astype(float)
+            centres = rng.normal(size=(CLASSES, DIM))
+            x = centres[labels.astype(int)] + 0.8 * rng.normal(size=(n, DIM))
+            beta = rng.uniform(0.6, 1.4, CLASSES)
+            if n > 64:
+                return (x, labels, beta), {}
+            u = _unit(x)
+            d = np.linalg.norm(u[:, None] - u[None], axis=2)
+            y = np.where(labels[:, None] == labels[None, :], 1.0, -1.0)
+            z = margin + y * (d - beta[labels.astype(int)][:, None])
+            if np.min(np.abs(z[~np.eye(n, dtype=bool)]), initial=1.0) > 0.02:
+                return (x, labels, beta), {}
+
+    return make
+
+
 def _pairs(rng, n):
     x = rng.normal(size=(n, DIM))
     return (x, x + 0.8 * rng.normal(size=(n, DIM))), {}
@@ -72,6 +120,14 @@ CASES = [
     Case("ntxent-0.3-three-views", ll.NTXent(temperature=0.3), _views(3), has_hessian=False),
     Case("multi_similarity", ll.MultiSimilarity(), _views(3), has_hessian=False),
     Case("multi_similarity-2-10-0.3", ll.MultiSimilarity(alpha=2.0, beta=10.0, base=0.3), _views(2), has_hessian=False),
+    Case("circle", ll.Circle(), _views_away_from(_circle_kink, 0.4), has_hessian=False),
+    Case("circle-g8-m0.25", ll.Circle(gamma=8.0, margin=0.25), _views_away_from(_circle_kink, 0.25),
+         has_hessian=False),
+    Case("npair", ll.NPair(), _pairs, has_hessian=False),
+    Case("lifted_structure", ll.LiftedStructure(), _views(2), has_hessian=False),
+    Case("lifted_structure-0.5-three-views", ll.LiftedStructure(margin=0.5), _views(3), has_hessian=False),
+    Case("margin_based", ll.MarginBased(), _margin_classes(0.2), has_hessian=False),
+    Case("margin_based-0.1", ll.MarginBased(margin=0.1), _margin_classes(0.1), has_hessian=False),
     Case("siglip", ll.SigLIP(), _pairs, has_hessian=False),
     Case("siglip-0.5-bias1", ll.SigLIP(temperature=0.5, bias=1.0), _pairs, has_hessian=False),
     Case("arcface-s4-m0.3", ll.ArcFace(scale=4.0, margin=0.3), _classes, has_hessian=False),

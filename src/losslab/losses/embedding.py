@@ -11,6 +11,7 @@ exactly for any sample weights, and reduction="none" has no gradient.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,26 @@ def normalize(xp: Any, x: Any) -> tuple[Any, Any]:
 def normalize_backward(xp: Any, x_hat: Any, norm: Any, grad: Any) -> Any:
     """The gradient with respect to x of a function of x̂ = x/‖x‖: (g − x̂(x̂·g)) / ‖x‖."""
     return (grad - x_hat * xp.sum(x_hat * grad, axis=1, keepdims=True)) / norm
+
+
+def _p_norm_and_gradient(xp: Any, u: Any, p: float) -> tuple[Any, Any]:
+    """‖u‖_p per row and its gradient sign(u)(|u|/‖u‖_p)^{p−1}, with each row divided by its
+    largest |entry| first (no power overflows or underflows to 0 for every entry); p = ∞:
+    the largest |entry|, whose gradient is shared among ties (as PyTorch's norm does)."""
+    a = xp.abs(u)
+    top = xp.max(a, axis=1, keepdims=True)
+    top = xp.maximum(top, float(xp.finfo(u.dtype).smallest_normal))
+    t = a / top
+    if p == math.inf:
+        at_top = xp.astype(a == top, u.dtype)
+        return top[:, 0], xp.sign(u) * at_top / xp.sum(at_top, axis=1, keepdims=True)
+    ratio = xp.sum(t ** p, axis=1, keepdims=True) ** (1.0 / p)  # ‖u‖_p / max|u|, in [1, dim^{1/p}]
+    r = t / ratio  # |u| / ‖u‖_p, in [0, 1]
+    # An entry exactly 0 has derivative 0 for p > 1 (and no finite one for p < 1: 0 as well,
+    # without a 0 to a negative power).
+    positive = r > 0
+    power = xp.where(positive, r, xp.ones_like(r)) ** (p - 1.0)
+    return (top * ratio)[:, 0], xp.sign(u) * xp.where(positive, power, xp.zeros_like(r))
 
 
 def _eye(xp: Any, n: int, like: Any) -> Any:
@@ -153,25 +174,36 @@ class Triplet(Loss):
     r"""Triplet margin loss: the positive closer to the anchor than the negative, by a margin.
 
     - Formula: :math:`\ell = \max(0,\ d(a, p) - d(a, n) + m)` with, for distance="euclidean",
-      :math:`d(x, y) = \|x - y + \epsilon\|_2`, ε = 1e-6 added to the difference inside the
-      norm as PyTorch's ``pairwise_distance`` does (squared=True: :math:`\|x - y\|_2^2`,
-      no ε, FaceNet's choice); for distance="cosine", d = 1 − cos(x, y) with each norm
-      floored at 1e-8.
-    - Domains: anchor, positive, negative of shape (N, dim); margin >= 0.
+      :math:`d(x, y) = \|x - y + \epsilon\|_p` (p = 2 by default; any p > 0, or math.inf for
+      the largest |entry|), ε = 1e-6 added to the difference inside the norm as PyTorch's
+      ``pairwise_distance`` does (squared=True: :math:`\|x - y\|_2^2`, no ε, FaceNet's
+      choice); for distance="cosine", d = 1 − cos(x, y) with each norm floored at 1e-8.
+      swap=True (Balntas et al.'s distance swap) uses min(d(a, n), d(p, n)) for the negative
+      distance: the harder of the two sides of the negative.
+    - Domains: anchor, positive, negative of shape (N, dim); margin >= 0; p > 0 (p ≠ 2 with
+      the unsquared euclidean distance only).
     - Gradient: where the hinge is active, ∂d(a,p)/∂a − ∂d(a,n)/∂a for the anchor,
-      ∂d(a,p)/∂p for the positive and −∂d(a,n)/∂n for the negative (∂‖u‖/∂x = u/‖u‖).
-      No Hessian.
+      ∂d(a,p)/∂p for the positive and −∂d(a,n)/∂n for the negative; with ∂‖u‖_p/∂u =
+      sign(u)(|u|/‖u‖_p)^{p−1} (p = ∞: sign(u) at the largest |entry|, shared among ties).
+      With swap, where d(p, n) < d(a, n) the negative term −∂d(p,n) goes to p and n instead
+      of a and n. No Hessian.
     - Estimates: an embedding where each class is tighter than the gap to others ("other").
-    - Relations: PyTorch ``triplet_margin_loss(anchor, positive, negative, margin, p=2)``
-      (default margin 1.0, eps 1e-6, swap=False) is the same; its
-      ``TripletMarginWithDistanceLoss`` with a cosine distance matches distance="cosine".
-      FaceNet uses squared distances of unit-length embeddings with margin 0.2.
-      ``losslab.miners.triplet_from_labels`` goes from (embeddings, labels) to this loss.
-    - Reference: Schroff, Kalenichenko & Philbin (2015), FaceNet; Weinberger & Saul (2009).
+    - Relations: PyTorch ``triplet_margin_loss(anchor, positive, negative, margin, p, eps=1e-6,
+      swap)`` (defaults margin 1.0, p 2, swap False, the defaults here) is the same for every
+      p and swap; its ``TripletMarginWithDistanceLoss`` with a cosine distance matches
+      distance="cosine" (with swap too). FaceNet uses squared distances of unit-length
+      embeddings with margin 0.2. ``losslab.miners.triplet_from_labels`` goes from
+      (embeddings, labels) to this loss.
+    - Reference: Schroff, Kalenichenko & Philbin (2015), FaceNet; Weinberger & Saul (2009);
+      Balntas, Riba, Ponsa & Mikolajczyk (2016), Learning local feature descriptors with
+      triplets and shallow convolutional neural networks (the distance swap).
 
     >>> import losslab as ll
     >>> print(ll.triplet([[0.0, 0.0]], [[1.0, 0.0]], [[0.0, 1.5]], margin=1.0, squared=True))
     0.0
+    >>> a, p, n = [[0.0, 0.0]], [[1.0, 1.0]], [[2.0, 2.0]]
+    >>> print(round(float(ll.triplet(a, p, n, p=1.0)), 4), round(float(ll.triplet(a, p, n, p=1.0, swap=True)), 4))
+    0.0 1.0
     """
 
     name = "triplet"
@@ -183,6 +215,8 @@ class Triplet(Loss):
         Param("margin", 1.0, V.NONNEGATIVE, "required gap between the negative and the positive distance"),
         Param("distance", "euclidean", V.one_of("euclidean", "cosine"), "the distance d"),
         Param("squared", False, V.BOOLEAN, "use the squared euclidean distance"),
+        Param("p", 2.0, V.interval_rule(0.0, math.inf, False, True), "the norm degree of the euclidean distance"),
+        Param("swap", False, V.BOOLEAN, "use min(d(a, n), d(p, n)) as the negative distance"),
     )
     inputs = ("anchor", "positive", "negative")
     differentiable_inputs = ("anchor", "positive", "negative")
@@ -192,6 +226,9 @@ class Triplet(Loss):
     def _check_params(self) -> None:
         if self.squared and self.distance != "euclidean":
             raise ValueError(f"triplet: squared=True applies to distance='euclidean' only; got distance={self.distance!r}")
+        if self.p != 2 and (self.squared or self.distance != "euclidean"):
+            raise ValueError(f"triplet: p={self.p!r} applies to the unsquared euclidean distance only"
+                             f" (distance='euclidean', squared=False); got distance={self.distance!r}, squared={self.squared}")
 
     def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
         anchor, positive, negative = arrays
@@ -212,23 +249,36 @@ class Triplet(Loss):
             u = x - y
             return xp.sum(u * u, axis=1), 2.0 * u, -2.0 * u
         u = x - y + PAIRWISE_EPS
-        d = S.row_norm(xp, u, axis=1)
-        g = u / d
-        return d[:, 0], g, -g
+        if self.p == 2:
+            d = S.row_norm(xp, u, axis=1)
+            g = u / d
+            return d[:, 0], g, -g
+        d, g = _p_norm_and_gradient(xp, u, self.p)
+        return d, g, -g
 
     def _active(self, xp: Any, anchor: Any, positive: Any, negative: Any) -> tuple:
         d_ap, ga_p, gp = self.distance_and_gradient(xp, anchor, positive)
         d_an, ga_n, gn = self.distance_and_gradient(xp, anchor, negative)
+        # With the swap, the negative term's gradient goes to (p, n) where d(p, n) is the
+        # smaller; its anchor part is then 0 and a positive part appears.
+        gp_n = xp.zeros_like(gp)
+        if self.swap:
+            d_pn, gp_swap, gn_swap = self.distance_and_gradient(xp, positive, negative)
+            use = (d_pn < d_an)[:, None]
+            d_an = xp.minimum(d_an, d_pn)
+            ga_n = xp.where(use, xp.zeros_like(ga_n), ga_n)
+            gn = xp.where(use, gn_swap, gn)
+            gp_n = xp.where(use, gp_swap, gp_n)
         z = d_ap - d_an + self.margin
-        return z, ga_p, gp, ga_n, gn
+        return z, ga_p, gp, ga_n, gn, gp_n
 
     def _per_sample(self, xp: Any, anchor: Any, positive: Any, negative: Any) -> Any:
         return xp.maximum(self._active(xp, anchor, positive, negative)[0], 0.0)
 
     def _gradient(self, xp: Any, anchor: Any, positive: Any, negative: Any) -> Any:
-        z, ga_p, gp, ga_n, gn = self._active(xp, anchor, positive, negative)
+        z, ga_p, gp, ga_n, gn, gp_n = self._active(xp, anchor, positive, negative)
         on = xp.astype(z > 0, anchor.dtype)[:, None]
-        return on * (ga_p - ga_n), on * gp, -on * gn
+        return on * (ga_p - ga_n), on * (gp - gp_n), -on * gn
 
 
 @register

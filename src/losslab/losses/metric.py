@@ -1,12 +1,14 @@
-"""Metric-learning losses beyond pairs and triplets: multi-view contrastive, sigmoid, angular-margin, redundancy reduction.
+"""Metric-learning losses beyond pairs and triplets: multi-view contrastive, pair-weighting, sigmoid, angular-margin, redundancy reduction.
 
 Family "embedding" (the family of ``losses/embedding.py``, whose helpers this module
 uses; it is a module of its own only to keep each file readable). Every loss here is
 non-separable: a sample's loss depends on the other rows of the batch (``ntxent``,
-``siglip``), on a class matrix shared by all rows (``arcface``, ``cosface``,
-``sphereface``, ``subcenter_arcface``; the proxies of ``proxy_nca`` and ``proxy_anchor``),
-or on the whole batch's statistics (``barlow_twins``, whose loss is one number per batch:
-shape (1,), like the transport losses; ``proxy_anchor``'s too). Each computes the value and the exact gradient of
+``siglip``, ``npair``; and every pair of a labelled batch in ``multi_similarity``,
+``circle``, ``lifted_structure`` and ``margin_based``), on a class matrix shared by all rows
+(``arcface``, ``cosface``, ``sphereface``, ``subcenter_arcface``; the proxies of
+``proxy_nca`` and ``proxy_anchor``), or on the whole batch's statistics (``barlow_twins``,
+whose loss is one number per batch: shape (1,), like the transport losses; ``proxy_anchor``'s
+too). Each computes the value and the exact gradient of
 Σᵢ cᵢℓᵢ for any sample weights (``_weighted_value_and_gradient``); reduction="none" has no
 gradient, and none has a Hessian (the Hessian diagonal of a loss whose rows interact is not
 the per-sample quantity the contract defines).
@@ -199,6 +201,386 @@ class MultiSimilarity(_InBatch):
             return total, None
         g = cotangent[:, None] * (neg_share - pos_share)
         return total, normalize_backward(xp, z_hat, norm, (g + g.T) @ z_hat)
+
+
+# ----------------------------------------------------------------------------- circle
+def _masked_logsumexp(xp: Any, a: Any, mask: Any) -> tuple[Any, Any]:
+    """log Σ_{k: mask} e^{a_k} per row (any finite number where the row's mask is empty: the
+    caller masks those rows) and the softmax over the mask (0 off it)."""
+    masked = xp.where(mask > 0, a, xp.full_like(a, -math.inf))
+    top = xp.max(masked, axis=1, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
+    e = xp.exp(masked - top)
+    total = xp.maximum(xp.sum(e, axis=1, keepdims=True), 1.0)  # >= 1 wherever the row has an entry
+    return (top + xp.log(total))[:, 0], e / total
+
+
+@register
+class Circle(_InBatch):
+    r"""Circle loss (Sun et al. 2020), pair form: each similarity re-weighted by its distance from its optimum.
+
+    - Formula: rows L2-normalised, :math:`s_{ik} = \hat z_i\cdot\hat z_k`, P(i) the other rows
+      with i's label, N(i) the rows with another;
+      :math:`\alpha_p = [1 + m - s_p]_+`, :math:`\alpha_n = [s_n + m]_+`, Δ_p = 1 − m, Δ_n = m:
+      :math:`\ell_i = \log\Big(1 + \sum_{n\in N(i)} e^{\gamma\alpha_n(s_{in} - \Delta_n)}
+      \sum_{p\in P(i)} e^{-\gamma\alpha_p(s_{ip} - \Delta_p)}\Big)`
+      = softplus(LSE_p + LSE_n). An anchor with no positive or no negative gets weight 0
+      (as in ``supcon``: it is left out of the mean, and ℓ = 0 there).
+    - Domains: embeddings (N, dim); labels (N,) whole numbers; margin m >= 0; gamma > 0.
+    - Gradient of Σᵢ cᵢℓᵢ: the exact gradient of the value. With the weights kept in,
+      a_ip = −γα_p(s − Δ_p) = γ(s − 1 − m)(s − 1 + m) and b_in = γ[s + m]_+(s − m), so
+      ∂a/∂s = −2γ(1 − s) and ∂b/∂s = 2γs where s > −m (0 below); with A = LSE_P(a) and
+      B = LSE_N(b), ∂s_ip = cᵢσ(A + B) softmax_P(a)_p ∂a/∂s and ∂s_in = cᵢσ(A + B)
+      softmax_N(b)_n ∂b/∂s; ∂ẑ = (∂s + ∂sᵀ)ẑ, then through the normalisation. Not differentiable where a negative's s = −m (α_n's kink);
+      no Hessian; not separable.
+    - Training-code difference: the paper (which back-propagates with α_p, α_n held
+      constant) and pytorch-metric-learning's ``CircleLoss`` (``.detach()``) stop the
+      gradient through α:
+      their ∂a/∂s = −γ(1 + m − s) and ∂b/∂s = γ(s + m). The value is the same; losslab's
+      gradient is that of the value it returns (Keras's ``circle`` does not stop it
+      either), so trainings differ. The two agree at the margins s_p = 1 − m and s_n = m;
+      beyond them the exact one is up to about twice as steep (positives below 1 − m,
+      negatives above m) and flatter inside. As a function of s, b = γ(s² − m²) is
+      smallest at s = 0: the exact gradient pulls a negative with −m < s < 0 back up
+      towards 0, where the frozen weights push every negative above −m down.
+    - Estimates: embeddings whose same-label similarities pass 1 − m and other-label ones
+      fall below m ("other").
+    - Relations: Keras's ``Circle``/``circle`` (gamma=80, margin=0.4, the defaults here)
+      computes the same per-sample numbers on L2-normalised y_pred (it does not normalise;
+      its arguments are (y_true=labels, y_pred=embeddings)), and its mean leaves out the
+      zero losses (a Keras mask), as the weight 0 does here. pytorch-metric-learning's
+      ``CircleLoss(m=0.4, gamma=80)`` gives the same values and mean (its reducer averages
+      the non-zero losses) but the detached gradient above, so its name is no alias here.
+      The paper uses m = 0.25, γ = 256 for faces and m = 0.4, γ = 80 for fine-grained
+      retrieval.
+    - Reference: Sun, Cheng, Zhang, Zhang, Zheng, Wang & Wei (2020), Circle loss: a unified
+      perspective of pair similarity optimization, eq. 6.
+
+    >>> import losslab as ll
+    >>> emb = [[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]
+    >>> print(round(float(ll.circle(emb, [0, 0, 1], gamma=1.0, margin=0.25, reduction="none")[0]), 6))
+    0.7108
+    """
+
+    name = "circle"
+    family = "embedding"
+    aliases = ("circle_loss", "Circle")
+    description = "Circle loss: pair similarities re-weighted by their distance from the optimum."
+    formula = (r"\log\Big(1 + \sum_{n} e^{\gamma\alpha_n(s_n - \Delta_n)}"
+               r"\sum_{p} e^{-\gamma\alpha_p(s_p - \Delta_p)}\Big)")
+    parameters = (
+        Param("gamma", 80.0, V.POSITIVE, "γ: the scale of the similarities"),
+        Param("margin", 0.4, V.NONNEGATIVE, "m: the relaxation (optima 1 + m and −m, margins 1 − m and m)"),
+    )
+    inputs = ("embeddings", "labels")
+    differentiable_inputs = ("embeddings",)
+    TRAITS = Traits(convex=False, estimates="other", **{**_METRIC, "differentiable": False,
+                                                          "twice_differentiable": False})
+
+    _prepare = SupCon._prepare
+    _check_values = SupCon._check_values
+
+    def _extra_weights(self, xp: Any, arrays: tuple, options: dict) -> Any:
+        embeddings, labels = arrays
+        same = xp.astype(labels[:, None] == labels[None, :], embeddings.dtype)
+        count = xp.sum(same, axis=1)
+        return xp.astype((count > 1) & (count < same.shape[1]), embeddings.dtype)
+
+    def _parts(self, xp: Any, embeddings: Any, labels: Any) -> tuple:
+        z_hat, norm = normalize(xp, embeddings)
+        sim = z_hat @ z_hat.T
+        same = xp.astype(labels[:, None] == labels[None, :], sim.dtype)
+        positives, negatives = same * (1.0 - _eye(xp, sim.shape[0], sim)), 1.0 - same
+        m, gamma = self.margin, self.gamma
+        # a = −γ[1 + m − s]_+(s − (1 − m)), b = γ[s + m]_+(s − m); 1 + m − s >= 0 for |s| <= 1.
+        alpha_p = xp.maximum(1.0 + m - sim, 0.0)
+        alpha_n = xp.maximum(sim + m, 0.0)
+        a = -gamma * alpha_p * (sim - (1.0 - m))
+        b = gamma * alpha_n * (sim - m)
+        da = -gamma * (alpha_p - xp.astype(alpha_p > 0, sim.dtype) * (sim - (1.0 - m)))
+        db = gamma * (alpha_n + xp.astype(alpha_n > 0, sim.dtype) * (sim - m))
+        lse_p, share_p = _masked_logsumexp(xp, a, positives)
+        lse_n, share_n = _masked_logsumexp(xp, b, negatives)
+        has = xp.astype((xp.sum(positives, axis=1) > 0) & (xp.sum(negatives, axis=1) > 0), sim.dtype)
+        x = xp.where(has > 0, lse_p + lse_n, xp.zeros_like(has))
+        per_sample = has * S.softplus(xp, x)
+        return z_hat, norm, per_sample, has * S.sigmoid(xp, x), share_p * da, share_n * db
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any) -> Any:
+        return self._parts(xp, embeddings, labels)[2]
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        z_hat, norm, per_sample, outer, d_pos, d_neg = self._parts(xp, *arrays)
+        total = _scalar(xp, xp.sum(cotangent * per_sample)) if value else None
+        if not gradient:
+            return total, None
+        g = (cotangent * outer)[:, None] * (d_pos + d_neg)
+        return total, normalize_backward(xp, z_hat, norm, (g + g.T) @ z_hat)
+
+
+# ----------------------------------------------------------------------------- N-pair
+@register
+class NPair(_InBatch):
+    r"""Multi-class N-pair loss (Sohn 2016): each anchor must pick its own positive among N pairs' positives.
+
+    - Formula: N pairs (f_i, f_i⁺) of N different classes, unnormalised dot products
+      :math:`z_{ij} = f_i\cdot f_j^+`:
+      :math:`\ell_i = \log\big(1 + \sum_{j\ne i} e^{f_i\cdot f_j^+ - f_i\cdot f_i^+}\big)
+      = -\log\frac{e^{z_{ii}}}{\sum_j e^{z_{ij}}}`.
+    - Domains: anchors, positives (N, dim), the same shape, row i of both from class i (N
+      different classes: every other pair's positive is a negative).
+    - Gradient of Σᵢ cᵢℓᵢ: G = c ⊙ (softmax(z) − I) row-wise, ∂f = G f⁺, ∂f⁺ = Gᵀ f. No
+      Hessian; not separable.
+    - Estimates: embeddings whose same-class dot products exceed the other classes' ("other").
+    - Relations: ``info_nce`` with temperature 1 on L2-normalised rows is the same softmax on
+      cosines; here the rows are not normalised (the paper's choice), so the loss falls by
+      growing the norms: Sohn adds a small L2 penalty on the embeddings (a regulariser,
+      not part of this loss). pytorch-metric-learning's ``NPairsLoss`` takes (embeddings,
+      labels) and keeps the first two rows of each label as a pair; its default
+      ``DotProductSimilarity`` normalises the rows (then it is ``info_nce`` at τ = 1), and
+      with ``normalize_embeddings=False`` it is this loss on those pairs.
+    - Reference: Sohn (2016), Improved deep metric learning with multi-class N-pair loss
+      objective (the N-pair-mc loss).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.npair([[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 2.0]], reduction="none")[1]), 6))
+    0.126928
+    """
+
+    name = "npair"
+    family = "embedding"
+    aliases = ("n_pair", "npairs", "n_pairs", "multiclass_n_pair")
+    description = "N-pair: each anchor's own positive against the other pairs' positives (dot products)."
+    formula = r"\log\Big(1 + \sum_{j\ne i} e^{f_i\cdot f_j^+ - f_i\cdot f_i^+}\Big)"
+    inputs = ("anchors", "positives")
+    differentiable_inputs = ("anchors", "positives")
+    TRAITS = InfoNCE.TRAITS
+
+    _prepare = InfoNCE._prepare
+
+    def _per_sample(self, xp: Any, anchors: Any, positives: Any) -> Any:
+        z = anchors @ positives.T
+        # z_ii from the same product as the row's log-sum-exp, so that ℓ >= 0 to the last bit.
+        return S.logsumexp(xp, z, axis=1) - xp.sum(z * _eye(xp, z.shape[0], z), axis=1)
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        anchors, positives = arrays
+        z = anchors @ positives.T
+        total = None
+        if value:
+            per_sample = self._per_sample(xp, anchors, positives)
+            total = _scalar(xp, xp.sum(cotangent * per_sample))
+        if not gradient:
+            return total, None
+        g = cotangent[:, None] * (S.softmax(xp, z, axis=1) - _eye(xp, z.shape[0], z))
+        return total, (g @ positives, g.T @ anchors)
+
+
+# ----------------------------------------------------------------------------- pairwise distances
+def _pairwise_distances(xp: Any, x: Any) -> Any:
+    """D_ik = ‖x_i − x_k‖₂ (N, N), summed over the dimensions one column at a time: O(N²)
+    memory, and from the differences, with no cancellation (‖x‖² − 2x·y + ‖y‖² loses every
+    digit of a small distance). The rows are divided by the batch's largest |entry| first
+    (no square overflows), and the square is floored so that the diagonal's D = 0 has a
+    finite autodiff derivative."""
+    top = xp.max(xp.abs(x))
+    scale = xp.where(top > 0, top, xp.ones_like(top))
+    u = x / scale
+    squares = xp.zeros((x.shape[0], x.shape[0]), dtype=x.dtype, device=device(x))
+    for k in range(x.shape[1]):
+        column = u[:, k]
+        step = column[:, None] - column[None, :]
+        squares = squares + step * step
+    return scale * xp.sqrt(xp.maximum(squares, 1e-30))
+
+
+def _distance_backward(xp: Any, g: Any, d: Any, x: Any) -> Any:
+    """∂/∂x of Σ g_ik D_ik, D_ik = ‖x_i − x_k‖: Σ_k h_ik (x_i − x_k), h = (g + gᵀ)/D (g = 0 on
+    the diagonal)."""
+    h = (g + g.T) / d
+    return xp.sum(h, axis=1, keepdims=True) * x - h @ x
+
+
+# ----------------------------------------------------------------------------- lifted structure
+@register
+class LiftedStructure(_InBatch):
+    r"""Smooth lifted structured loss (Oh Song et al. 2016): every positive pair against all of both ends' negatives.
+
+    - Formula: D_ij = ‖x_i − x_j‖₂, P(i) the other rows with i's label, N(i) the rows with
+      another, :math:`L_i = \log\sum_{k\in N(i)} e^{\alpha - D_{ik}}`; for a positive pair
+      :math:`J_{ij} = \log\big(e^{L_i} + e^{L_j}\big) + D_{ij}` and
+      :math:`\ell_i = \frac{1}{2|P(i)|}\sum_{j\in P(i)} [J_{ij}]_+^2`. The mean over anchors is
+      the paper's :math:`\frac{1}{2|\hat P|}\sum_{(i,j)\in\hat P}[J_{ij}]_+^2` whenever every
+      label has as many rows (and with ``sample_weight`` = |P(i)| in general). An anchor with
+      no positive gets weight 0 (as in ``supcon``); a batch of one label has J = −∞, ℓ = 0.
+    - Domains: embeddings (N, dim) (not normalised); labels (N,) whole numbers; margin α real.
+    - Gradient of Σᵢ cᵢℓᵢ: w_ij = cᵢ[J_ij]_+/|P(i)|; ∂D_ij = w_ij, and each pair's
+      ∂J/∂L_i = softmax(L_i, L_j)_i carries w_ij to the negatives of both ends:
+      ∂D_ik = −(Σ_j (w_ij + w_ji)·softmax(L_i, L_j)_i)·softmax_{N(i)}(α − D_i·)_k; then
+      ∂x_i = Σ_k h_ik (x_i − x_k), h = (∂D + ∂Dᵀ)/D. Differentiable (the square smooths
+      the hinge) but not twice; no Hessian; not separable.
+    - Estimates: embeddings where each positive pair is closer than both ends' negatives by α
+      ("other").
+    - Relations: pytorch-metric-learning's ``LiftedStructureLoss(neg_margin=1, pos_margin=0)``
+      computes it with α = neg_margin (1, the default here) on L2-normalised rows (its
+      default ``LpDistance`` normalises; ``LpDistance(normalize_embeddings=False)`` gives
+      this loss) and averages over ordered positive pairs (``sample_weight`` = |P(i)| here):
+      its name is no alias, the defaults differ. Its ``GeneralizedLiftedStructureLoss``
+      (Hermans et al. 2017) is a different, per-anchor form.
+    - Reference: Oh Song, Xiang, Jegelka & Savarese (2016), Deep metric learning via lifted
+      structured feature embedding, eq. 4.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.lifted_structure([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]], [0, 0, 1])), 6))
+    0.169399
+    """
+
+    name = "lifted_structure"
+    family = "embedding"
+    aliases = ("lifted_structured", "lifted_structure_loss")
+    description = "Lifted structure: each positive pair's distance against both ends' negatives (smooth)."
+    formula = r"\frac{1}{2|P(i)|}\sum_{j\in P(i)}\Big[\log\big(e^{L_i} + e^{L_j}\big) + D_{ij}\Big]_+^2"
+    parameters = (Param("margin", 1.0, V.FINITE, "α: how much closer than the negatives a positive pair must be"),)
+    inputs = ("embeddings", "labels")
+    differentiable_inputs = ("embeddings",)
+    TRAITS = Traits(convex=False, estimates="other", **{**_METRIC, "twice_differentiable": False})
+
+    _prepare = SupCon._prepare
+    _check_values = SupCon._check_values
+    _extra_weights = SupCon._extra_weights
+
+    def _parts(self, xp: Any, embeddings: Any, labels: Any) -> tuple:
+        d = _pairwise_distances(xp, embeddings)
+        same = xp.astype(labels[:, None] == labels[None, :], d.dtype)
+        positives, negatives = same * (1.0 - _eye(xp, d.shape[0], d)), 1.0 - same
+        count = xp.sum(positives, axis=1)
+        # L_i = α − m_i + r_i with m_i = min_{N(i)} D_ik and r_i = log Σ_{N(i)} e^{−(D_ik − m_i)}
+        # (in [0, log N]); J_ij = α + logaddexp(D_ij − m_i + r_i, D_ij − m_j + r_j), each
+        # D_ij − m first: formed as L_i + D_ij, α would round away once D ≫ α/ε.
+        masked = xp.where(negatives > 0, -d, xp.full_like(d, -math.inf))
+        top = xp.max(masked, axis=1)  # −m_i
+        top = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
+        e = xp.exp(masked - top[:, None])
+        total = xp.maximum(xp.sum(e, axis=1), 1.0)  # >= 1 wherever i has a negative
+        q, r = e / total[:, None], xp.log(total)
+        own = (d + top[:, None]) + r[:, None]  # D_ij − m_i + r_i
+        other = (d + top[None, :]) + r[None, :]  # D_ij − m_j + r_j
+        # N(i) = N(j) for a positive pair: both have negatives, or neither (then J = −∞).
+        has_negative = (xp.sum(negatives, axis=1) > 0)[:, None]
+        j = xp.where(has_negative, self.margin + xp.logaddexp(own, other), xp.zeros_like(d))
+        hinge = positives * xp.where(has_negative, xp.maximum(j, 0.0), xp.zeros_like(d))
+        per_sample = 0.5 * xp.sum(hinge * hinge, axis=1) / xp.maximum(count, 1.0)
+        return d, count, own - other, q, hinge, per_sample
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any) -> Any:
+        return self._parts(xp, embeddings, labels)[-1]
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        embeddings = arrays[0]
+        d, count, gap, q, hinge, per_sample = self._parts(xp, *arrays)
+        total = _scalar(xp, xp.sum(cotangent * per_sample)) if value else None
+        if not gradient:
+            return total, None
+        w = (cotangent / xp.maximum(count, 1.0))[:, None] * hinge
+        # softmax(L_i, L_j)_i = σ(L_i − L_j), L_i − L_j = gap_ij.
+        diff = xp.where(w > 0, gap, xp.zeros_like(w))
+        to_end = w * S.sigmoid(xp, diff)  # the share of w_ij reaching i's negatives
+        g_lse = xp.sum(to_end, axis=1) + xp.sum(w.T - (w * S.sigmoid(xp, diff)).T, axis=1)
+        g_d = w - g_lse[:, None] * q
+        return total, _distance_backward(xp, g_d, d, embeddings)
+
+
+# ----------------------------------------------------------------------------- margin (Wu et al.)
+@register
+class MarginBased(_InBatch):
+    r"""Margin-based loss (Wu et al. 2017, "Sampling matters"): a hinge on each pair's distance around a learnable β.
+
+    - Formula: rows L2-normalised, D_ij = ‖ẑ_i − ẑ_j‖₂, y_ij = +1 for the same label and −1
+      for another, β_i the anchor's boundary:
+      :math:`\ell_i = \frac{1}{N-1}\sum_{j\ne i}\big[\alpha + y_{ij}(D_{ij} - \beta_i)\big]_+`
+      (every pair of the batch: no sampling; the mean over anchors is the mean over pairs).
+    - Domains: embeddings (N, dim); labels (N,) whole numbers; beta (1,) one boundary for all,
+      or (C,) one per class, then labels are class indices in [0, C); margin α >= 0.
+    - Gradient of Σᵢ cᵢℓᵢ: with a_ij = [α + y_ij(D_ij − β_i) > 0], ∂D_ij = cᵢ y_ij a_ij/(N − 1)
+      and ∂β_i = −cᵢ Σ_j y_ij a_ij/(N − 1), summed into β's entry of i's class; ∂x_i =
+      Σ_k h_ik(ẑ_i − ẑ_k), h = (∂D + ∂Dᵀ)/D, then through the normalisation. beta is
+      differentiable so that it can be learned, as the paper does; pass a constant to fix it.
+      Not differentiable at each hinge's kink; no Hessian; not separable.
+    - Estimates: embeddings with same-label pairs closer than β − α and other-label pairs
+      farther than β + α ("other").
+    - Relations: named ``margin_based`` because ``MarginLoss`` is losslab's shape of
+      margin losses φ(y·f) and "margin" alone names a parameter of many losses. The paper
+      samples pairs by distance and adds ν·(β⁽⁰⁾ + β_class) to the objective (ν·Σβ, a
+      regulariser of the input beta, not part of this loss); here every pair counts, with
+      α = 0.2 and β⁽⁰⁾ = 1.2 as in the paper. pytorch-metric-learning's ``MarginLoss``
+      (margin 0.2, beta 1.2, normalised embeddings) enumerates triplets: each positive pair
+      counts once per negative of its anchor and the sum is divided by the number of
+      non-zero terms, a different weighting of the same hinges.
+    - Reference: Wu, Manmatha, Smola & Krähenbühl (2017), Sampling matters in deep embedding
+      learning (the margin based loss, with learned β).
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.margin_based([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], [0, 0, 1], [1.2], reduction="none")[0]), 6))
+    0.207107
+    """
+
+    name = "margin_based"
+    family = "embedding"
+    aliases = ("margin_based_loss", "sampling_matters_margin")
+    description = "Wu et al.'s margin loss: [α + y(D − β)]₊ over all pairs, β learnable per class."
+    formula = r"\frac{1}{N-1}\sum_{j\ne i}\big[\alpha + y_{ij}(D_{ij} - \beta_i)\big]_+"
+    parameters = (Param("margin", 0.2, V.NONNEGATIVE, "α: half the width of the band around β"),)
+    inputs = ("embeddings", "labels", "beta")
+    differentiable_inputs = ("embeddings", "beta")
+    TRAITS = Traits(convex=False, estimates="other", **{**_METRIC, "differentiable": False,
+                                                          "twice_differentiable": False})
+
+    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
+        embeddings, labels, beta = arrays
+        check_rows(embeddings, "embeddings")
+        check_labels(labels, embeddings.shape[0], "labels")
+        if beta.ndim != 1 or beta.shape[0] < 1:
+            raise ValueError(f"beta must have shape (1,) (one boundary) or (n_classes,) (one per class);"
+                             f" got shape {tuple(beta.shape)}")
+        dtype = float_dtype(xp, embeddings, beta)
+        return (xp.astype(embeddings, dtype, copy=False), labels, xp.astype(beta, dtype, copy=False)), options
+
+    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
+        embeddings, labels, beta = arrays
+        SupCon._check_values(self, xp, (embeddings, labels), options)
+        V.check_finite(xp, beta, "beta")
+        if beta.shape[0] > 1:
+            _check_class_labels(xp, labels, beta.shape[0])
+
+    def _parts(self, xp: Any, embeddings: Any, labels: Any, beta: Any) -> tuple:
+        z_hat, norm = normalize(xp, embeddings)
+        d = _pairwise_distances(xp, z_hat)
+        n, classes = d.shape[0], beta.shape[0]
+        if classes == 1:
+            onehot = xp.ones((n, 1), dtype=d.dtype, device=device(d))
+        else:
+            index = xp.astype(xp.arange(classes, device=device(d)), d.dtype)
+            onehot = xp.astype(xp.astype(labels, d.dtype)[:, None] == index[None, :], d.dtype)
+        beta_i = onehot @ beta
+        sign = 2.0 * xp.astype(labels[:, None] == labels[None, :], d.dtype) - 1.0
+        off = 1.0 - _eye(xp, n, d)
+        z = self.margin + sign * (d - beta_i[:, None])
+        hinge = off * xp.maximum(z, 0.0)
+        scale = 1.0 / max(n - 1, 1)
+        return z_hat, norm, d, onehot, sign * off * xp.astype(z > 0, d.dtype) * scale, xp.sum(hinge, axis=1) * scale
+
+    def _per_sample(self, xp: Any, embeddings: Any, labels: Any, beta: Any) -> Any:
+        return self._parts(xp, embeddings, labels, beta)[-1]
+
+    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
+        z_hat, norm, d, onehot, slope, per_sample = self._parts(xp, *arrays)
+        total = _scalar(xp, xp.sum(cotangent * per_sample)) if value else None
+        if not gradient:
+            return total, None
+        g_d = cotangent[:, None] * slope
+        d_beta = onehot.T @ (-xp.sum(g_d, axis=1))
+        d_x = normalize_backward(xp, z_hat, norm, _distance_backward(xp, g_d, d, z_hat))
+        return total, (d_x, d_beta)
 
 
 # ----------------------------------------------------------------------------- SigLIP
