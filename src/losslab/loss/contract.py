@@ -10,6 +10,7 @@ row blocks, with one optional fast kernel) in ``engine.py``, the catalog in ``re
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -354,12 +355,19 @@ class Loss:
             # A sample's loss depends on the others: scaling gradient rows by wᵢ would be wrong,
             # so the loss takes the cotangent cᵢ = wᵢ·scale and differentiates Σᵢ cᵢℓᵢ itself.
             cotangent = W.cotangent(xp, weights, scale, loss_shape, dtype, dev)
-            if hessian:
-                out_hess = self._weighted_hessian(xp, arrays, options, cotangent)
-                if not _all_finite(out_hess):
-                    _check_finite_result(self, math.inf, arrays, options, what="the Hessian")
-                return None, None, out_hess
-            out_value, out_grad = self._weighted_value_and_gradient(xp, arrays, options, cotangent, value, gradient)
+            # As on the direct path: NumPy's overflow warnings are silenced, and an overflow in
+            # any result is raised as LossOverflow instead.
+            with np.errstate(over="ignore", invalid="ignore") if is_numpy(xp) else contextlib.nullcontext():
+                if hessian:
+                    out_hess = self._weighted_hessian(xp, arrays, options, cotangent)
+                    if not _all_finite(out_hess):
+                        _check_finite_result(self, math.inf, arrays, options, what="the Hessian")
+                    return None, None, out_hess
+                out_value, out_grad = self._weighted_value_and_gradient(xp, arrays, options, cotangent, value,
+                                                                        gradient)
+            for array in E.as_tuple(out_grad) if out_grad is not None else ():
+                if not _all_finite(array):
+                    _check_finite_result(self, math.inf, arrays, options, what="the gradient")
             if gradient and out is not None:
                 out_grad = E.copy_into(out, out_grad)
             return out_value, out_grad, None
