@@ -27,6 +27,12 @@ def test_list_shows_the_catalog():
     for entry in ll.catalog():
         assert entry.name in result.stdout
     assert f"{len(ll.catalog())} losses" in result.stdout
+    families = {}
+    for entry in ll.catalog():
+        families[entry.family] = families.get(entry.family, 0) + 1
+    footer = " ".join(result.stdout.split())  # the footer may wrap
+    assert all(f"{family} {n}" in footer for family, n in families.items()), footer[-400:]
+    assert len(ll.catalog()) >= 100  # issue 13's catalog
 
 
 def test_list_by_family_and_unknown_family():

@@ -130,10 +130,15 @@ def list_losses(family: str = typer.Option(None, "--family", "-f", help="Only th
     for column in ("name", "family", "parameters", "description"):
         table.add_column(column, overflow="fold")
     entries = ll.catalog(family)
-    for entry in entries:
-        table.add_row(entry.name, entry.family, _params_text(entry), entry.description)
+    counts: dict[str, int] = {}
+    for k, entry in enumerate(entries):
+        counts[entry.family] = counts.get(entry.family, 0) + 1
+        last_of_family = k + 1 == len(entries) or entries[k + 1].family != entry.family
+        table.add_row(entry.name, entry.family, _params_text(entry), entry.description, end_section=last_of_family)
     console.print(table)
-    console.print(f"{len(entries)} losses. `losslab show NAME` for the formula, traits and estimate.")
+    by_family = ", ".join(f"{name} {n}" for name, n in counts.items())
+    console.print(f"{len(entries)} losses ({by_family}). `losslab show NAME` for the formula, traits and estimate.",
+                  highlight=False)
 
 
 @app.command()
