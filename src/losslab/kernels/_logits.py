@@ -182,21 +182,7 @@ def softmax_ce_rows_inplace(z, labels, c, losses, single):
         label = labels[i]
         m = _row_max(row)
         z_y = np.float64(row[label])
-        # Summed in float64 even for float32 rows: a vocabulary row is tens of thousands of
-        # terms, where _exp_into's float32 partial sums (about a thousand terms each) lose
-        # 1e-6 of the loss; the matrix products dominate this step's time anyway.
-        s = 0.0
-        if single:
-            m32 = np.float32(m)
-            for j in range(row.shape[0]):
-                e = M.exp_f32(row[j] - m32)
-                row[j] = e
-                s += np.float64(e)
-        else:
-            for j in range(row.shape[0]):
-                e = M.exp(np.float64(row[j]) - m)
-                row[j] = e
-                s += e
+        s = _exp_into(row, row, m, single)  # element by element: in place is safe
         losses[i] = m + math.log(s) - z_y
         k = np.float64(c[i]) / s
         if single:
