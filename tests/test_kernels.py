@@ -440,35 +440,3 @@ def test_concurrent_calls_from_threads():
     with ThreadPoolExecutor(4) as pool:
         values = list(pool.map(lambda _: K.distance("mse", {}, y, p, 1.0, np.empty_like(p)), range(8)))
     assert values == pytest.approx([expected] * 8, rel=1e-12)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("with_bias", [False, True])
-def test_lm_head_compiled_softmax_step_matches_numpy(monkeypatch, dtype, with_bias):
-    """linear_cross_entropy's NumPy path with the compiled per-chunk softmax step equals the
-    same path with LOSSLAB_KERNELS=0 (NumPy's passes), ignored tokens and weights included."""
-    rng = np.random.default_rng(11)
-    n, d, v = 50, 8, 37
-    hidden = rng.normal(size=(n, d)).astype(dtype)
-    weight = rng.normal(0.0, 2.0, size=(v, d)).astype(dtype)
-    bias = rng.normal(size=v).astype(dtype) if with_bias else None
-    targets = rng.integers(0, v, size=n)
-    targets[::7] = -100
-    w = rng.uniform(0.5, 2.0, size=n)
-    options = {"bias": bias} if with_bias else {}
-    loss = ll.LinearCrossEntropy(chunk_size=16)
-    compiled = loss.value_and_gradient(hidden, weight, targets, sample_weight=w, **options)
-    monkeypatch.setenv("LOSSLAB_KERNELS", "0")
-    reference = loss.value_and_gradient(hidden, weight, targets, sample_weight=w, **options)
-    tol = 2e-6 if dtype == np.float32 else 1e-12
-    assert float(compiled[0]) == pytest.approx(float(reference[0]), rel=tol)
-    for got, expected in zip(compiled[1], reference[1]):
-        assert got.dtype == dtype
-        np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.max(np.abs(expected)))
-
-
-def test_lm_head_step_leaves_other_layouts_to_numpy():
-    z = np.zeros((4, 6))[:, ::2]  # not C-contiguous
-    assert K.softmax_ce_rows_inplace(z, np.zeros(4, dtype=np.int64), np.ones(4)) is None
-    with pytest.raises(ValueError, match="labels and weights must be"):
-        K.softmax_ce_rows_inplace(np.zeros((4, 3)), np.zeros(3, dtype=np.int64), np.ones(4))

@@ -19,9 +19,7 @@ classes):
 - ``distance_hessian`` / ``margin_hessian`` (same arguments, ``hess_out``): write
   scale·w·ρ″ (φ″), return True;
 - ``softmax_cross_entropy(logits, labels, scale, grad_out, ...)`` and
-  ``bce_logits(y_true, logits, scale, grad_out, ...)``;
-- ``softmax_ce_rows_inplace(logits, labels, weights)``: the LM head's per-chunk softmax
-  step (losses/sequence.py calls it; the logits are its scratch buffer).
+  ``bce_logits(y_true, logits, scale, grad_out, ...)``.
 
 numba keys a cached loop on its own source file only: after editing ``_vmath.py`` (or a helper
 in ``_logits.py``) delete ``__pycache__/*.nbi`` and ``*.nbc`` here, or the loops that inline it
@@ -54,7 +52,6 @@ __all__ = [
     "distance_hessian",
     "margin_hessian",
     "softmax_cross_entropy",
-    "softmax_ce_rows_inplace",
     "bce_logits",
     "set_num_threads",
     "DISTANCE_LOSSES",
@@ -304,27 +301,6 @@ def softmax_cross_entropy(logits: Any, labels: Any, scale: float, grad_out: Any,
     if out is not grad_out:
         np.copyto(grad_out, out)
     return float(total)
-
-
-def softmax_ce_rows_inplace(logits: Any, labels: Any, weights: Any) -> np.ndarray | None:
-    """Overwrite (N, V) ``logits`` with wᵢ·(softmax(zᵢ) − onehot(yᵢ)) and return the N losses
-    logsumexp(zᵢ) − z_{i,yᵢ} (float64), one parallel pass per row: the LM head's step per
-    chunk of tokens (losses/sequence.py), whose logits are a scratch buffer. ``labels`` must
-    be valid indices. None, with ``logits`` untouched, without numba or for another dtype
-    or layout."""
-    if _modules() is None:
-        return None
-    z = logits
-    if (not isinstance(z, np.ndarray) or z.ndim != 2 or z.dtype not in _FLOATS or not z.flags.c_contiguous
-            or not z.flags.writeable):
-        return None
-    y = np.asarray(labels).astype(np.int64, copy=False)
-    w = np.asarray(weights, dtype=z.dtype)
-    if y.shape != z.shape[:1] or w.shape != z.shape[:1]:
-        raise ValueError(f"labels and weights must be (N,) for logits {z.shape}; got {y.shape} and {w.shape}")
-    losses = np.empty(z.shape[0], dtype=np.float64)
-    _run(_state["modules"][2].softmax_ce_rows_inplace, z.size, z, y, w, losses, z.dtype == np.float32)
-    return losses
 
 
 def bce_logits(y_true: Any, logits: Any, scale: float, grad_out: Any, weights: Any = None,

@@ -171,31 +171,6 @@ def softmax_ce(z, labels, weights, class_weight, ignore_index, scale, out, smoot
 
 
 @njit(parallel=True, nogil=True, cache=True, fastmath=_FAST, error_model="numpy")
-def softmax_ce_rows_inplace(z, labels, c, losses, single):
-    """Row i of ``z`` (finite logits) becomes cᵢ·(softmax(zᵢ) − onehot(yᵢ)) in place and
-    losses[i] = logsumexp(zᵢ) − z_{i,yᵢ}: the LM head's step per chunk of tokens, where
-    ``z`` is a scratch buffer of logits that the gradient's matrix products read next.
-    Labels are valid indices (the caller checked them). Shifted by the row maximum; a
-    non-finite logit makes that row's loss NaN, which the caller's total reports."""
-    for i in prange(z.shape[0]):
-        row = z[i]
-        label = labels[i]
-        m = _row_max(row)
-        z_y = np.float64(row[label])
-        s = _exp_into(row, row, m, single)  # element by element: in place is safe
-        losses[i] = m + math.log(s) - z_y
-        k = np.float64(c[i]) / s
-        if single:
-            k32 = np.float32(k)
-            for j in range(row.shape[0]):
-                row[j] = row[j] * k32
-        else:
-            for j in range(row.shape[0]):
-                row[j] = row[j] * k
-        row[label] -= c[i]
-
-
-@njit(parallel=True, nogil=True, cache=True, fastmath=_FAST, error_model="numpy")
 def bce_logits(t, z, weights, scale, out, pos_weight, flags):
     """Σᵢ wᵢℓᵢ of binary cross-entropy on logits, writing scale·wᵢ·∂ℓᵢ/∂zᵢ into ``out``.
 

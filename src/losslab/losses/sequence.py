@@ -22,7 +22,6 @@ import numpy as np
 from array_api_compat import device
 
 from .. import _stable as S
-from .. import kernels
 from .. import _validate as V
 from .._array import array_namespace, as_array, float_dtype, index_dtype, is_jax, is_numpy, is_torch, is_tracing, to_numpy
 from ..loss import Loss, Param, register
@@ -357,18 +356,12 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
         np.matmul(h, weight.T, out=z)
         if bias is not None:
             z += bias
+        z -= z.max(axis=1, keepdims=True)  # shifted logits: exp cannot overflow
+        target = z[rows, chunk_ids]
+        np.exp(z, out=z)
+        sums = z.sum(axis=1)
         c = cotangent[lo:hi]
-        # The compiled step (max, exp, sum, scale: one parallel pass per row, in place) where
-        # numba is installed; NumPy's five single-threaded passes over the chunk otherwise.
-        losses = None if filtering else kernels.softmax_ce_rows_inplace(z, chunk_ids, c)
-        if losses is not None:
-            total += math.fsum(c * losses)
-        else:
-            z -= z.max(axis=1, keepdims=True)  # shifted logits: exp cannot overflow
-            target = z[rows, chunk_ids]
-            np.exp(z, out=z)
-            sums = z.sum(axis=1)
-            total += math.fsum(c * (np.log(sums) - target))
+        total += math.fsum(c * (np.log(sums) - target))
         if not gradient:
             continue
         keep = None
@@ -377,10 +370,9 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
             keep = np.maximum.reduceat(z, starts, axis=1).max(axis=0) >= filter_eps
             keep[chunk_ids // FILTER_BLOCK] = True  # a target's column is −1 + p: never skipped
             z *= c[:, None]
-        elif losses is None:
+        else:
             z *= (c / sums)[:, None]  # c ⊙ softmax
-        if losses is None:  # (the compiled step left c ⊙ (softmax − onehot) in z already)
-            z[rows, chunk_ids] -= c  # c ⊙ (softmax − onehot)
+        z[rows, chunk_ids] -= c  # c ⊙ (softmax − onehot)
         if keep is None or keep.all():
             np.matmul(z, weight, out=d_hidden[lo:hi])
             # d_weight += zᵀ h, accumulated by BLAS in place (d_weight.T is Fortran-ordered),
