@@ -38,8 +38,10 @@ CHUNK_BYTES = 1 << 28
 #: Default chunk on NumPy: 48 MiB of logits, so that the working memory beyond the gradients
 #: stays under 64 MiB at any V (the per-chunk vectors and BLAS's packing buffers take the
 #: rest). Liger sizes its chunks from V/d for the same reason; here the bound is in bytes.
-#: The gradient's cost does not grow with smaller chunks until they are too thin for BLAS
-#: (bench/README.md: the same time at 48 MiB as at 256 MiB).
+#: The price is time: each chunk's matrix products pass over the whole (V, d) weight and its
+#: gradient (OpenBLAS packs the weight again for every call), a cost per chunk that fewer,
+#: larger chunks amortise (bench/README.md, quiet machine: 2.48 s at 48 MiB, 1.72 s at
+#: 256 MiB, 1.77 s for the naive logits); ``chunk_size=`` trades memory for it.
 NUMPY_CHUNK_BYTES = 48 << 20
 #: Vocabulary columns per block of the filtered mode (filter_eps).
 FILTER_BLOCK = 2048
