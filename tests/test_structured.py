@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -472,6 +473,32 @@ def test_sinkhorn_is_stable_at_small_epsilon_and_approaches_exact_ot(rng):
     # assignment by brute force is the ε → 0 limit.
     exact = min(sum(cost[i, s[i]] for i in range(5)) for s in itertools.permutations(range(5))) / 5
     assert value == pytest.approx(exact, rel=0.01)
+
+
+def _converges_within(loss, x, y):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = loss(x, y)
+    return value, not any("did not converge" in str(w.message) for w in caught)
+
+
+def test_sinkhorn_epsilon_scaling_reaches_the_same_value_in_fewer_iterations():
+    """Annealing ε (epsilon_scaling) warm-starts each ε from the last potentials: the same
+    optimum, in fewer iterations. The counts were found on this seeded data by bisection on
+    max_iter (tol 1e-6): 742 iterations without scaling, 538 with k = 0.9."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 2)), rng.normal(size=(50, 2)) + 1.0
+    plain, ok = _converges_within(ll.Sinkhorn(epsilon=0.05, tol=1e-6, max_iter=600), x, y)
+    assert not ok  # 600 iterations are not enough at ε = 0.05 from zero potentials ...
+    scaled, ok = _converges_within(ll.Sinkhorn(epsilon=0.05, tol=1e-6, max_iter=600, epsilon_scaling=0.9), x, y)
+    assert ok  # ... and are when ε is annealed from the largest cost
+    exact = ll.Sinkhorn(epsilon=0.05, tol=1e-12, max_iter=100000)(x, y)
+    assert scaled == pytest.approx(exact, rel=1e-6)
+    for k in (0.5, 0.8):
+        assert ll.Sinkhorn(epsilon=0.05, tol=1e-12, max_iter=100000, epsilon_scaling=k)(x, y) == pytest.approx(
+            exact, rel=1e-10)
+    with pytest.raises(ValueError, match="epsilon_scaling"):
+        ll.Sinkhorn(epsilon_scaling=1.5)
 
 
 def test_sinkhorn_envelope_gradient_matches_differences(rng):

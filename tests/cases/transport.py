@@ -42,6 +42,8 @@ CASES = [
     Case("wasserstein_1d-weighted", ll.Wasserstein1D(), _samples(True), has_hessian=False),
     # tol far below the finite-difference step, so that the oracle sees a converged value.
     Case("sinkhorn", ll.Sinkhorn(epsilon=0.5, tol=1e-13), _clouds(False), has_hessian=False),
+    Case("sinkhorn-epsilon_scaling", ll.Sinkhorn(epsilon=0.2, tol=1e-13, epsilon_scaling=0.7), _clouds(False),
+         has_hessian=False),
     Case("sinkhorn-euclidean-weighted", ll.Sinkhorn(epsilon=0.2, cost="euclidean", tol=1e-13), _clouds(True),
          has_hessian=False),
     # mmd's Hessian diagonal is checked against PyTorch in test_survival_and_ordinal.py: the

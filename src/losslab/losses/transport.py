@@ -215,7 +215,10 @@ class Sinkhorn(Loss):
       stable at small ε (ε is in the units of the cost); they stop when the row marginal of
       P is within ``tol`` (L1) of a (at least 100 ulp of the dtype), or warn after ``max_iter``.
       Convergence slows as ε shrinks relative to the cost (the contraction factor tends to
-      1): at small ε raise ``max_iter`` or loosen ``tol``.
+      1): at small ε use ``epsilon_scaling`` (a factor k in (0, 1)): the iterations start at
+      ε₀ = max C and multiply ε by k after each one until it reaches ``epsilon``, each
+      warm-started from the last potentials (Schmitzer 2019; GeomLoss's annealing), then run
+      at ``epsilon`` to ``tol``; ``max_iter`` counts every iteration.
     - Domains: x (n, d), y (m, d) real; ``a=`` (n,), ``b=`` (m,) per call, non-negative and
       summing to 1 (uniform when absent; never renormalised); epsilon > 0.
     - Gradient with respect to x, by the envelope theorem (the potentials are optimal, so
@@ -246,6 +249,9 @@ class Sinkhorn(Loss):
         Param("max_iter", 1000, V.Rule(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
                                        "an integer >= 1"), "iterations at most"),
         Param("tol", 1e-9, V.POSITIVE, "L1 error of the row marginal at which to stop"),
+        Param("epsilon_scaling", None,
+              V.Rule(lambda v: v is None or (V.FINITE.check(v) and 0.0 < v < 1.0), "None or a number in (0, 1)"),
+              "anneal ε from the largest cost down to epsilon by this factor per iteration (None: off)"),
     )
     inputs = ("x", "y")
     differentiable_inputs = ("x",)
@@ -272,43 +278,54 @@ class Sinkhorn(Loss):
 
     def _potential_g(self, xp: Any, cost: Any, log_a: Any, log_b: Any) -> Any:
         """The optimal potential g for a fixed (detached) cost matrix."""
-        eps = self.epsilon
+        target = self.epsilon
 
-        def f_step(g: Any) -> Any:
+        def f_step(g: Any, eps: Any) -> Any:
             return -eps * S.logsumexp(xp, log_b[None, :] + (g[None, :] - cost) / eps, axis=1)
 
-        def g_step(f: Any) -> Any:
+        def g_step(f: Any, eps: Any) -> Any:
             return -eps * S.logsumexp(xp, log_a[:, None] + (f[:, None] - cost) / eps, axis=0)
 
         def marginal_error(f: Any, g: Any) -> Any:
-            log_plan = log_a[:, None] + log_b[None, :] + (f[:, None] + g[None, :] - cost) / eps
+            log_plan = log_a[:, None] + log_b[None, :] + (f[:, None] + g[None, :] - cost) / target
             return xp.sum(xp.abs(xp.sum(xp.exp(log_plan), axis=1) - xp.exp(log_a)))
 
         # Rounding bounds how small the marginal error can get: a float32 solve stops at about 1e-5.
         tol = max(self.tol, 100.0 * float(xp.finfo(cost.dtype).eps))
         g = xp.zeros((cost.shape[1],), dtype=cost.dtype, device=device(cost))
+        k = self.epsilon_scaling
+        # ε-scaling starts at the largest cost (where one iteration nearly solves the problem)
+        # and shrinks ε by k per iteration down to epsilon; without it, ε is epsilon throughout.
+        eps = target if k is None else xp.maximum(xp.max(cost), xp.asarray(target, dtype=cost.dtype))
         if is_jax(xp):
             import jax
 
             def body(state: tuple) -> tuple:
-                _, g, _, it = state
-                f = f_step(g)
-                g = g_step(f)
-                return f, g, marginal_error(f, g), it + 1
+                _, g, _, it, eps = state
+                f = f_step(g, eps)
+                g = g_step(f, eps)
+                err = xp.where(eps > target, xp.asarray(float("inf"), dtype=cost.dtype), marginal_error(f, g))
+                return f, g, err, it + 1, eps if k is None else xp.maximum(eps * k, target)
 
             def going(state: tuple) -> Any:
                 return (state[2] > tol) & (state[3] < self.max_iter)
 
-            state = (f_step(g), g, xp.asarray(float("inf"), dtype=cost.dtype), 0)
-            _, g, err, _ = jax.lax.while_loop(going, body, state)
+            eps = xp.asarray(eps, dtype=cost.dtype)
+            state = (f_step(g, eps), g, xp.asarray(float("inf"), dtype=cost.dtype), 0, eps)
+            _, g, err, _, _ = jax.lax.while_loop(going, body, state)
             if not is_tracing(err) and float(err) > tol:
                 self._warn(float(err))
             return g
-        err = float("inf")
+        eps = float(eps)
+        err, settled = float("inf"), 0
         for it in range(self.max_iter):
-            f = f_step(g)
-            g = g_step(f)
-            if it % 10 == 9 or it == self.max_iter - 1:
+            f = f_step(g, eps)
+            g = g_step(f, eps)
+            if eps > target:
+                eps = max(eps * k, target)
+                continue
+            settled += 1
+            if settled % 10 == 0 or it == self.max_iter - 1:
                 err = float(marginal_error(f, g))
                 if err <= tol:
                     return g
@@ -318,7 +335,7 @@ class Sinkhorn(Loss):
     def _warn(self, err: float) -> None:
         warnings.warn(
             f"sinkhorn did not converge in max_iter={self.max_iter} iterations (marginal error {err:.3g} >"
-            f" tol={self.tol:g}); raise max_iter or epsilon.",
+            f" tol={self.tol:g}); raise max_iter or epsilon, or anneal with epsilon_scaling=0.9.",
             RuntimeWarning,
             stacklevel=4,
         )
