@@ -539,7 +539,8 @@ class MarginBased(_InBatch):
         embeddings, labels, beta = arrays
         check_rows(embeddings, "embeddings")
         check_labels(labels, embeddings.shape[0], "labels")
-        if beta.ndim != 1 or beta.shape[0] < 1:
+        # (an empty batch has no pair, so any boundary vector will do, an empty one included)
+        if beta.ndim != 1 or (beta.shape[0] < 1 and embeddings.shape[0] > 0):
             raise ValueError(f"beta must have shape (1,) (one boundary) or (n_classes,) (one per class);"
                              f" got shape {tuple(beta.shape)}")
         dtype = float_dtype(xp, embeddings, beta)
