@@ -256,16 +256,23 @@ def test_choose_recommends_and_searches_an_uploaded_csv(tab, shots, tmp_path):
     assert first.strip() == expected
     assert tab.page.input_value("#candidates")  # pre-filled from the advice
     tab.page.fill("#cv", "2")
-    # record what the progress line says while the fits run (the page clears it at the end)
-    tab.page.evaluate("""() => { window.seen = []; new MutationObserver(() => window.seen.push(
-        document.getElementById('progress').textContent)).observe(document.getElementById('progress'),
-        {childList: true, characterData: true, subtree: true}); }""")
+    # Record each progress event the page's handler receives, and what the progress line says
+    # (the browser may deliver several lines of the stream at once, and repaints only the last).
+    tab.page.evaluate("""() => {
+        window.events = []; window.shown = [];
+        const stream = LL.postStream;
+        LL.postStream = (path, body, onProgress) => stream(path, body, (done, total) => {
+            onProgress(done, total);
+            window.events.push([done, total]);
+            window.shown.push(document.getElementById('progress').textContent);
+        });
+    }""")
     tab.page.click("#search")
     tab.page.wait_for_selector("#results table", timeout=60000)
-    seen = tab.page.evaluate("() => window.seen")
     n_fits = 2 * len(tab.page.input_value("#candidates").split(";"))
-    assert any(f"{n_fits}/{n_fits} fits" in line for line in seen), seen  # counted fit by fit, to the end
-    assert any(f"1/{n_fits} fits" in line for line in seen), seen
+    assert tab.page.evaluate("() => window.events") == [[k, n_fits] for k in range(1, n_fits + 1)]
+    shown = tab.page.evaluate("() => window.shown")
+    assert shown[0].startswith(f"cross-validating: 1/{n_fits} fits") and f"{n_fits}/{n_fits} fits" in shown[-1]
     assert tab.page.locator("#results tbody tr").count() >= 2
     assert "metric=mae" in tab.page.url and "target=price" in tab.page.url
     tab.page.screenshot(path=str(shots / "choose.png"), full_page=True)
