@@ -86,6 +86,13 @@ class _OverlapLoss(_MapLoss):
     under- or overflows where the index itself is representable.
     """
 
+    def _traits(self) -> Traits:
+        # in [0, 1]; with smooth > 0 the ratio's slopes are bounded too (focal_tversky overrides)
+        return Traits(
+            task="segmentation", y_true_domain=UNIT, y_pred_domain=UNIT, bounded=True, lipschitz=self.smooth > 0,
+            robust=self.smooth > 0, proper=False, estimates="other",
+        )
+
     def _coefficients(self) -> tuple[float, float, float, float]:
         """(a, b_p, b_t, c) of N = a·I + s and D = b_p·P + b_t·T + c·I + s."""
         raise NotImplementedError
@@ -163,12 +170,6 @@ class Dice(_OverlapLoss):
     formula = r"1 - \frac{2\sum p t + s}{\sum p + \sum t + s}"
     parameters = (Param("smooth", 1.0, V.NONNEGATIVE, "added to numerator and denominator"),)
 
-    def _traits(self) -> Traits:
-        return Traits(
-            task="segmentation", y_true_domain=UNIT, y_pred_domain=UNIT, bounded=True, lipschitz=self.smooth > 0,
-            robust=self.smooth > 0, proper=False, estimates="other",
-        )
-
     def _coefficients(self) -> tuple[float, float, float, float]:
         return 2.0, 1.0, 1.0, 0.0
 
@@ -209,12 +210,6 @@ class Tversky(_OverlapLoss):
         if self.alpha == 0 and self.beta == 0:
             raise ValueError("tversky: alpha and beta must not both be 0 (the index would be 1); got alpha=0, beta=0")
 
-    def _traits(self) -> Traits:
-        return Traits(
-            task="segmentation", y_true_domain=UNIT, y_pred_domain=UNIT, bounded=True, lipschitz=self.smooth > 0,
-            robust=self.smooth > 0, proper=False, estimates="other",
-        )
-
     def _coefficients(self) -> tuple[float, float, float, float]:
         # TP + αFP + βFN = αP + βT + (1 − α − β)·TP.
         return 1.0, self.alpha, self.beta, 1.0 - self.alpha - self.beta
@@ -247,12 +242,6 @@ class Jaccard(_OverlapLoss):
     description = "1 − soft intersection over union per class: optimises the IoU of a segmentation."
     formula = r"1 - \frac{\sum p t + s}{\sum p + \sum t - \sum p t + s}"
     parameters = (Param("smooth", 1.0, V.NONNEGATIVE, "added to numerator and denominator"),)
-
-    def _traits(self) -> Traits:
-        return Traits(
-            task="segmentation", y_true_domain=UNIT, y_pred_domain=UNIT, bounded=True, lipschitz=self.smooth > 0,
-            robust=self.smooth > 0, proper=False, estimates="other",
-        )
 
     def _coefficients(self) -> tuple[float, float, float, float]:
         return 1.0, 1.0, 1.0, -1.0
