@@ -213,6 +213,35 @@ def test_angular_margin_gradients_equal_torch_autograd_of_the_formula(rng, loss)
     np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-8, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_arcface_gradient_is_exact_as_the_embedding_reaches_its_class_row(dtype):
+    """Near θ = 0, ∂φ/∂cos θ ∝ 1/sin θ multiplies a tangent of length sin θ; computed as
+    such, √(1 − cos²θ) has no digits left below θ ≈ √eps and the gradient exploded (1e137
+    at θ = 0 in float64; float32 off by a quarter at θ = 1e-4). The oracle is PyTorch's
+    autograd of ArcFace written with the angle from atan2, exact at small angles, in float64."""
+    torch = pytest.importorskip("torch")
+    s, m = 4.0, 0.5
+    loss = ll.get("arcface", scale=s, margin=m)
+    weight = np.array([[1.0, 0.0], [0.0, 1.0]])
+    for theta in (1e-2, 1e-4, 1e-7, 1e-10):
+        x = np.array([[2.0 * math.cos(theta), 2.0 * math.sin(theta)]])
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(weight, requires_grad=True)
+        xn, wn = tx / tx.norm(dim=1, keepdim=True), tw / tw.norm(dim=1, keepdim=True)
+        angle = torch.atan2(xn[0, 0] * wn[0, 1] - xn[0, 1] * wn[0, 0], xn[0] @ wn[0])  # θ to class 0's row
+        logits = s * torch.stack([torch.cos(angle.abs() + m), xn[0] @ wn[1]])
+        torch.nn.functional.cross_entropy(logits[None], torch.tensor([0])).backward()
+        gx, gw = loss.gradient(x.astype(dtype), [0], weight.astype(dtype))
+        assert gx.dtype == dtype
+        tol = 1e-9 if dtype == np.float64 else 2e-6
+        np.testing.assert_allclose(gx, tx.grad.numpy(), atol=tol, err_msg=f"theta={theta}")
+        np.testing.assert_allclose(gw, tw.grad.numpy(), atol=tol, err_msg=f"theta={theta}")
+    # θ = 0 exactly (a class row imprinted from the embedding): finite, the margin term's
+    # subgradient 0, so the gradient is that of cos m·cos θ, which is 0 along the row.
+    gx, gw = loss.gradient(np.array([[3.0, 4.0]]), [0], np.array([[0.6, 0.8], [0.0, 1.0]]))
+    assert np.all(np.isfinite(gx)) and np.all(np.isfinite(gw))
+    assert abs(float(gx[0] @ np.array([0.6, 0.8]))) < 1e-12
+
+
 def test_cosface_with_zero_margin_is_normalised_softmax_cross_entropy(rng):
     x, weight = rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
     labels = rng.integers(0, 4, 5)
@@ -550,6 +579,34 @@ def test_margin_based_one_beta_gradient_and_float32_extremes(rng):
     value32, (gx32, gb32) = ll.MarginBased().value_and_gradient(big, labels, np.float32([1.2]))
     assert value32.dtype == np.float32 and float(value32) == pytest.approx(value, rel=1e-5)
     assert np.all(np.isfinite(gx32)) and gb32[0] == pytest.approx(gb[0], rel=1e-5)
+
+
+def test_distance_losses_give_coincident_rows_an_exact_subgradient():
+    """Duplicated (or collapsed) rows of a batch have D = 0, where ‖x_i − x_k‖ has a kink;
+    the gradient there was rounding noise (h ≈ 1e15 times a cancelling sum). Properties that
+    need no oracle: both losses depend on differences of rows only, so lifted_structure's
+    row gradients sum to 0 (they summed to 0.125 on four equal rows), two identical rows
+    with the same label get the same gradient; and for both, the gradient at the kink is
+    the midpoint of the gradients on either side of it (‖u‖'s subgradient at u = 0 is the
+    mean of its slopes at ±δv, 0, and the other pairs are smooth there)."""
+    x = np.array([[0.3, 0.7], [0.3, 0.7], [1.0, -0.2]])
+    g = ll.get("lifted_structure").gradient(x, [0, 0, 1])
+    np.testing.assert_allclose(g.sum(axis=0), 0.0, atol=1e-15)
+    np.testing.assert_allclose(g[0], g[1], atol=1e-15)  # the same row with the same label
+    assert np.all(ll.get("lifted_structure").gradient(np.full((4, 2), 3.0), [0, 0, 1, 1]) == 0.0)
+    for name, labels, extra in (("lifted_structure", [0, 0, 1], ()), ("margin_based", [0, 1, 1], ([1.2],))):
+        loss = ll.get(name)
+        at = loss.gradient(x, labels, *extra)
+        at = at[0] if isinstance(at, tuple) else at
+        step = np.zeros_like(x)
+        step[1] = [3e-8, -4e-8]
+        sides = [loss.gradient(x + sign * step, labels, *extra) for sign in (1.0, -1.0)]
+        sides = [side[0] if isinstance(side, tuple) else side for side in sides]
+        np.testing.assert_allclose(at, (sides[0] + sides[1]) / 2, atol=1e-6, err_msg=name)
+    near = x.copy()
+    near[1] += 1e-6
+    g_near = ll.get("lifted_structure").gradient(near, [0, 0, 1])
+    np.testing.assert_allclose(g_near.sum(axis=0), 0.0, atol=1e-12)
 
 
 def test_margin_based_learns_beta_between_the_two_distance_groups(rng):

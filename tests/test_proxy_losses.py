@@ -83,7 +83,7 @@ def test_sphereface_covers_every_branch_of_psi(rng):
 @pytest.mark.parametrize("m", [2, 3, 4])
 def test_sphereface_psi_is_continuous_decreasing_and_spans_1_to_1_minus_2m(m):
     c = np.cos(np.linspace(0.0, math.pi, 2001))
-    psi, dpsi = ll.SphereFace(margin=m)._phi(np, c)
+    psi, dpsi, _ = ll.SphereFace(margin=m)._phi(np, c, np.sqrt(1.0 - c * c))
     assert psi[0] == pytest.approx(1.0) and psi[-1] == pytest.approx(1.0 - 2 * m)
     assert np.all(np.diff(psi) <= 1e-12)  # θ increasing: ψ never increases
     assert np.max(np.abs(np.diff(psi))) < 0.05  # no jump at the boundaries kπ/m

@@ -338,6 +338,21 @@ def test_supcon_equals_khosla_formula_and_skips_anchors_without_positives(rng):
     assert none[5] == 0.0
 
 
+def test_supcon_of_a_single_row_is_zero_with_a_zero_gradient():
+    """One row has no positive and no other row: its softmax runs over no entry. The
+    docstring's rule (an anchor without positive neither counts nor has a gradient) gives 0
+    and a zero gradient, as ntxent does; it warned and raised LossOverflow before."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(ll.supcon(np.array([[1.0, 2.0]]), [0])) == 0.0
+        for reduction in ("mean", "sum"):
+            g = ll.get("supcon").gradient(np.array([[1.0, 2.0]]), [0], reduction=reduction)
+            assert np.array_equal(g, np.zeros((1, 2)))
+        assert np.array_equal(ll.get("ntxent").gradient(np.array([[1.0, 2.0]]), [0]), np.zeros((1, 2)))
+
+
 # ------------------------------------------------------------------ invariances
 def test_info_nce_and_clip_do_not_change_when_embeddings_are_rescaled(rng):
     q, k = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))

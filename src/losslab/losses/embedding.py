@@ -595,8 +595,10 @@ class SupCon(_InBatch):
         same = xp.astype(labels[:, None] == labels[None, :], s.dtype)
         positives = same * (1.0 - eye)
         count = xp.sum(positives, axis=1)
-        # The anchor itself is left out of the softmax: its entry becomes −inf.
-        s_out = xp.where(eye > 0, xp.full_like(s, -float("inf")), s)
+        # The anchor itself is left out of the softmax: its entry becomes −inf. A row without
+        # positives counts for nothing; it keeps finite entries (its own s) so that its softmax and
+        # log-sum-exp stay finite where every other entry is −inf (a batch of one row).
+        s_out = xp.where((eye > 0) & (count > 0)[:, None], xp.full_like(s, -float("inf")), s)
         return z_hat, norm, s, s_out, positives, count
 
     def _extra_weights(self, xp: Any, arrays: tuple, options: dict) -> Any:

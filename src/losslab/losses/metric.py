@@ -395,10 +395,17 @@ def _pairwise_distances(xp: Any, x: Any) -> Any:
 
 
 def _distance_backward(xp: Any, g: Any, d: Any, x: Any) -> Any:
-    """∂/∂x of Σ g_ik D_ik, D_ik = ‖x_i − x_k‖: Σ_k h_ik (x_i − x_k), h = (g + gᵀ)/D (g = 0 on
-    the diagonal)."""
-    h = (g + g.T) / d
-    return xp.sum(h, axis=1, keepdims=True) * x - h @ x
+    """∂/∂x of Σ g_ik D_ik, D_ik = ‖x_i − x_k‖: Σ_k (g + gᵀ)_ik (x_i − x_k)/D_ik (g = 0 on the
+    diagonal), one column at a time from the differences, as the distances are formed:
+    (x_i − x_k)/D_ik is a unit vector's entry (|·| <= 1, no overflow), and rows that
+    coincide contribute exactly 0 (the subgradient), where h = (g + gᵀ)/D of ~1e15 times
+    Σ_k h_ik·x_i − (h @ x)_i cancelled into rounding noise."""
+    h = g + g.T
+    columns = []
+    for k in range(x.shape[1]):
+        column = x[:, k]
+        columns.append(xp.sum(h * ((column[:, None] - column[None, :]) / d), axis=1))
+    return xp.stack(columns, axis=1)
 
 
 # ----------------------------------------------------------------------------- lifted structure
@@ -664,158 +671,22 @@ def _check_class_labels(xp: Any, labels: Any, n_classes: int, rows: str = "one r
         )
 
 
-class _AngularMargin(_InBatch):
-    """Softmax cross-entropy on s·cos θ between normalised embeddings and normalised class
-    weights, the true class's cosine replaced by φ(cos θ) (the margin)."""
+def _divide_or_zero(xp: Any, num: Any, den: Any) -> Any:
+    """num/den, and 0 where den is 0 (a unit direction of a zero vector: the subgradient 0)."""
+    nonzero = den > 0
+    return xp.where(nonzero, num / xp.where(nonzero, den, xp.ones_like(den)), xp.zeros_like(num))
+
+
+class _ClassMatrix(_InBatch):
+    """Embeddings against a matrix of class rows (class weights, sub-centres or proxies),
+    the input named ``inputs[2]``, with ``_rows_per_class()`` rows per class in class-major
+    order (row c·K + k is sub-centre k of class c). A class's cosine is the largest of its
+    rows' cosines; the gradient goes through the row that gives it."""
 
     family = "embedding"
     inputs = ("embeddings", "labels", "weight")
     differentiable_inputs = ("embeddings", "weight")
     TRAITS = Traits(convex=False, estimates="other", **_METRIC)
-
-    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
-        """φ(cos θ) of the true class and its derivative in cos θ."""
-        raise NotImplementedError
-
-    def _prepare(self, xp: Any, arrays: tuple, options: dict) -> tuple[tuple, dict]:
-        embeddings, labels, weight = arrays
-        check_rows(embeddings, "embeddings")
-        check_labels(labels, embeddings.shape[0], "labels")
-        if weight.ndim != 2 or weight.shape[1] != embeddings.shape[1]:
-            raise ValueError(
-                f"weight must be the class matrix of shape (n_classes, {embeddings.shape[1]}), one row per class of"
-                f" the width of embeddings; got shape {tuple(weight.shape)}"
-            )
-        dtype = float_dtype(xp, embeddings, weight)
-        return (xp.astype(embeddings, dtype, copy=False), labels, xp.astype(weight, dtype, copy=False)), options
-
-    def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
-        embeddings, labels, weight = arrays
-        V.check_finite(xp, embeddings, "embeddings")
-        V.check_finite(xp, weight, "weight")
-        _check_class_labels(xp, labels, weight.shape[0])
-
-    def _parts(self, xp: Any, embeddings: Any, labels: Any, weight: Any) -> tuple:
-        x_hat, x_norm = normalize(xp, embeddings)
-        w_hat, w_norm = normalize(xp, weight)
-        cos = x_hat @ w_hat.T
-        classes = xp.astype(xp.arange(weight.shape[0], device=device(cos)), cos.dtype)
-        onehot = xp.astype(xp.astype(labels, cos.dtype)[:, None] == classes[None, :], cos.dtype)
-        # Rounding can put |cos| a few ulp above 1, where arccos-type margins have no value.
-        c_true = S.clip(xp, xp.sum(onehot * cos, axis=1), -1.0, 1.0)
-        phi, dphi = self._phi(xp, c_true)
-        logits = self.scale * (cos + onehot * (phi - c_true)[:, None])
-        return x_hat, x_norm, w_hat, w_norm, onehot, logits, phi, dphi
-
-    def _per_sample(self, xp: Any, embeddings: Any, labels: Any, weight: Any) -> Any:
-        *_, logits, phi, _ = self._parts(xp, embeddings, labels, weight)
-        return S.logsumexp(xp, logits, axis=1) - self.scale * phi
-
-    def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
-        x_hat, x_norm, w_hat, w_norm, onehot, logits, phi, dphi = self._parts(xp, *arrays)
-        total = None
-        if value:
-            total = _scalar(xp, xp.sum(cotangent * (S.logsumexp(xp, logits, axis=1) - self.scale * phi)))
-        if not gradient:
-            return total, None
-        g_logits = cotangent[:, None] * (S.softmax(xp, logits, axis=1) - onehot)
-        g_cos = self.scale * g_logits * (1.0 + onehot * (dphi - 1.0)[:, None])
-        d_x = normalize_backward(xp, x_hat, x_norm, g_cos @ w_hat)
-        d_w = normalize_backward(xp, w_hat, w_norm, g_cos.T @ x_hat)
-        return total, (d_x, d_w)
-
-
-@register
-class ArcFace(_AngularMargin):
-    r"""ArcFace (additive angular margin, Deng et al. 2019): the true class's angle is widened by m.
-
-    - Formula: with :math:`\cos\theta_{ij} = \hat x_i\cdot\hat w_j` (rows of the embeddings and
-      of the class matrix L2-normalised), :math:`\ell_i = -\log\frac{e^{s\cos(\theta_{iy_i} + m)}}
-      {e^{s\cos(\theta_{iy_i} + m)} + \sum_{j\ne y_i} e^{s\cos\theta_{ij}}}`, with
-      cos(θ + m) = cos θ cos m − sin θ sin m, sin θ = √(1 − cos²θ).
-    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); weight (C, dim) the
-      class matrix (a learned parameter: differentiable); scale > 0; margin in [0, π/2).
-    - Gradient of Σᵢ cᵢℓᵢ: G = c ⊙ (softmax − onehot) on the logits; ∂cos_ij = sG_ij for
-      j ≠ yᵢ and sG_iy·(cos m + cos θ sin m / sin θ) for the true class; ∂x̂ = ∂cos ŵ,
-      ∂ŵ = ∂cosᵀ x̂, then through both normalisations. The true-class derivative grows
-      without bound as θ → 0 (sin θ → 0), as arccos's does; no Hessian; not separable (the
-      class matrix is shared).
-    - Estimates: class-separable directions with an angular gap m between classes ("other").
-    - Relations: the paper's cos(θ + m) without insightface's fallback for θ + m > π
-      (``easy_margin``/``th`` there); pytorch-metric-learning's ``ArcFaceLoss`` (margin in
-      *degrees*, 28.6° = 0.5 rad, scale 64) computes cos(θ + m) through arccos, the same
-      number (its class name is no alias here: its margin's unit differs). margin=0 is the normalised softmax (NormFace) at scale s.
-    - Reference: Deng, Guo, Xue & Zafeiriou (2019), ArcFace: additive angular margin loss for
-      deep face recognition, eq. 3.
-
-    >>> import losslab as ll
-    >>> print(round(float(ll.arcface([[0.6, 0.8]], [0], [[1.0, 0.0], [0.0, 1.0]], scale=1.0, margin=0.5)), 6))
-    1.074654
-    """
-
-    name = "arcface"
-    aliases = ("additive_angular_margin",)
-    description = "ArcFace: softmax on s·cos θ with the true class's angle widened by m."
-    formula = r"-\log\frac{e^{s\cos(\theta_{y}+m)}}{e^{s\cos(\theta_{y}+m)} + \sum_{j\ne y}e^{s\cos\theta_j}}"
-    parameters = (
-        Param("scale", 64.0, V.POSITIVE, "s: the radius of the hypersphere (logit scale)"),
-        Param("margin", 0.5, V.interval_rule(0.0, math.pi / 2, True, False), "m: the additive angular margin (radians)"),
-    )
-
-    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
-        # sin θ floored at the dtype's tiny: finite at |cos θ| = 1, where arccos is not differentiable.
-        sin = xp.sqrt(xp.maximum(1.0 - c * c, float(xp.finfo(c.dtype).smallest_normal)))
-        cm, sm = math.cos(self.margin), math.sin(self.margin)
-        return c * cm - sin * sm, cm + c * sm / sin
-
-
-@register
-class CosFace(_AngularMargin):
-    r"""CosFace (large-margin cosine loss, Wang et al. 2018): the true class's cosine lowered by m.
-
-    - Formula: :math:`\ell_i = -\log\frac{e^{s(\cos\theta_{iy_i} - m)}}{e^{s(\cos\theta_{iy_i} - m)}
-      + \sum_{j\ne y_i} e^{s\cos\theta_{ij}}}`, :math:`\cos\theta_{ij} = \hat x_i\cdot\hat w_j`.
-    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); weight (C, dim) the
-      class matrix (differentiable); scale > 0; margin >= 0.
-    - Gradient of Σᵢ cᵢℓᵢ: ∂cos = sG with G = c ⊙ (softmax − onehot) (the margin is a
-      constant shift), then ∂x̂ = ∂cos ŵ, ∂ŵ = ∂cosᵀ x̂ and both normalisations. No
-      Hessian; not separable (the class matrix is shared).
-    - Estimates: class-separable directions with a cosine gap m ("other").
-    - Relations: pytorch-metric-learning's ``CosFaceLoss`` (margin 0.35, scale 64, the
-      defaults here) and AM-Softmax (Wang et al. 2018, "additive margin softmax") are the
-      same loss.
-    - Reference: Wang et al. (2018), CosFace: large margin cosine loss for deep face
-      recognition, eq. 4.
-
-    >>> import losslab as ll
-    >>> print(round(float(ll.cosface([[0.6, 0.8]], [0], [[1.0, 0.0], [0.0, 1.0]], scale=1.0, margin=0.35)), 6))
-    1.005492
-    """
-
-    name = "cosface"
-    aliases = ("large_margin_cosine", "am_softmax", "CosFaceLoss")
-    description = "CosFace: softmax on s·cos θ with the true class's cosine lowered by m."
-    formula = r"-\log\frac{e^{s(\cos\theta_{y}-m)}}{e^{s(\cos\theta_{y}-m)} + \sum_{j\ne y}e^{s\cos\theta_j}}"
-    parameters = (
-        Param("scale", 64.0, V.POSITIVE, "s: the logit scale"),
-        Param("margin", 0.35, V.NONNEGATIVE, "m: the additive cosine margin"),
-    )
-
-    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
-        return c - self.margin, xp.ones_like(c)
-
-
-# ----------------------------------------------------------------------------- SphereFace, sub-centres, proxies
-_POSITIVE_INTEGER = V.Rule(
-    lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1, "an integer >= 1"
-)
-
-
-class _ClassMatrix(_AngularMargin):
-    """Embeddings against a matrix of class rows (class weights, sub-centres or proxies),
-    the input named ``inputs[2]``, with ``_rows_per_class()`` rows per class in class-major
-    order (row c·K + k is sub-centre k of class c). A class's cosine is the largest of its
-    rows' cosines; the gradient goes through the row that gives it."""
 
     def _rows_per_class(self) -> int:
         return 1
@@ -858,15 +729,18 @@ class _ClassMatrix(_AngularMargin):
         onehot = xp.astype(xp.astype(labels, cos.dtype)[:, None] == classes[None, :], cos.dtype)
         return x_hat, x_norm, w_hat, w_norm, cos, onehot, select
 
-    def _cosine_backward(self, xp: Any, parts: tuple, g_cos: Any) -> tuple[Any, Any]:
+    def _cosine_backward(self, xp: Any, parts: tuple, g_cos: Any, extra_x: Any = None,
+                         extra_w: Any = None) -> tuple[Any, Any]:
         """From ∂/∂cos (N, C) to the raw embeddings and matrix: through the selected
-        sub-centre only, then through both normalisations."""
+        sub-centre only, then through both normalisations; ``extra_x`` and ``extra_w`` are
+        further gradients in x̂ and ŵ (rows of the matrix), added before the normalisations."""
         x_hat, x_norm, w_hat, w_norm, _, _, select = parts
         if select is not None:
             g_cos = xp.reshape(select * g_cos[:, :, None], (g_cos.shape[0], w_hat.shape[0]))
-        d_x = normalize_backward(xp, x_hat, x_norm, g_cos @ w_hat)
-        d_w = normalize_backward(xp, w_hat, w_norm, g_cos.T @ x_hat)
-        return d_x, d_w
+        d_x_hat, d_w_hat = g_cos @ w_hat, g_cos.T @ x_hat
+        if extra_x is not None:
+            d_x_hat, d_w_hat = d_x_hat + extra_x, d_w_hat + extra_w
+        return normalize_backward(xp, x_hat, x_norm, d_x_hat), normalize_backward(xp, w_hat, w_norm, d_w_hat)
 
 
 class _MarginSoftmax(_ClassMatrix):
@@ -877,32 +751,148 @@ class _MarginSoftmax(_ClassMatrix):
     _norm_scaled = False
     _logit_factor = 1.0
 
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any, Any]:
+        """φ of the true class from its cos θ and sin θ, with ∂φ/∂cos θ and ∂φ/∂sin θ (None
+        where φ does not use sin θ)."""
+        raise NotImplementedError
+
     def _softmax_parts(self, xp: Any, embeddings: Any, labels: Any, matrix: Any) -> tuple:
         parts = self._cosines(xp, embeddings, labels, matrix)
-        x_norm, cos, onehot = parts[1][:, 0], parts[4], parts[5]
+        x_hat, x_norm, w_hat, cos, onehot, select = parts[0], parts[1][:, 0], parts[2], parts[4], parts[5], parts[6]
         # Rounding can put |cos| a few ulp above 1, where arccos-type margins have no value.
         c_true = S.clip(xp, xp.sum(onehot * cos, axis=1), -1.0, 1.0)
-        phi, dphi = self._phi(xp, c_true)
+        # The true row (the selected sub-centre) and sin θ as the length of its component
+        # orthogonal to x̂, ŵ − cos θ·x̂: exact to a rounding at every angle, where √(1 − cos²θ)
+        # has lost all its digits below θ ≈ √eps.
+        pick = onehot if select is None else xp.reshape(onehot[:, :, None] * select, (onehot.shape[0], w_hat.shape[0]))
+        w_true = pick @ w_hat
+        tangent = w_true - c_true[:, None] * x_hat
+        sin = xp.sqrt(xp.sum(tangent * tangent, axis=1))
+        phi, dphi, dphi_dsin = self._phi(xp, c_true, sin)
         a = self._logit_factor * self.scale * (x_norm if self._norm_scaled else xp.ones_like(c_true))
         u = cos + onehot * (phi - c_true)[:, None]
         logits = a[:, None] * u
-        return parts, u, a, dphi, logits, S.logsumexp(xp, logits, axis=1) - a * phi
+        geometry = (pick, w_true, tangent, sin, c_true, dphi, dphi_dsin)
+        return parts, u, a, geometry, logits, S.logsumexp(xp, logits, axis=1) - a * phi
 
     def _per_sample(self, xp: Any, embeddings: Any, labels: Any, matrix: Any) -> Any:
         return self._softmax_parts(xp, embeddings, labels, matrix)[-1]
 
     def _weighted_value_and_gradient(self, xp, arrays, options, cotangent, value, gradient):
-        parts, u, a, dphi, logits, per_sample = self._softmax_parts(xp, *arrays)
+        parts, u, a, geometry, logits, per_sample = self._softmax_parts(xp, *arrays)
         total = _scalar(xp, xp.sum(cotangent * per_sample)) if value else None
         if not gradient:
             return total, None
-        onehot = parts[5]
+        x_hat, onehot = parts[0], parts[5]
+        pick, w_true, tangent, sin, c_true, dphi, dphi_dsin = geometry
         g_logits = cotangent[:, None] * (S.softmax(xp, logits, axis=1) - onehot)
         g_cos = a[:, None] * g_logits * (1.0 + onehot * (dphi - 1.0)[:, None])
-        d_x, d_w = self._cosine_backward(xp, parts, g_cos)
+        extra_x = extra_w = None
+        if dphi_dsin is not None:
+            # Through sin θ: ∂sin θ/∂x̂ = −cos θ·t̂ and ∂sin θ/∂ŵ = −cos θ·v̂, with t̂, v̂ the unit
+            # tangents (ŵ − cos θ·x̂)/sin θ and (x̂ − cos θ·ŵ)/sin θ, each of length 1: applied as
+            # unit vectors, not as ∂φ/∂cos θ ∝ 1/sin θ times a tangent of length sin θ, so that
+            # the pull stays exact as θ → 0; at θ = 0 exactly, the subgradient 0.
+            other = x_hat - c_true[:, None] * w_true
+            other_norm = xp.sqrt(xp.sum(other * other, axis=1))
+            g_sin = xp.sum(a[:, None] * g_logits * onehot, axis=1) * dphi_dsin * (-c_true)
+            extra_x = _divide_or_zero(xp, g_sin, sin)[:, None] * tangent
+            extra_w = pick.T @ (_divide_or_zero(xp, g_sin, other_norm)[:, None] * other)
+        d_x, d_w = self._cosine_backward(xp, parts, g_cos, extra_x, extra_w)
         if self._norm_scaled:  # a = f·s·‖x‖, ∂a/∂x = f·s·x̂
-            d_x = d_x + self._logit_factor * self.scale * xp.sum(g_logits * u, axis=1, keepdims=True) * parts[0]
+            d_x = d_x + self._logit_factor * self.scale * xp.sum(g_logits * u, axis=1, keepdims=True) * x_hat
         return total, (d_x, d_w)
+
+
+@register
+class ArcFace(_MarginSoftmax):
+    r"""ArcFace (additive angular margin, Deng et al. 2019): the true class's angle is widened by m.
+
+    - Formula: with :math:`\cos\theta_{ij} = \hat x_i\cdot\hat w_j` (rows of the embeddings and
+      of the class matrix L2-normalised), :math:`\ell_i = -\log\frac{e^{s\cos(\theta_{iy_i} + m)}}
+      {e^{s\cos(\theta_{iy_i} + m)} + \sum_{j\ne y_i} e^{s\cos\theta_{ij}}}`, with
+      cos(θ + m) = cos θ cos m − sin θ sin m, sin θ = ‖ŵ_y − cos θ·x̂‖ (the same number as
+      √(1 − cos²θ), computed so that it keeps its digits at small angles).
+    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); weight (C, dim) the
+      class matrix (a learned parameter: differentiable); scale > 0; margin in [0, π/2).
+    - Gradient of Σᵢ cᵢℓᵢ: G = c ⊙ (softmax − onehot) on the logits; ∂cos_ij = sG_ij for
+      j ≠ yᵢ and sG_iy·(cos m + cos θ sin m / sin θ) for the true class; ∂x̂ = ∂cos ŵ,
+      ∂ŵ = ∂cosᵀ x̂, then through both normalisations. The true-class derivative in cos θ
+      grows without bound as θ → 0 while the tangent it multiplies, ŵ − cos θ·x̂, shrinks:
+      their product, sin m along the tangent's direction, is bounded, and is computed with
+      sin θ held at √eps below √eps (error below sin m·√eps; the subgradient 0 along the
+      margin term at θ = 0 exactly, where the angle has a kink: differentiable False). No
+      Hessian; not separable (the class matrix is shared).
+    - Estimates: class-separable directions with an angular gap m between classes ("other").
+    - Relations: the paper's cos(θ + m) without insightface's fallback for θ + m > π
+      (``easy_margin``/``th`` there); pytorch-metric-learning's ``ArcFaceLoss`` (margin in
+      *degrees*, 28.6° = 0.5 rad, scale 64) computes cos(θ + m) through arccos, the same
+      number (its class name is no alias here: its margin's unit differs). margin=0 is the normalised softmax (NormFace) at scale s.
+    - Reference: Deng, Guo, Xue & Zafeiriou (2019), ArcFace: additive angular margin loss for
+      deep face recognition, eq. 3.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.arcface([[0.6, 0.8]], [0], [[1.0, 0.0], [0.0, 1.0]], scale=1.0, margin=0.5)), 6))
+    1.074654
+    """
+
+    name = "arcface"
+    aliases = ("additive_angular_margin",)
+    description = "ArcFace: softmax on s·cos θ with the true class's angle widened by m."
+    formula = r"-\log\frac{e^{s\cos(\theta_{y}+m)}}{e^{s\cos(\theta_{y}+m)} + \sum_{j\ne y}e^{s\cos\theta_j}}"
+    parameters = (
+        Param("scale", 64.0, V.POSITIVE, "s: the radius of the hypersphere (logit scale)"),
+        Param("margin", 0.5, V.interval_rule(0.0, math.pi / 2, True, False), "m: the additive angular margin (radians)"),
+    )
+    # The angle between x̂ and ŵ_y has a cone-shaped kink where they coincide (θ = 0).
+    TRAITS = Traits(convex=False, estimates="other",
+                    **{**_METRIC, "differentiable": False, "twice_differentiable": False})
+
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any]:
+        cm, sm = math.cos(self.margin), math.sin(self.margin)
+        return c * cm - sin * sm, xp.full_like(c, cm), xp.full_like(c, -sm)
+
+
+@register
+class CosFace(_MarginSoftmax):
+    r"""CosFace (large-margin cosine loss, Wang et al. 2018): the true class's cosine lowered by m.
+
+    - Formula: :math:`\ell_i = -\log\frac{e^{s(\cos\theta_{iy_i} - m)}}{e^{s(\cos\theta_{iy_i} - m)}
+      + \sum_{j\ne y_i} e^{s\cos\theta_{ij}}}`, :math:`\cos\theta_{ij} = \hat x_i\cdot\hat w_j`.
+    - Domains: embeddings (N, dim); labels (N,) class indices in [0, C); weight (C, dim) the
+      class matrix (differentiable); scale > 0; margin >= 0.
+    - Gradient of Σᵢ cᵢℓᵢ: ∂cos = sG with G = c ⊙ (softmax − onehot) (the margin is a
+      constant shift), then ∂x̂ = ∂cos ŵ, ∂ŵ = ∂cosᵀ x̂ and both normalisations. No
+      Hessian; not separable (the class matrix is shared).
+    - Estimates: class-separable directions with a cosine gap m ("other").
+    - Relations: pytorch-metric-learning's ``CosFaceLoss`` (margin 0.35, scale 64, the
+      defaults here) and AM-Softmax (Wang et al. 2018, "additive margin softmax") are the
+      same loss.
+    - Reference: Wang et al. (2018), CosFace: large margin cosine loss for deep face
+      recognition, eq. 4.
+
+    >>> import losslab as ll
+    >>> print(round(float(ll.cosface([[0.6, 0.8]], [0], [[1.0, 0.0], [0.0, 1.0]], scale=1.0, margin=0.35)), 6))
+    1.005492
+    """
+
+    name = "cosface"
+    aliases = ("large_margin_cosine", "am_softmax", "CosFaceLoss")
+    description = "CosFace: softmax on s·cos θ with the true class's cosine lowered by m."
+    formula = r"-\log\frac{e^{s(\cos\theta_{y}-m)}}{e^{s(\cos\theta_{y}-m)} + \sum_{j\ne y}e^{s\cos\theta_j}}"
+    parameters = (
+        Param("scale", 64.0, V.POSITIVE, "s: the logit scale"),
+        Param("margin", 0.35, V.NONNEGATIVE, "m: the additive cosine margin"),
+    )
+
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any]:
+        return c - self.margin, xp.ones_like(c), None
+
+
+# ----------------------------------------------------------------------------- SphereFace, sub-centres, proxies
+_POSITIVE_INTEGER = V.Rule(
+    lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1, "an integer >= 1"
+)
 
 
 @register
@@ -954,7 +944,7 @@ class SphereFace(_MarginSoftmax):
     TRAITS = Traits(convex=False, estimates="other", **{**_METRIC, "twice_differentiable": False})
     _norm_scaled = True
 
-    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any]:
         m = int(self.margin)
         # T_m(c) = cos(mθ) and U_{m−1}(c) = sin(mθ)/sin θ by their three-term recurrences.
         t_prev, t = xp.ones_like(c), c
@@ -967,7 +957,7 @@ class SphereFace(_MarginSoftmax):
         for j in range(1, m):
             k = k + xp.astype(c <= math.cos(j * math.pi / m), c.dtype)
         sign = 1.0 - 2.0 * (k - 2.0 * xp.floor(k / 2.0))
-        return sign * t - 2.0 * k, sign * m * u
+        return sign * t - 2.0 * k, sign * m * u, None
 
 
 @register
@@ -1058,8 +1048,8 @@ class ProxyNCA(_MarginSoftmax):
     differentiable_inputs = ("embeddings", "proxies")
     _logit_factor = 2.0
 
-    def _phi(self, xp: Any, c: Any) -> tuple[Any, Any]:
-        return c, xp.ones_like(c)
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any]:
+        return c, xp.ones_like(c), None
 
 
 @register
