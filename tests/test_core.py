@@ -135,6 +135,39 @@ def test_invalid_input_under_jit_gives_nan_not_a_plausible_number(jax, name, y_t
     assert np.any(np.isnan(np.asarray(grad)))
 
 
+_E, _W = [[0.6, 0.8], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]
+_MAP = [[[0.3, 0.6, 0.2, 0.5], [0.3, 0.2, 0.4, 0.25], [0.4, 0.2, 0.4, 0.25]]]
+
+
+@pytest.mark.parametrize(
+    "name, params, arrays, options",
+    [
+        ("arcface", {}, (_E, [0, 5], _W), {}),  # integer class labels out of range
+        ("cosface", {}, (_E, [0, -1], _W), {}),
+        ("proxy_nca", {}, (_E, [0, 2], _W), {}),
+        ("jaccard", {}, ([[0, 1, 2, 5]], _MAP), {}),  # a class index beyond the map's 3 classes
+        ("lovasz_softmax", {}, ([[[0.5, 1.0], [0.5, 0.0]]], [[[0.6, 0.9], [0.4, 0.1]]]), {}),  # a soft target
+        ("mmd", {}, ([[0.0], [0.0]], [[1.0], [1.0]]), {"a": [0.7, 0.7]}),  # masses summing to 1.4
+        ("mmd", {}, ([[0.0], [0.0]], [[1.0], [1.0]]), {"a": [1.5, -0.5]}),  # a negative mass
+        ("sinkhorn", {}, ([[0.0], [0.0]], [[1.0], [1.0]]), {"b": [0.7, 0.7]}),
+        ("ctc", {}, ([[1, 2]], np.zeros((1, 3, 3))), {"input_lengths": [9]}),  # more frames than the 3 given
+        ("ctc", {}, ([[1, 2]], np.zeros((1, 3, 3))), {"target_lengths": [3]}),  # longer than the 2 targets
+    ],
+)
+def test_invalid_structured_input_under_jit_gives_nan(jax, name, params, arrays, options):
+    """The rule of the test above for the losses that take labels, masses and lengths: every
+    array (options included) is traced, so no eager check can see it."""
+    import jax.numpy as jnp
+
+    L = ll.get(name, **params)
+    with pytest.raises(ValueError):
+        L(*(np.asarray(a) for a in arrays), **{k: np.asarray(v) for k, v in options.items()})
+    keys = list(options)
+    traced = jax.jit(lambda arrays, values: L(*arrays, **dict(zip(keys, values))))
+    value = traced(tuple(jnp.asarray(a) for a in arrays), tuple(jnp.asarray(options[k]) for k in keys))
+    assert np.isnan(float(value))
+
+
 def test_valid_input_under_jit_is_not_poisoned(jax):
     import jax.numpy as jnp
 

@@ -196,9 +196,12 @@ def test_ctc_impossible_alignments_are_inf_or_zero_with_zero_infinity(torch):
     assert float(value) == pytest.approx(ref.item(), rel=1e-12)
     np.testing.assert_allclose(grad, lp.grad.numpy(), rtol=1e-9, atol=1e-13)
     assert np.all(grad[:, -1] == 0)
-    # A sequence weighted 0 adds nothing, even an impossible one.
+    # A sequence weighted 0 is still reported (0·∞ is no number, in both layouts; see
+    # test_ctc_layouts_agree_on_a_zero_weight_sequence_without_alignment); zero_infinity counts it as 0.
     w = np.array([1.0] * (n - 1) + [0.0])
-    assert np.isfinite(float(ll.get("CTCLoss")(targets, lp.detach().numpy(), sample_weight=w, reduction="sum", **kw)))
+    with pytest.raises(LossOverflow, match="no alignment"):
+        ll.get("CTCLoss")(targets, lp.detach().numpy(), sample_weight=w, reduction="sum", **kw)
+    assert np.isfinite(float(loss(targets, lp.detach().numpy(), sample_weight=w, reduction="sum", **kw)))
 
 
 def test_ctc_empty_targets_and_zero_frames(torch):
@@ -396,3 +399,29 @@ def test_soft_dtw_of_a_series_with_itself_is_negative_and_extreme_inputs_stay_fi
 def test_soft_dtw_bad_input_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call(np.random.default_rng(0))
+
+
+def test_ctc_layouts_agree_on_a_zero_weight_sequence_without_alignment():
+    """Sequence 0 needs 3 frames and has 2: its loss is +inf. Both layouts report it (0·∞
+    is no number) with the cure, zero_infinity=True, under which both give the same finite
+    value and gradient; the time-major layout used to drop it from the value and then fail
+    on the gradient."""
+    z = np.random.default_rng(5).normal(size=(2, 2, 3))
+    targets = np.array([[1, 2, 1], [1, 0, 0]])
+    for time_major in (False, True):
+        logits = z.transpose(1, 0, 2) if time_major else z
+        loss = ll.get("ctc", time_major=time_major)
+        for compute in (loss.__call__, loss.gradient):
+            with pytest.raises(ll.LossOverflow, match="zero_infinity=True"):
+                compute(targets, logits, sample_weight=[0.0, 1.0])
+    batch_first = ll.get("ctc", zero_infinity=True)
+    time_major = ll.get("ctc", zero_infinity=True, time_major=True)
+    value, grad = batch_first.value_and_gradient(targets, z, sample_weight=[0.0, 1.0])
+    value_t, grad_t = time_major.value_and_gradient(targets, z.transpose(1, 0, 2), sample_weight=[0.0, 1.0])
+    assert float(value) == pytest.approx(float(value_t), rel=1e-12)
+    np.testing.assert_allclose(grad, grad_t.transpose(1, 0, 2), rtol=1e-12, atol=1e-15)
+
+
+def test_ctc_time_major_says_why_reduction_none_has_no_gradient():
+    with pytest.raises(ValueError, match="rows are frames, not sequences"):
+        ll.get("ctc", time_major=True).gradient(np.array([[1, 2]]), np.zeros((3, 1, 3)), reduction="none")

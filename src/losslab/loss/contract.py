@@ -75,6 +75,8 @@ class Loss:
     #: Each sample's loss depends on its own row only: the Jacobian is block-diagonal, so
     #: reduction="none" has a per-sample gradient and large inputs may run in row blocks.
     separable: ClassVar[bool] = True
+    #: Why a loss that is not separable has no per-sample gradient (completes "because …").
+    _no_unreduced_gradient_reason: ClassVar[str] = "each sample's loss depends on the other samples"
     #: Row blocks of this loss hold ``block_scale × BLOCK_BYTES`` bytes of y_pred: losses that
     #: make many NumPy calls per block (softmax over a class axis) amortise them on larger blocks.
     block_scale: ClassVar[int] = 1
@@ -330,8 +332,8 @@ class Loss:
             )
         if (gradient or hessian) and reduction == "none" and not self.separable:
             raise ValueError(
-                f"{self.name}: reduction='none' has no gradient, because each sample's loss depends on the"
-                " other samples; use 'mean' or 'sum'."
+                f"{self.name}: reduction='none' has no gradient, because {self._no_unreduced_gradient_reason}."
+                " Use 'mean' or 'sum'."
             )
         pred = self._differentiable(arrays)[0]
         dtype, dev = pred.dtype, array_device(pred)

@@ -652,10 +652,11 @@ class SigLIP(InfoNCE):
 def _check_class_labels(xp: Any, labels: Any, n_classes: int, rows: str = "one row of weight per class") -> None:
     """Whole class indices in [0, n_classes); the message names ``labels`` and says where
     the number of classes comes from (``rows``)."""
-    if is_tracing(labels):
+    if is_tracing(labels):  # under jit: the result becomes NaN (DESIGN §7)
+        bad = (labels < 0) | (labels >= n_classes)
         if xp.isdtype(labels.dtype, "real floating"):
-            V.traced_invalid(xp, (labels != xp.round(labels)) | (labels < 0) | (labels >= n_classes),
-                             f"labels must be class indices in [0, {n_classes})")
+            bad = bad | (labels != xp.round(labels))
+        V.traced_invalid(xp, bad, f"labels must be class indices in [0, {n_classes})")
         return
     values = to_numpy(labels)
     if values.size == 0:

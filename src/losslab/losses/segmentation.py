@@ -50,8 +50,7 @@ class _MapLoss(Loss):
                 f"y_true must be a target map of shape {tuple(y_pred.shape)} (one-hot or soft, like y_pred) or a"
                 f" class-index map of shape {index_shape}; got shape {tuple(y_true.shape)}"
             )
-        if not is_tracing(y_true):
-            check_class_indices(xp, xp.reshape(y_true, (-1,)), y_pred.shape[1])
+        check_class_indices(xp, xp.reshape(y_true, (-1,)), y_pred.shape[1])  # traced: flags NaN
         classes = xp.reshape(xp.arange(y_pred.shape[1], device=device(y_pred)), (1, -1) + (1,) * (y_pred.ndim - 2))
         one_hot = xp.astype(xp.expand_dims(xp.astype(y_true, index_dtype(xp)), axis=1) == classes, dtype)
         return (one_hot, y_pred), options
@@ -542,7 +541,9 @@ class LovaszSoftmax(_MapLoss):
     def _check_values(self, xp: Any, arrays: tuple, options: dict) -> None:
         super()._check_values(xp, arrays, options)
         y_true = arrays[0]
-        if not is_tracing(y_true) and not V.concrete(xp.all((y_true == 0) | (y_true == 1))):
+        if is_tracing(y_true):
+            V.traced_invalid(xp, (y_true != 0) & (y_true != 1), "y_true must be a 0/1 (one-hot) map or class indices")
+        elif not V.concrete(xp.all((y_true == 0) | (y_true == 1))):
             bad = y_true[(y_true != 0) & (y_true != 1)]
             raise ValueError(f"y_true must be a 0/1 (one-hot) map or class indices; got {float(bad[0]):g}")
 

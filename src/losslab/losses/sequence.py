@@ -708,6 +708,11 @@ class CTC(Loss):
         # first axis, which holds the sequences only in the batch-first layout.
         return not self.time_major
 
+    _no_unreduced_gradient_reason = (
+        "with time_major=True the gradient's rows are frames, not sequences (for one gradient per sequence,"
+        " pass the logits as (N, T, C), logits.transpose(0, 1), with time_major=False)"
+    )
+
     def _loss_shape(self, arrays: tuple) -> tuple[int, ...]:
         logits = arrays[1]
         return (logits.shape[1] if self.time_major else logits.shape[0],)
@@ -743,7 +748,9 @@ class CTC(Loss):
         ids = xp.astype(targets, index_dtype(xp))
         if target_lengths is None:
             target_lengths = xp.sum(xp.astype(ids != self.blank, index_dtype(xp)), axis=1)
-        elif not is_tracing(target_lengths) and targets.shape[1] < int(np.max(to_numpy(target_lengths), initial=0)):
+        elif is_tracing(target_lengths):
+            V.traced_invalid(xp, target_lengths > targets.shape[1], "target_lengths must be at most the width of targets")
+        elif targets.shape[1] < int(np.max(to_numpy(target_lengths), initial=0)):
             raise ValueError(
                 f"target_lengths must be at most the width of targets, {targets.shape[1]}; got"
                 f" {int(np.max(to_numpy(target_lengths)))}"
@@ -760,7 +767,14 @@ class CTC(Loss):
         V.check_floating_or_integer(xp, lengths, name)
         if tuple(lengths.shape) != (n,):
             raise ValueError(f"{name} must have shape ({n},), one per sequence; got {tuple(lengths.shape)}")
-        if not is_tracing(lengths):
+        if is_tracing(lengths):  # under jit: the result becomes NaN (DESIGN §7)
+            bad = lengths < 0
+            if high is not None:
+                bad = bad | (lengths > high)
+            if xp.isdtype(lengths.dtype, "real floating"):
+                bad = bad | (lengths != xp.round(lengths))
+            V.traced_invalid(xp, bad, f"{name} must hold whole lengths in [0, {high if high is not None else 'inf'}]")
+        else:
             values = _whole_ids(to_numpy(lengths), name)
             if values.size and (values.min() < 0 or (high is not None and values.max() > high)):
                 bad = values.min() if values.min() < 0 else values.max()
@@ -966,9 +980,10 @@ class CTC(Loss):
                                       1 if gradient else 0)
         total = None
         if value:
-            # A sequence of weight 0 adds nothing, even an infinite one.
-            counted = xp.where(cotangent != 0, loss, xp.zeros_like(loss))
-            total = _scalar(xp, xp.sum(counted * cotangent))
+            # As in the batch-first layout (the engine's weighted sum), a sequence without an
+            # alignment makes the loss infinite even at weight 0 (0·∞): reported, with its cure
+            # (zero_infinity=True), never dropped silently.
+            total = _scalar(xp, xp.sum(loss * cotangent))
         if gradient:
             grad = grad * cotangent[None, :, None]
             if not is_tracing(grad) and not bool(V.concrete(xp.all(xp.isfinite(grad)))):

@@ -46,7 +46,11 @@ def _weights_option(xp: Any, weights: Any, n: int, name: str, like: Any) -> Any:
 
 
 def _check_weights(xp: Any, w: Any, name: str) -> None:
-    if w is None or is_tracing(w):
+    if w is None:
+        return
+    if is_tracing(w):  # under jit: the result becomes NaN (DESIGN §7)
+        V.traced_invalid(xp, ~xp.isfinite(w) | (w < 0) | (xp.sum(w) <= 0),
+                         f"{name} must be finite and non-negative, with a positive sum")
         return
     V.check_finite(xp, w, name)
     lowest = V.concrete(xp.min(w))
@@ -82,8 +86,12 @@ def _check_probability_weights(xp: Any, options: dict) -> None:
     for name in ("a", "b"):
         w = options[name]
         _check_weights(xp, w, name)
+        tolerance = math.sqrt(float(xp.finfo(w.dtype).eps))
+        if is_tracing(w):
+            V.traced_invalid(xp, xp.abs(xp.sum(w) - 1.0) > tolerance, f"{name} must sum to 1 (a probability vector)")
+            continue
         total = V.concrete(xp.sum(w))
-        if total is not None and abs(total - 1.0) > math.sqrt(float(xp.finfo(w.dtype).eps)):
+        if total is not None and abs(total - 1.0) > tolerance:
             raise ValueError(
                 f"{name} must sum to 1 (a probability vector; unbalanced transport is not supported); got sum"
                 f" {total:.6g}. losslab never renormalises silently."
