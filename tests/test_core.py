@@ -99,6 +99,21 @@ def test_a_read_only_out_buffer_is_named():
         ll.get("mse").gradient(np.zeros(3), np.ones(3), out=out)
 
 
+def test_an_unknown_call_keyword_is_told_where_it_belongs():
+    """A loss parameter given to the call is sent to ll.get; any other keyword gets the
+    loss's real parameters and the nearest name, never a recipe that fails too (the hint
+    used to say ll.get('approx_ndcg', where=...), which is no parameter either)."""
+    with pytest.raises(TypeError, match=r"delta is a parameter of the loss: ll.get\('huber', delta=...\)"):
+        ll.get("huber")([1.0], [2.0], delta=3.0)
+    with pytest.raises(TypeError, match=r"Its parameters \(temperature\) go to ll.get\('approx_ndcg', ...\)") as info:
+        ll.approx_ndcg(np.array([[1.0, 0.0]]), np.array([[0.2, 0.1]]), where=np.array([[True, True]]))
+    assert "where=" not in str(info.value)
+    with pytest.raises(TypeError, match="Did you mean 'sample_weight'"):
+        ll.huber([1.0], [2.0], sample_weights=[1.0])
+    with pytest.raises(TypeError, match="mse has no parameters"):
+        ll.mse([1.0], [2.0], foo=3)
+
+
 def test_arrays_of_two_libraries_are_named():
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="one array library"):

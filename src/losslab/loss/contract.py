@@ -284,9 +284,12 @@ class Loss:
         for key in options:
             if key not in self.call_options:
                 allowed = ", ".join(("sample_weight", "reduction") + self.call_options)
+                parameters = [p.name for p in self.parameters]
+                hint = (f" ({key} is a parameter of the loss: ll.get({self.name!r}, {key}=...).)" if key in parameters
+                        else (f" Its parameters ({', '.join(parameters)}) go to ll.get({self.name!r}, ...)." if parameters
+                              else f" {self.name} has no parameters.") + V.suggest(key, parameters + allowed.split(", ")))
                 raise TypeError(
-                    f"{self.name}() got an unexpected keyword {key!r}; per-call keywords are: {allowed}."
-                    f" (Loss parameters go to the constructor: ll.get({self.name!r}, {key}=...).)"
+                    f"{self.name}() got an unexpected keyword {key!r}; per-call keywords are: {allowed}.{hint}"
                 )
         return tuple(as_array(a, n) for a, n in zip(bound, self.inputs)), options
 

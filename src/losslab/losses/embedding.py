@@ -215,7 +215,8 @@ class Triplet(Loss):
         Param("margin", 1.0, V.NONNEGATIVE, "required gap between the negative and the positive distance"),
         Param("distance", "euclidean", V.one_of("euclidean", "cosine"), "the distance d"),
         Param("squared", False, V.BOOLEAN, "use the squared euclidean distance"),
-        Param("p", 2.0, V.interval_rule(0.0, math.inf, False, True), "the norm degree of the euclidean distance"),
+        Param("p", 2.0, V.Rule(V.interval_rule(0.0, math.inf, False, True).check, "a number in (0, inf] (inf: the largest"
+                               " |difference|)"), "the norm degree of the euclidean distance"),
         Param("swap", False, V.BOOLEAN, "use min(d(a, n), d(p, n)) as the negative distance"),
     )
     inputs = ("anchor", "positive", "negative")

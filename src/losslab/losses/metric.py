@@ -6,9 +6,9 @@ non-separable: a sample's loss depends on the other rows of the batch (``ntxent`
 ``siglip``, ``npair``; and every pair of a labelled batch in ``multi_similarity``,
 ``circle``, ``lifted_structure`` and ``margin_based``), on a class matrix shared by all rows
 (``arcface``, ``cosface``, ``sphereface``, ``subcenter_arcface``; the proxies of
-``proxy_nca`` and ``proxy_anchor``), or on the whole batch's statistics (``barlow_twins``,
-whose loss is one number per batch: shape (1,), like the transport losses; ``proxy_anchor``'s
-too). Each computes the value and the exact gradient of
+``proxy_nca`` and ``proxy_anchor``), or on the whole batch's statistics (``barlow_twins`` and
+``vicreg``, whose loss is one number per batch: shape (1,), like the transport losses;
+``proxy_anchor``'s too). Each computes the value and the exact gradient of
 Σᵢ cᵢℓᵢ for any sample weights (``_weighted_value_and_gradient``); reduction="none" has no
 gradient, and none has a Hessian (the Hessian diagonal of a loss whose rows interact is not
 the per-sample quantity the contract defines).

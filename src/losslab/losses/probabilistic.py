@@ -858,8 +858,10 @@ class Cox(Loss):
     - Relations: lifelines' ``CoxPHFitter`` and scikit-survival's ``CoxPHSurvivalAnalysis``
       maximise −sum (Efron by default in lifelines, Breslow by default in scikit-survival,
       both without weights here; lifelines' case weights also weight the risk sets). pycox's
-      ``CoxPHLoss`` and DeepSurv (Breslow, no ties handling) report the mean over events:
-      ``reduction="sum"`` divided by ``events.sum()``.
+      ``CoxPHLoss`` and DeepSurv report the mean over events, ``reduction="sum"`` divided by
+      ``events.sum()``; their risk sets come from a cumulative sum over the samples sorted
+      by time, which is Breslow's when no two times tie (with ties, a tied event's risk set
+      depends on the sort order, where Breslow gives every tied sample the same one).
     - Reference: Cox (1972), Regression models and life-tables, JRSS B 34(2); Breslow (1974),
       Covariance analysis of censored survival data, Biometrics 30; Efron (1977), The
       efficiency of Cox's likelihood function for censored data, JASA 72(359).

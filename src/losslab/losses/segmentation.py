@@ -2,8 +2,11 @@
 
 y_pred has shape (N, C, ...) (a probability per class and pixel or voxel); y_true is a
 target map of the same shape (one-hot or soft) or a class-index map of shape (N, ...).
-Each sample gets one loss: the per-class overlap loss averaged over the C classes, with the
-sums taken over the spatial axes. The gradient is with respect to the probability map.
+Each sample gets one loss, with the sums taken over the spatial axes: most losses here
+average a per-class overlap loss over the C classes; ``generalized_dice`` forms one ratio
+over all classes, ``lovasz_softmax`` averages over the classes present (by default), and
+``lovasz_hinge`` takes logits of a binary map, shape (N, ...). The gradient is with respect
+to y_pred.
 
 Each docstring gives, in order: the formula, the domains, the gradient and Hessian, the
 statistic the minimiser estimates, the relation to other conventions, a reference, and an
@@ -100,9 +103,9 @@ class _OverlapLoss(_MapLoss):
         """f(q), f′(q), f″(q) of the per-class value q = 1 − N/D (the identity by default)."""
         return q, xp.ones_like(q), xp.zeros_like(q)
 
-    def _parts(self, xp: Any, t: Any, p: Any) -> tuple[Any, Any, Any, Any]:
-        """(q, ∂q/∂p, ∂²q/∂p², ok): q per class (N, C, 1, ...), its slopes per entry, and
-        where D > 0 (elsewhere, an empty class predicted empty, q = 0: a perfect match)."""
+    def _parts(self, xp: Any, t: Any, p: Any) -> tuple[Any, Any, Any]:
+        """(q, ∂q/∂p, ∂²q/∂p²): q per class (N, C, 1, ...) and its slopes per entry; 0 where
+        D = 0 (an empty class predicted empty: a perfect match)."""
         a, b_p, b_t, c = self._coefficients()
         s = self.smooth
         k = self._spatial_max(xp, xp.maximum(p, t))
@@ -120,7 +123,7 @@ class _OverlapLoss(_MapLoss):
         d_slope = b_p + c * t
         first = (a * t - ratio * d_slope) / den
         mask = xp.astype(ok, p.dtype)
-        return (1.0 - ratio) * mask, -first * mask, 2.0 * first * (d_slope / den) * mask, ok
+        return (1.0 - ratio) * mask, -first * mask, 2.0 * first * (d_slope / den) * mask
 
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         q = self._parts(xp, y_true, y_pred)[0]
@@ -128,11 +131,11 @@ class _OverlapLoss(_MapLoss):
         return xp.mean(xp.reshape(f, (f.shape[0], f.shape[1], -1))[..., 0], axis=1)
 
     def _gradient(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        q, dq, _, _ = self._parts(xp, y_true, y_pred)
+        q, dq, _ = self._parts(xp, y_true, y_pred)
         return self._outer(xp, q)[1] * dq / y_pred.shape[1]
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
-        q, dq, d2q, _ = self._parts(xp, y_true, y_pred)
+        q, dq, d2q = self._parts(xp, y_true, y_pred)
         _, f1, f2 = self._outer(xp, q)
         return (f2 * dq * dq + f1 * d2q) / y_pred.shape[1]
 
@@ -207,7 +210,8 @@ class Tversky(_OverlapLoss):
 
     def _check_params(self) -> None:
         if self.alpha == 0 and self.beta == 0:
-            raise ValueError("tversky: alpha and beta must not both be 0 (the index would be 1); got alpha=0, beta=0")
+            raise ValueError(f"{self.name}: alpha and beta must not both be 0 (the index would be 1); got alpha=0,"
+                             " beta=0")
 
     def _coefficients(self) -> tuple[float, float, float, float]:
         # TP + αFP + βFN = αP + βT + (1 − α − β)·TP.
@@ -226,7 +230,9 @@ class Jaccard(_OverlapLoss):
     - Estimates "other": rewards overlap (IoU), not calibrated probabilities.
     - Relations: tversky(alpha=1, beta=1, smooth=s); with J = IoU and D = Dice of the same
       crisp maps, J = D/(2 − D), so both rank crisp masks alike; the soft losses differ.
-      segmentation_models_pytorch ``JaccardLoss(from_logits=False, smooth=s)`` per class.
+      segmentation_models_pytorch's ``JaccardLoss("multiclass", from_logits=False, smooth=s)``
+      pools the batch and the pixels into one ratio per class and drops the classes absent
+      from the target: the same number for one sample in which every class is present.
     - Reference: Rahman, Wang (2016), Optimizing intersection-over-union in deep neural
       networks for image segmentation (ISVC).
 
@@ -247,7 +253,7 @@ class Jaccard(_OverlapLoss):
 
 
 @register
-class FocalTversky(_OverlapLoss):
+class FocalTversky(Tversky):
     r"""Focal Tversky loss: the Tversky loss of each class raised to a power γ.
 
     - Formula: with the Tversky index TI_c = (TP_c + s)/(TP_c + αFP_c + βFN_c + s) of tversky,
@@ -257,9 +263,10 @@ class FocalTversky(_OverlapLoss):
       γ(γ−1)(1 − TI)^{γ−2}(∂(1 − TI)/∂p)² + γ(1 − TI)^{γ−1}∂²(1 − TI)/∂p². At a perfect
       match (TI = 1, the minimum ℓ = 0) the derivatives are taken as their limits where those
       are finite and as 0 where γ < 1 (resp. γ < 2 for the Hessian) makes them infinite.
-    - Estimates "other". With γ < 1 classes with a high index (easy, large structures) keep a
-      larger share of the gradient than with tversky, i.e. the loss focuses on the
-      mistakes in small structures once training has reached a fair overlap.
+    - Estimates "other". The slope γ(1 − TI)^{γ−1} grows as TI → 1 when γ < 1: classes
+      already well matched (a high Tversky index) keep a larger share of the gradient than
+      under tversky, so training keeps refining them once the overlap is fair (the paper's
+      argument for small lesions); with γ > 1 the classes with a low index dominate.
     - Relations: gamma = 1 is tversky(alpha, beta, smooth). The paper writes the exponent as
       1/γ with γ = 4/3, i.e. gamma = 0.75 here, and weights false negatives with α = 0.7 and
       false positives with β = 0.3: losslab's alpha (false positives) = 0.3, beta (false
@@ -284,12 +291,6 @@ class FocalTversky(_OverlapLoss):
         Param("smooth", 1.0, V.NONNEGATIVE, "added to numerator and denominator"),
     )
 
-    def _check_params(self) -> None:
-        if self.alpha == 0 and self.beta == 0:
-            raise ValueError(
-                "focal_tversky: alpha and beta must not both be 0 (the index would be 1); got alpha=0, beta=0"
-            )
-
     def _traits(self) -> Traits:
         return Traits(
             task="segmentation", y_true_domain=UNIT, y_pred_domain=UNIT, bounded=True,
@@ -297,9 +298,6 @@ class FocalTversky(_OverlapLoss):
             lipschitz=self.smooth > 0 and self.gamma >= 1, robust=self.smooth > 0 and self.gamma >= 1,
             proper=False, estimates="other",
         )
-
-    def _coefficients(self) -> tuple[float, float, float, float]:
-        return 1.0, self.alpha, self.beta, 1.0 - self.alpha - self.beta
 
     def _outer(self, xp: Any, q: Any) -> tuple[Any, Any, Any]:
         g = self.gamma
@@ -440,8 +438,8 @@ class MCC(_MapLoss):
         task="segmentation", y_true_domain=UNIT, y_pred_domain=UNIT, bounded=True, proper=False, estimates="other",
     )
 
-    def _parts(self, xp: Any, t: Any, p: Any) -> tuple[Any, Any, Any, Any]:
-        """(M, ∂M/∂p, ∂²M/∂p², ok) per class and entry; ok where the denominator is not 0."""
+    def _parts(self, xp: Any, t: Any, p: Any) -> tuple[Any, Any, Any]:
+        """(M, ∂M/∂p, ∂²M/∂p²) per class and entry; 0 where the denominator is 0."""
         n = math.prod(p.shape[2:])
         big_p, big_t = self._spatial_sum(xp, p), self._spatial_sum(xp, t)
         rest_p, rest_t = n - big_p, n - big_t
@@ -461,7 +459,7 @@ class MCC(_MapLoss):
         # M/P² as (M/P)/P: P² alone underflows where the product does not (float32 P of 1e-29).
         second = -0.5 * h * (direct + first) + 0.5 * ((m / big_p) / big_p + (m / rest_p) / rest_p)
         mask = xp.astype(ok, p.dtype)
-        return m * mask, first * mask, second * mask, ok
+        return m * mask, first * mask, second * mask
 
     def _per_sample(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         m = self._parts(xp, y_true, y_pred)[0]
@@ -472,6 +470,7 @@ class MCC(_MapLoss):
 
     def _hessian(self, xp: Any, y_true: Any, y_pred: Any) -> Any:
         return -self._parts(xp, y_true, y_pred)[2] / y_pred.shape[1]
+
 
 def _take_last(xp: Any, x: Any, index: Any) -> Any:
     """x[..., index[..., j]] along the last axis (``take_along_axis``, which the Array API

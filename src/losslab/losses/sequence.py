@@ -778,7 +778,7 @@ class CTC(Loss):
             values = _whole_ids(to_numpy(lengths), name)
             if values.size and (values.min() < 0 or (high is not None and values.max() > high)):
                 bad = values.min() if values.min() < 0 else values.max()
-                allowed = f"[0, {high}] (the number of frames)" if high is not None else ">= 0"
+                allowed = f"[0, {high}] (the number of frames)" if high is not None else "[0, inf)"
                 raise ValueError(f"{name} must hold lengths in {allowed}; got {int(bad)}")
         return xp.astype(lengths, index_dtype(xp))
 
