@@ -449,6 +449,29 @@ def test_every_loss_page_example_runs():
         assert out.getvalue().strip(), row["name"]
 
 
+def test_structured_loss_pages_show_their_docstring_example_with_its_printed_results():
+    """Losses with no 1-D curve (embeddings, maps, sequences...) show their docstring's
+    example, which exercises their real inputs; each '# → value' comment is what the line
+    above it prints (the page once showed only print(L.inputs) for these)."""
+    import contextlib
+    import io
+
+    from losslab.web import site
+
+    structured = [row for row in site.catalog_rows() if row["axis"] is None]
+    assert len(structured) > 30
+    for row in structured:
+        code = site._example(row)
+        assert f"ll.{row['name']}(" in code or f"ll.get({row['name']!r}" in code, row["name"]
+        expected = [line[4:] for line in code.splitlines() if line.startswith("# → ")]
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            exec(compile(code, f"<example {row['name']}>", "exec"), {})  # our own generated code
+        printed = out.getvalue().split("\n")[:-1]
+        assert len(printed) == len(expected), row["name"]
+        for got, want in zip(printed, expected):  # "..." elides digits, as doctest's ELLIPSIS does
+            assert re.fullmatch(re.escape(want).replace(re.escape("..."), ".*"), got), (row["name"], got, want)
+
+
 def test_openapi_documents_the_api(client):
     schema = client.get("/openapi.json").json()
     for path in ("/api/losses", "/api/curve", "/api/fit", "/api/train", "/api/recommend", "/api/search"):

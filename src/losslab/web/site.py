@@ -124,6 +124,11 @@ def _example(row: dict[str, Any]) -> str:
     elif axis.startswith("margin"):
         lines += ["y_true = np.array([1, -1, 1])", "y_pred = np.array([2.0, -0.5, 0.3])"]
     else:
+        # A loss of structured inputs (embeddings and labels, maps, sequences, point clouds):
+        # its docstring's example, which the doctests check, shows the arrays it takes.
+        session = _doctest_session(inspect.getdoc(type(ll.get(row["name"]))) or "")
+        if session:
+            return session
         return "\n".join(lines[:4] + ["print(L.inputs)  # the arrays it takes, in order", "print(L.traits)"])
     # a loss with call options (gaussian_nll's variance) takes them with each call
     extra = "".join(f", {k}=1.0" for k in getattr(ll.get(row["name"]), "call_options", ()))
@@ -132,6 +137,25 @@ def _example(row: dict[str, Any]) -> str:
               f"print(L.gradient(y_true, y_pred{extra}))      # d(mean loss)/d y_pred",
               "print(L.traits)"]
     return "\n".join(lines)
+
+
+def _doctest_session(doc: str) -> str:
+    """The ``>>>`` example of a docstring as a script: its statements, each printed result
+    as a comment (``# → 0.35``) under the line that prints it; '' when there is none."""
+    lines: list[str] = []
+    in_example = False  # a result belongs to the statement above it, up to the next blank line
+    for raw in doc.splitlines():
+        line = raw.strip()
+        if line.startswith((">>> ", "... ")) or line in (">>>", "..."):
+            lines.append(line[4:])
+            in_example = True
+        elif line and in_example:
+            lines.append(f"# → {line}")
+        else:
+            in_example = False
+            if lines and lines[-1]:
+                lines.append("")
+    return "\n".join(lines).strip()
 
 
 def playground_page(kind: str, base: str = "/", ext: str = "", static: bool = False) -> str:
