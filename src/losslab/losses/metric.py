@@ -377,35 +377,49 @@ class NPair(_InBatch):
 
 
 # ----------------------------------------------------------------------------- pairwise distances
+#: Entries of the (N, N, block) differences formed at once (32 MiB in float64): a few
+#: columns at a time keeps the memory O(N²) and a traced (jit) graph short, where one
+#: column per step unrolled into one operation per embedding dimension (512 for D = 512).
+_DIFFERENCE_BUDGET = 1 << 22
+
+
+def _column_blocks(n_rows: int, n_columns: int) -> tuple[range, int]:
+    width = max(1, min(n_columns, _DIFFERENCE_BUDGET // max(n_rows * n_rows, 1)))
+    return range(0, n_columns, width), width
+
+
 def _pairwise_distances(xp: Any, x: Any) -> Any:
-    """D_ik = ‖x_i − x_k‖₂ (N, N), summed over the dimensions one column at a time: O(N²)
-    memory, and from the differences, with no cancellation (‖x‖² − 2x·y + ‖y‖² loses every
-    digit of a small distance). The rows are divided by the batch's largest |entry| first
-    (no square overflows), and the square is floored so that the diagonal's D = 0 has a
-    finite autodiff derivative."""
+    """D_ik = ‖x_i − x_k‖₂ (N, N), summed over the dimensions a block of columns at a time:
+    O(N²) memory, and from the differences, with no cancellation (‖x‖² − 2x·y + ‖y‖² loses
+    every digit of a small distance). The rows are divided by the batch's largest |entry|
+    first (no square overflows), and the square is floored so that the diagonal's D = 0 has
+    a finite autodiff derivative."""
     top = xp.max(xp.abs(x))
     scale = xp.where(top > 0, top, xp.ones_like(top))
     u = x / scale
     squares = xp.zeros((x.shape[0], x.shape[0]), dtype=x.dtype, device=device(x))
-    for k in range(x.shape[1]):
-        column = u[:, k]
-        step = column[:, None] - column[None, :]
-        squares = squares + step * step
+    starts, width = _column_blocks(x.shape[0], x.shape[1])
+    for start in starts:
+        block = u[:, start:start + width]
+        step = block[:, None, :] - block[None, :, :]
+        squares = squares + xp.sum(step * step, axis=2)
     return scale * xp.sqrt(xp.maximum(squares, 1e-30))
 
 
 def _distance_backward(xp: Any, g: Any, d: Any, x: Any) -> Any:
     """∂/∂x of Σ g_ik D_ik, D_ik = ‖x_i − x_k‖: Σ_k (g + gᵀ)_ik (x_i − x_k)/D_ik (g = 0 on the
-    diagonal), one column at a time from the differences, as the distances are formed:
-    (x_i − x_k)/D_ik is a unit vector's entry (|·| <= 1, no overflow), and rows that
+    diagonal), a block of columns at a time from the differences, as the distances are
+    formed: (x_i − x_k)/D_ik is a unit vector's entry (|·| <= 1, no overflow), and rows that
     coincide contribute exactly 0 (the subgradient), where h = (g + gᵀ)/D of ~1e15 times
     Σ_k h_ik·x_i − (h @ x)_i cancelled into rounding noise."""
-    h = g + g.T
-    columns = []
-    for k in range(x.shape[1]):
-        column = x[:, k]
-        columns.append(xp.sum(h * ((column[:, None] - column[None, :]) / d), axis=1))
-    return xp.stack(columns, axis=1)
+    h = (g + g.T)[:, :, None]
+    inverse = 1.0 / d[:, :, None]
+    starts, width = _column_blocks(x.shape[0], x.shape[1])
+    blocks = []
+    for start in starts:
+        block = x[:, start:start + width]
+        blocks.append(xp.sum(h * ((block[:, None, :] - block[None, :, :]) * inverse), axis=1))
+    return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=1)
 
 
 # ----------------------------------------------------------------------------- lifted structure
