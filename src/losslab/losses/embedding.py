@@ -437,7 +437,8 @@ class InfoNCE(_InBatch):
       then through the normalisation: ∂q = (∂q̂ − q̂(q̂·∂q̂))/‖q‖. No Hessian. Not separable:
       reduction="none" has no gradient.
     - Estimates: a lower bound on the mutual information of the pair, log N − ℓ ("other").
-      Unchanged when any row is rescaled (the rows are normalised).
+      Unchanged when any row is rescaled (the rows are normalised), down to norms of
+      NORM_EPS = 1e-12, below which the norm is floored, as in torch's ``normalize``.
     - Relations: ``cross_entropy(normalize(q) @ normalize(k).T / τ, arange(N))`` in PyTorch;
       Optax ``ntxent`` is the symmetric two-view version; ``clip`` averages both directions.
     - Reference: van den Oord, Li & Vinyals (2018); Chen et al. (2020), SimCLR.

@@ -675,6 +675,8 @@ def _check_class_labels(xp: Any, labels: Any, n_classes: int, rows: str = "one r
     values = to_numpy(labels)
     if values.size == 0:
         return
+    if n_classes == 0:
+        raise ValueError(f"labels need at least one class, {rows}; the class matrix has no rows")
     if values.dtype.kind == "f":
         V.check_finite(np, values, "labels")
         if np.any(values != np.round(values)):
@@ -760,7 +762,7 @@ class _ClassMatrix(_InBatch):
 
 class _MarginSoftmax(_ClassMatrix):
     """Softmax cross-entropy on logits a_i·u_ij, u the cosines with the true class's replaced
-    by φ(cos θ) (``_phi``); a_i = f·s, or f·s·‖x_i‖ where the embedding's norm is kept
+    by φ(cos θ, sin θ) (``_phi``); a_i = f·s, or f·s·‖x_i‖ where the embedding's norm is kept
     (``_norm_scaled``, SphereFace), f = ``_logit_factor``."""
 
     _norm_scaled = False
@@ -777,12 +779,16 @@ class _MarginSoftmax(_ClassMatrix):
         # Rounding can put |cos| a few ulp above 1, where arccos-type margins have no value.
         c_true = S.clip(xp, xp.sum(onehot * cos, axis=1), -1.0, 1.0)
         # The true row (the selected sub-centre) and sin θ as the length of its component
-        # orthogonal to x̂, ŵ − cos θ·x̂: exact to a rounding at every angle, where √(1 − cos²θ)
-        # has lost all its digits below θ ≈ √eps.
+        # orthogonal to x̂, ŵ − cos θ·x̂: an absolute error of about eps at every angle, where
+        # √(1 − cos²θ) has lost all its digits below θ ≈ √eps. √ has an infinite slope at 0
+        # (a row equal to its class row): taken through a base of 1 there, so that autodiff
+        # of the value stays finite.
         pick = onehot if select is None else xp.reshape(onehot[:, :, None] * select, (onehot.shape[0], w_hat.shape[0]))
         w_true = pick @ w_hat
         tangent = w_true - c_true[:, None] * x_hat
-        sin = xp.sqrt(xp.sum(tangent * tangent, axis=1))
+        squared = xp.sum(tangent * tangent, axis=1)
+        nonzero = squared > 0
+        sin = xp.where(nonzero, xp.sqrt(xp.where(nonzero, squared, xp.ones_like(squared))), xp.zeros_like(squared))
         phi, dphi, dphi_dsin = self._phi(xp, c_true, sin)
         a = self._logit_factor * self.scale * (x_norm if self._norm_scaled else xp.ones_like(c_true))
         u = cos + onehot * (phi - c_true)[:, None]
@@ -807,10 +813,15 @@ class _MarginSoftmax(_ClassMatrix):
             # Through sin θ: ∂sin θ/∂x̂ = −cos θ·t̂ and ∂sin θ/∂ŵ = −cos θ·v̂, with t̂, v̂ the unit
             # tangents (ŵ − cos θ·x̂)/sin θ and (x̂ − cos θ·ŵ)/sin θ, each of length 1: applied as
             # unit vectors, not as ∂φ/∂cos θ ∝ 1/sin θ times a tangent of length sin θ, so that
-            # the pull stays exact as θ → 0; at θ = 0 exactly, the subgradient 0.
+            # the pull stays bounded and right as θ → 0.
+            # Below a few eps the tangents are rounding noise (a row equal to its class row,
+            # e.g. imprinted from it): their direction means nothing, and the pull is the
+            # subgradient 0.
             other = x_hat - c_true[:, None] * w_true
             other_norm = xp.sqrt(xp.sum(other * other, axis=1))
+            noise = 8.0 * float(xp.finfo(sin.dtype).eps)
             g_sin = xp.sum(a[:, None] * g_logits * onehot, axis=1) * dphi_dsin * (-c_true)
+            g_sin = xp.where((sin > noise) & (other_norm > noise), g_sin, xp.zeros_like(g_sin))
             extra_x = _divide_or_zero(xp, g_sin, sin)[:, None] * tangent
             extra_w = pick.T @ (_divide_or_zero(xp, g_sin, other_norm)[:, None] * other)
         d_x, d_w = self._cosine_backward(xp, parts, g_cos, extra_x, extra_w)
@@ -834,9 +845,12 @@ class ArcFace(_MarginSoftmax):
       j ≠ yᵢ and sG_iy·(cos m + cos θ sin m / sin θ) for the true class; ∂x̂ = ∂cos ŵ,
       ∂ŵ = ∂cosᵀ x̂, then through both normalisations. The true-class derivative in cos θ
       grows without bound as θ → 0 while the tangent it multiplies, ŵ − cos θ·x̂, shrinks:
-      their product, sin m along the tangent's direction, is bounded, and is computed with
-      sin θ held at √eps below √eps (error below sin m·√eps; the subgradient 0 along the
-      margin term at θ = 0 exactly, where the angle has a kink: differentiable False). No
+      their product, sin m·cos θ along the unit tangent, is bounded and is applied as such.
+      The normalised rows' rounding leaves the tangent an absolute error of about eps, so
+      the pull's direction has a relative error of about eps/θ (θ = 1e-9: 1e-7 in float64),
+      where √(1 − cos²θ) lost every digit below θ ≈ √eps. Below sin θ = 8·eps (a row equal
+      to its class row up to rounding, as when a class row is imprinted from an embedding)
+      the pull is the subgradient 0: the angle has a kink there (differentiable False). No
       Hessian; not separable (the class matrix is shared).
     - Estimates: class-separable directions with an angular gap m between classes ("other").
     - Relations: the paper's cos(θ + m) without insightface's fallback for θ + m > π
@@ -863,7 +877,7 @@ class ArcFace(_MarginSoftmax):
     TRAITS = Traits(convex=False, estimates="other",
                     **{**_METRIC, "differentiable": False, "twice_differentiable": False})
 
-    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any]:
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any, Any]:
         cm, sm = math.cos(self.margin), math.sin(self.margin)
         return c * cm - sin * sm, xp.full_like(c, cm), xp.full_like(c, -sm)
 
@@ -900,7 +914,7 @@ class CosFace(_MarginSoftmax):
         Param("margin", 0.35, V.NONNEGATIVE, "m: the additive cosine margin"),
     )
 
-    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any]:
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any, Any]:
         return c - self.margin, xp.ones_like(c), None
 
 
@@ -959,7 +973,7 @@ class SphereFace(_MarginSoftmax):
     TRAITS = Traits(convex=False, estimates="other", **{**_METRIC, "twice_differentiable": False})
     _norm_scaled = True
 
-    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any]:
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any, Any]:
         m = int(self.margin)
         # T_m(c) = cos(mθ) and U_{m−1}(c) = sin(mθ)/sin θ by their three-term recurrences.
         t_prev, t = xp.ones_like(c), c
@@ -1063,7 +1077,7 @@ class ProxyNCA(_MarginSoftmax):
     differentiable_inputs = ("embeddings", "proxies")
     _logit_factor = 2.0
 
-    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any]:
+    def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any, Any]:
         return c, xp.ones_like(c), None
 
 

@@ -773,7 +773,7 @@ class CTC(Loss):
                 bad = bad | (lengths > high)
             if xp.isdtype(lengths.dtype, "real floating"):
                 bad = bad | (lengths != xp.round(lengths))
-            V.traced_invalid(xp, bad, f"{name} must hold whole lengths in [0, {high if high is not None else 'inf'}]")
+            V.traced_invalid(xp, bad, f"{name} must hold whole lengths in " + (f"[0, {high}]" if high is not None else "[0, inf)"))
         else:
             values = _whole_ids(to_numpy(lengths), name)
             if values.size and (values.min() < 0 or (high is not None and values.max() > high)):
