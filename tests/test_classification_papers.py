@@ -531,7 +531,7 @@ def _lse(s):
 
 
 def test_fenchel_young_softmax_and_sparsemax_are_the_papers_losses():
-    from losslab.losses.multiclass import fenchel_young
+    from losslab.losses.fenchel_young import fenchel_young
 
     z = RNG.normal(0.0, 2.0, size=(7, 4))
     t = _softmax(RNG.normal(size=(7, 4)))
@@ -556,7 +556,7 @@ def test_fenchel_young_softmax_and_sparsemax_are_the_papers_losses():
 def _user_fy():
     """A user's Fenchel–Young loss, Optax-style (no Ω(t)): the softmax's, with a temperature of
     2 (Ω* = 2·logsumexp(z/2), ŷ = softmax(z/2), ∇²Ω* diagonal p(1 − p)/2), written with xp."""
-    from losslab.losses.multiclass import fenchel_young
+    from losslab.losses.fenchel_young import fenchel_young
 
     def max_fun(xp, z):
         m = xp.max(z, axis=-1, keepdims=True)
@@ -600,7 +600,7 @@ def test_fenchel_young_runs_on_torch_with_autograd():
 
 
 def test_fenchel_young_bad_arguments():
-    from losslab.losses.multiclass import fenchel_young
+    from losslab.losses.fenchel_young import fenchel_young
 
     with pytest.raises(ValueError, match="max_fun"):
         fenchel_young("entmax")

@@ -18,14 +18,16 @@ from .traits import Interval, Traits
 # class and its functional form (``ll.huber``, ``ll.Huber``) is exported from here, so
 # adding a loss needs no line in this file.
 from .losses import binary, embedding, multiclass, probabilistic, ranking, regression, segmentation, sequence
-from .losses import metric, multilabel, preference, transport
+from .losses import fenchel_young as _fenchel_young_module
+from .losses import metric, multilabel, noisy_labels, preference, sampled, transport
 
-for _family in (regression, probabilistic, binary, multiclass, multilabel, segmentation, ranking, embedding, metric,
-                sequence, transport, preference):
+for _family in (regression, probabilistic, binary, multiclass, noisy_labels, sampled, _fenchel_young_module, multilabel,
+                segmentation, ranking, embedding, metric, sequence, transport, preference):
     globals().update(_exports(_family.__name__))
 del _family
 
-from .losses.multiclass import class_balanced_weights, fenchel_young
+from .losses.fenchel_young import fenchel_young
+from .losses.multiclass import class_balanced_weights
 from .losses.sequence import perplexity
 from . import miners
 

@@ -1,4 +1,5 @@
-"""Cases for losses/multiclass.py: index and distribution targets, probabilities and logits,
+"""Cases for family "multiclass" (losses/multiclass.py, noisy_labels.py, sampled.py,
+fenchel_young.py): index and distribution targets, probabilities and logits,
 label smoothing, drawn from the declared domains (tests/domains.py); hinge scores drawn by
 hand away from their kinks. class_weight and ignore_index change the weights, which the
 generic oracles here do not model: test_classification.py checks them against PyTorch."""
