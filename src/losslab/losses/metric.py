@@ -767,6 +767,8 @@ class _MarginSoftmax(_ClassMatrix):
 
     _norm_scaled = False
     _logit_factor = 1.0
+    #: φ takes sin θ (ArcFace's cos(θ + m)); the others get sin=None and skip forming it.
+    _phi_uses_sin = False
 
     def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any, Any]:
         """φ of the true class from its cos θ and sin θ, with ∂φ/∂cos θ and ∂φ/∂sin θ (None
@@ -783,12 +785,15 @@ class _MarginSoftmax(_ClassMatrix):
         # √(1 − cos²θ) has lost all its digits below θ ≈ √eps. √ has an infinite slope at 0
         # (a row equal to its class row): taken through a base of 1 there, so that autodiff
         # of the value stays finite.
-        pick = onehot if select is None else xp.reshape(onehot[:, :, None] * select, (onehot.shape[0], w_hat.shape[0]))
-        w_true = pick @ w_hat
-        tangent = w_true - c_true[:, None] * x_hat
-        squared = xp.sum(tangent * tangent, axis=1)
-        nonzero = squared > 0
-        sin = xp.where(nonzero, xp.sqrt(xp.where(nonzero, squared, xp.ones_like(squared))), xp.zeros_like(squared))
+        pick = w_true = tangent = sin = None
+        if self._phi_uses_sin:  # one more (N, C·K)·(C·K, dim) product: only where φ needs it
+            pick = onehot if select is None else xp.reshape(onehot[:, :, None] * select,
+                                                            (onehot.shape[0], w_hat.shape[0]))
+            w_true = pick @ w_hat
+            tangent = w_true - c_true[:, None] * x_hat
+            squared = xp.sum(tangent * tangent, axis=1)
+            nonzero = squared > 0
+            sin = xp.where(nonzero, xp.sqrt(xp.where(nonzero, squared, xp.ones_like(squared))), xp.zeros_like(squared))
         phi, dphi, dphi_dsin = self._phi(xp, c_true, sin)
         a = self._logit_factor * self.scale * (x_norm if self._norm_scaled else xp.ones_like(c_true))
         u = cos + onehot * (phi - c_true)[:, None]
@@ -876,6 +881,8 @@ class ArcFace(_MarginSoftmax):
     # The angle between x̂ and ŵ_y has a cone-shaped kink where they coincide (θ = 0).
     TRAITS = Traits(convex=False, estimates="other",
                     **{**_METRIC, "differentiable": False, "twice_differentiable": False})
+
+    _phi_uses_sin = True
 
     def _phi(self, xp: Any, c: Any, sin: Any) -> tuple[Any, Any, Any]:
         cm, sm = math.cos(self.margin), math.sin(self.margin)
@@ -1034,6 +1041,7 @@ class SubCenterArcFace(_MarginSoftmax):
     TRAITS = Traits(convex=False, estimates="other",
                     **{**_METRIC, "differentiable": False, "twice_differentiable": False})
     _phi = ArcFace._phi
+    _phi_uses_sin = True
 
     def _rows_per_class(self) -> int:
         return int(self.sub_centers)
