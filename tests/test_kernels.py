@@ -378,20 +378,33 @@ def test_elementary_functions_within_a_few_ulp():
                 out[i] = M.expm1(x[i])
             elif which == 2:
                 out[i] = M.log(x[i])
+            elif which == 3:
+                out[i] = M.log1p_unit(x[i])
+            elif which == 4:
+                out[i] = M.log1p_square_and_ratio(x[i])[0]
             else:
-                out[i] = M.log1p(x[i])
+                out[i] = M.log1p_square_and_ratio(x[i])[1]
 
     rng = np.random.default_rng(5)
     wide = np.concatenate([rng.uniform(-745, 709.7, 20000), rng.normal(0, 1e-3, 5000), [0.0, -0.0, 1e-300]])
     positive = np.concatenate([np.exp(rng.uniform(-744, 709, 20000)), [5e-324, 1e-310, 1.0, 2.0, 1e308]])
-    small = np.concatenate([rng.uniform(-0.99, 10, 10000), rng.normal(0, 1e-9, 1000), [0.0, 1e-300, 1e300]])
-    for which, f, x in ((0, np.exp, wide), (1, np.expm1, wide), (2, np.log, positive), (3, np.log1p, small)):
+    # log1p_unit's domain [0, 1], its switch at 1/2 and the ends; log1p_square across 1 and to
+    # overflow (the oracles: NumPy's log1p, 2·log|t| + log1p(1/t²) and 1/(t + 1/t) above 1)
+    unit = np.concatenate([rng.uniform(0, 1, 20000), np.exp(rng.uniform(-700, 0, 5000)),
+                           np.nextafter(0.5, [0.0, 1.0]), [0.0, 5e-324, 0.5, 1.0]])
+    squares = np.concatenate([rng.normal(0, 3, 10000), np.exp(rng.uniform(-300, 300, 5000)), [0.0, 1.0, -1.0, 1e300]])
+    cases = ((0, np.exp, wide), (1, np.expm1, wide), (2, np.log, positive),
+             (3, np.log1p, unit),
+             (4, lambda t: np.where(np.abs(t) < 1, np.log1p(t * t), 2 * np.log(np.abs(t)) + np.log1p(1 / (t * t))), squares),
+             (5, lambda t: np.where(np.abs(t) < 1, t / (1 + t * t), 1 / (t + 1 / t)), squares))
+    for which, f, x in cases:
         out = np.empty_like(x)
         apply(which, x, out)
-        want = f(x)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # the oracles' unselected branches
+            want = f(x)
         ulp = np.spacing(np.maximum(np.abs(want), np.finfo(float).tiny))
         err = np.abs(out - want) / ulp
-        assert np.max(err) <= 4.0, (f.__name__, x[np.argmax(err)], np.max(err))
+        assert np.max(err) <= 4.0, (which, x[np.argmax(err)], np.max(err))
     # the float32 exp of float32 softmax rows: a few float32 ulp, 0 below the normal range
     @njit
     def apply_f32(x, out):
@@ -428,6 +441,35 @@ def test_import_losslab_does_not_import_numba():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_512_bit_vectors_asked_for_only_when_numba_is_ours_to_configure():
+    """On an AVX-512 host the first kernel call sets NUMBA_CPU_FEATURES to the host's features
+    plus -prefer-256-bit; never over the user's own setting, after numba was imported, or with
+    LOSSLAB_KERNELS_512=0. The oracle for the host: llvmlite's own feature query."""
+    import llvmlite.binding as llvm
+
+    avx512 = bool(llvm.get_host_cpu_features().get("avx512f"))
+    code = ("import os, sys, numpy as np; {pre}from losslab import kernels as K; "
+            "K.distance('mse', {{}}, np.zeros(3), np.ones(3), 1.0, np.empty(3)); "
+            "print(os.environ.get('NUMBA_CPU_FEATURES', '<unset>'))")
+    base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CPU_FEATURES", "LOSSLAB_KERNELS_512")}
+    base["PYTHONPATH"] = os.pathsep.join(sys.path)
+
+    def features(pre="", **env):
+        result = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True, text=True,
+                                env=dict(base, **env), check=True)
+        return result.stdout.strip()
+
+    default = features()
+    if avx512:
+        assert default.endswith(",-prefer-256-bit") and "+avx512f" in default
+    else:
+        assert default == "<unset>"
+    assert features(LOSSLAB_KERNELS_512="0") == "<unset>"
+    assert features(pre="import numba; ") == "<unset>"
+    own = llvm.get_host_cpu_features().flatten()
+    assert features(NUMBA_CPU_FEATURES=own) == own
 
 
 def test_concurrent_calls_from_threads():

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
 from typing import Any
 
@@ -102,12 +103,40 @@ def set_num_threads(n: int) -> None:
     _threads[0] = n
 
 
+def _prefer_512_bit_vectors() -> None:
+    """Let LLVM use 512-bit vectors on a CPU with AVX-512, before numba is imported.
+
+    LLVM's x86 tuning for AVX-512 CPUs prefers 256-bit vectors (older Xeons lowered their
+    clock on 512-bit arithmetic). The memory-bound kernels do not care, but the ones that
+    evaluate exp and log per element (log_cosh, logistic, BCE, cauchy, barron) are bound by
+    arithmetic on two cores and run 15-30% faster with 512-bit vectors (bench/README.md).
+    numba reads its target features once, from ``NUMBA_CPU_FEATURES``, so this sets that
+    variable to the host's own features plus ``-prefer-256-bit``: a tuning preference only,
+    never an instruction the CPU lacks. It applies to every numba function of the process,
+    which is why nothing is done when numba is already imported, when the user set
+    ``NUMBA_CPU_FEATURES`` themselves, or when ``LOSSLAB_KERNELS_512=0``.
+    """
+    if "numba" in sys.modules or "NUMBA_CPU_FEATURES" in os.environ:
+        return
+    if os.environ.get("LOSSLAB_KERNELS_512", "1").strip() == "0":
+        return
+    try:
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features()
+    except Exception:  # llvmlite absent or unable to query the CPU: numba decides alone
+        return
+    if features.get("avx512f"):
+        os.environ["NUMBA_CPU_FEATURES"] = features.flatten() + ",-prefer-256-bit"
+
+
 def _modules() -> Any:
     """The compiled-kernel modules, imported on first use (this is where numba loads)."""
     if not available():
         return None
     if _state["modules"] is None:
         try:
+            _prefer_512_bit_vectors()
             import numba
 
             from . import _elementwise, _logits

@@ -62,16 +62,21 @@ DISTANCE: dict[str, Spec] = {
     # |t|·√(1 + 1/t²) beyond |t| = 1, so that t² never overflows, and there ρ = δ²(h − 1),
     # which has no cancellation (h − 1 ≥ √2 − 1) and no r² (fastmath may reassociate r·(r/x)).
     "pseudo_huber": Spec(
-        "t = r / p0\na = abs(t)\ns = 1.0 / a if a > 1.0 else a\nh = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)\n"
-        "v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)\nd = p0 * t / h",
+        # h = √(1 + t²), which is |t| to rounding once |t| > 1e150 (where t² would overflow);
+        # two divisions per element, δ²(h − 1) replacing r²/(h + 1) where no cancellation can occur.
+        "t = r / p0\na = abs(t)\nh = math.sqrt(1.0 + t * t) if a < 1e150 else a\n"
+        "v = p0 * p0 * (h - 1.0) if a > 1e150 else r * r / (h + 1.0)\nd = p0 * t / h",
         "t = r / p0\na = abs(t)\ns = 1.0 / a if a > 1.0 else a\nh = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)\n"
         "h = 1.0 / (h * h * h)",
         _one("delta", 1.0),
     ),
     # _stable.log_cosh_and_tanh: m = expm1(min(|r|, 30)) shared by log cosh and tanh.
     "log_cosh": Spec(
-        "a = abs(r)\nem = M.expm1(min(a, 30.0))\n"
-        f"v = M.log1p(em * em / (2.0 * (em + 1.0))) if a < 30.0 else a - {LOG2!r}\n"
+        # log cosh a = log1p(m²/(2(m + 1))) below a = 1 (an argument ≤ cosh 1 − 1 < 1), and
+        # a − log 2 + log1p(e^{−2a}) from 1 on (no cancellation there; e^{−2a} = 1/(m + 1)²;
+        # at the cap a = 30 the log1p term is below 1e-26, so beyond it v = a − log 2).
+        "a = abs(r)\nem = M.expm1(min(a, 30.0))\ninv = 1.0 / (em + 1.0)\nnear = a < 1.0\n"
+        f"v = M.log1p_unit(0.5 * em * em * inv if near else inv * inv) + (0.0 if near else a - {LOG2!r})\n"
         "q = em * (em + 2.0)\nd = math.copysign(q / (q + 2.0), r)",
         "a = abs(r)\nem = M.expm1(min(a, 30.0))\nq = em * (em + 2.0)\nt = q / (q + 2.0)\nh = 1.0 - t * t",
     ),
@@ -92,7 +97,7 @@ DISTANCE: dict[str, Spec] = {
     ),
     # u = r/c; ρ = ½c²·log(1 + u²), ρ′ = c·u/(1 + u²), both without squaring a large u.
     "cauchy": Spec(
-        "u = r / p0\nv = 0.5 * p0 * p0 * M.log1p_square(u)\nd = p0 * M.ratio_over_one_plus_square(u)",
+        "u = r / p0\nL, ratio = M.log1p_square_and_ratio(u)\nv = 0.5 * p0 * p0 * L\nd = p0 * ratio",
         "u = abs(r / p0)\nw = u * u if u <= 1.0 else 1.0 / (u * u)\n"
         "h = (1.0 - w) / ((1.0 + w) * (1.0 + w)) if u <= 1.0 else w * (w - 1.0) / ((w + 1.0) * (w + 1.0))",
         _one("scale", 1.0),
@@ -110,8 +115,8 @@ DISTANCE: dict[str, Spec] = {
         "h = 1.0 / (p1 * p1)",
     ),
     "barron_cauchy": Spec(
-        f"t = r / (p1 * {math.sqrt(2.0)!r})\nv = M.log1p_square(t)\n"
-        f"d = {math.sqrt(2.0)!r} / p1 * M.ratio_over_one_plus_square(t)",
+        f"t = r / (p1 * {math.sqrt(2.0)!r})\nv, ratio = M.log1p_square_and_ratio(t)\n"
+        f"d = {math.sqrt(2.0)!r} / p1 * ratio",
         # the general Hessian below with α = 0, b = 2
         f"L = M.log1p_square(r / (p1 * {math.sqrt(2.0)!r}))\nfr = -M.expm1(-L)\n"
         "h = M.exp(-L) * (1.0 - 2.0 * fr) / (p1 * p1)",
@@ -142,7 +147,11 @@ MARGIN: dict[str, Spec] = {
         "d = -2.0 * (1.0 - c) if m < 1.0 else 0.0",
         "h = 2.0 if (m > -1.0 and m < 1.0) else 0.0",
     ),
-    "logistic": Spec("v = M.softplus(-m)\nd = -M.sigmoid(-m)", "h = M.sigmoid(m) * M.sigmoid(-m)"),
+    # one e = e^{−|m|} for softplus(−m) = max(−m, 0) + log1p(e) and σ(−m), and σ(m)σ(−m) = e/(1 + e)²
+    "logistic": Spec(
+        "e = M.exp(-abs(m))\ninv = 1.0 / (1.0 + e)\nv = max(-m, 0.0) + M.log1p_unit(e)\nd = -(e * inv if m >= 0.0 else inv)",
+        "e = M.exp(-abs(m))\ninv = 1.0 / (1.0 + e)\nh = e * inv * inv",
+    ),
     "exponential": Spec("v = M.exp(-m)\nd = -v", "h = M.exp(-m)"),
     "perceptron": Spec("v = max(-m, 0.0)\nd = -1.0 if m < 0.0 else 0.0", "h = 0.0"),
     "zero_one": Spec("v = 1.0 if m <= 0.0 else 0.0\nd = 0.0", "h = 0.0"),

@@ -283,9 +283,8 @@ def distance_pseudo_huber_vg(y_true, y_pred, scale, out, p0, p1, p2):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         t = r / p0
         a = abs(t)
-        s = 1.0 / a if a > 1.0 else a
-        h = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)
-        v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)
+        h = math.sqrt(1.0 + t * t) if a < 1e150 else a
+        v = p0 * p0 * (h - 1.0) if a > 1e150 else r * r / (h + 1.0)
         d = p0 * t / h
         check += r * 0.0
         total += v
@@ -300,9 +299,8 @@ def distance_pseudo_huber_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         t = r / p0
         a = abs(t)
-        s = 1.0 / a if a > 1.0 else a
-        h = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)
-        v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)
+        h = math.sqrt(1.0 + t * t) if a < 1e150 else a
+        v = p0 * p0 * (h - 1.0) if a > 1e150 else r * r / (h + 1.0)
         d = p0 * t / h
         check += r * 0.0
         w = np.float64(weights[i])
@@ -349,7 +347,9 @@ def distance_log_cosh_vg(y_true, y_pred, scale, out, p0, p1, p2):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         a = abs(r)
         em = M.expm1(min(a, 30.0))
-        v = M.log1p(em * em / (2.0 * (em + 1.0))) if a < 30.0 else a - 0.6931471805599453
+        inv = 1.0 / (em + 1.0)
+        near = a < 1.0
+        v = M.log1p_unit(0.5 * em * em * inv if near else inv * inv) + (0.0 if near else a - 0.6931471805599453)
         q = em * (em + 2.0)
         d = math.copysign(q / (q + 2.0), r)
         check += r * 0.0
@@ -365,7 +365,9 @@ def distance_log_cosh_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         a = abs(r)
         em = M.expm1(min(a, 30.0))
-        v = M.log1p(em * em / (2.0 * (em + 1.0))) if a < 30.0 else a - 0.6931471805599453
+        inv = 1.0 / (em + 1.0)
+        near = a < 1.0
+        v = M.log1p_unit(0.5 * em * em * inv if near else inv * inv) + (0.0 if near else a - 0.6931471805599453)
         q = em * (em + 2.0)
         d = math.copysign(q / (q + 2.0), r)
         check += r * 0.0
@@ -564,8 +566,9 @@ def distance_cauchy_vg(y_true, y_pred, scale, out, p0, p1, p2):
     for i in prange(y_pred.shape[0]):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         u = r / p0
-        v = 0.5 * p0 * p0 * M.log1p_square(u)
-        d = p0 * M.ratio_over_one_plus_square(u)
+        L, ratio = M.log1p_square_and_ratio(u)
+        v = 0.5 * p0 * p0 * L
+        d = p0 * ratio
         check += r * 0.0
         total += v
         out[i] = scale * d
@@ -578,8 +581,9 @@ def distance_cauchy_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
     for i in prange(y_pred.shape[0]):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         u = r / p0
-        v = 0.5 * p0 * p0 * M.log1p_square(u)
-        d = p0 * M.ratio_over_one_plus_square(u)
+        L, ratio = M.log1p_square_and_ratio(u)
+        v = 0.5 * p0 * p0 * L
+        d = p0 * ratio
         check += r * 0.0
         w = np.float64(weights[i])
         total += w * v
@@ -728,8 +732,8 @@ def distance_barron_cauchy_vg(y_true, y_pred, scale, out, p0, p1, p2):
     for i in prange(y_pred.shape[0]):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         t = r / (p1 * 1.4142135623730951)
-        v = M.log1p_square(t)
-        d = 1.4142135623730951 / p1 * M.ratio_over_one_plus_square(t)
+        v, ratio = M.log1p_square_and_ratio(t)
+        d = 1.4142135623730951 / p1 * ratio
         check += r * 0.0
         total += v
         out[i] = scale * d
@@ -742,8 +746,8 @@ def distance_barron_cauchy_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2)
     for i in prange(y_pred.shape[0]):
         r = np.float64(y_pred[i]) - np.float64(y_true[i])
         t = r / (p1 * 1.4142135623730951)
-        v = M.log1p_square(t)
-        d = 1.4142135623730951 / p1 * M.ratio_over_one_plus_square(t)
+        v, ratio = M.log1p_square_and_ratio(t)
+        d = 1.4142135623730951 / p1 * ratio
         check += r * 0.0
         w = np.float64(weights[i])
         total += w * v
@@ -1254,8 +1258,10 @@ def margin_logistic_vg(y_true, y_pred, scale, out, p0, p1, p2):
         n_bad += 0 if (y == 1.0 or y == -1.0 or y == 0.0) else 1
         s = 1.0 if y == 1.0 else -1.0
         m = s * f
-        v = M.softplus(-m)
-        d = -M.sigmoid(-m)
+        e = M.exp(-abs(m))
+        inv = 1.0 / (1.0 + e)
+        v = max(-m, 0.0) + M.log1p_unit(e)
+        d = -(e * inv if m >= 0.0 else inv)
         check += f * 0.0
         total += v
         out[i] = scale * s * d
@@ -1276,8 +1282,10 @@ def margin_logistic_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
         n_bad += 0 if (y == 1.0 or y == -1.0 or y == 0.0) else 1
         s = 1.0 if y == 1.0 else -1.0
         m = s * f
-        v = M.softplus(-m)
-        d = -M.sigmoid(-m)
+        e = M.exp(-abs(m))
+        inv = 1.0 / (1.0 + e)
+        v = max(-m, 0.0) + M.log1p_unit(e)
+        d = -(e * inv if m >= 0.0 else inv)
         check += f * 0.0
         w = np.float64(weights[i])
         total += w * v
@@ -1299,7 +1307,9 @@ def margin_logistic_hess(y_true, y_pred, scale, out, p0, p1, p2):
         n_bad += 0 if (y == 1.0 or y == -1.0 or y == 0.0) else 1
         s = 1.0 if y == 1.0 else -1.0
         m = s * f
-        h = M.sigmoid(m) * M.sigmoid(-m)
+        e = M.exp(-abs(m))
+        inv = 1.0 / (1.0 + e)
+        h = e * inv * inv
         check += f * 0.0
         out[i] = scale * h
     return total, check, n_neg, n_zero, n_bad
@@ -1319,7 +1329,9 @@ def margin_logistic_hess_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
         n_bad += 0 if (y == 1.0 or y == -1.0 or y == 0.0) else 1
         s = 1.0 if y == 1.0 else -1.0
         m = s * f
-        h = M.sigmoid(m) * M.sigmoid(-m)
+        e = M.exp(-abs(m))
+        inv = 1.0 / (1.0 + e)
+        h = e * inv * inv
         check += f * 0.0
         w = np.float64(weights[i])
         out[i] = scale * w * h

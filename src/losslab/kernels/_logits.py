@@ -190,7 +190,7 @@ def bce_logits(t, z, weights, scale, out, pos_weight, flags):
         y = np.float64(t[i])
         n_bad += 0 if (y >= 0.0 and y <= 1.0) else 1
         e = M.exp(-abs(x))
-        sp = M.log1p(e)
+        sp = M.log1p_unit(e)
         a = e / (1.0 + e)
         pos = 1.0 if math.copysign(1.0, x) > 0.0 else 0.0
         if weighted_pos:
