@@ -38,10 +38,9 @@ CHUNK_BYTES = 1 << 28
 #: Default chunk on NumPy: 48 MiB of logits, so that the working memory beyond the gradients
 #: stays under 64 MiB at any V (the per-chunk vectors and BLAS's packing buffers take the
 #: rest). Liger sizes its chunks from V/d for the same reason; here the bound is in bytes.
-#: The price is time: each chunk's matrix products pass over the whole (V, d) weight and its
-#: gradient (OpenBLAS packs the weight again for every call), a cost per chunk that fewer,
-#: larger chunks amortise (bench/README.md, quiet machine: 2.48 s at 48 MiB, 1.72 s at
-#: 256 MiB, 1.77 s for the naive logits); ``chunk_size=`` trades memory for it.
+#: Each chunk's products pass over the whole (V, d) weight and its gradient, which costs
+#: little as long as all three go through one BLAS library (bench/README.md, quiet machine,
+#: N = 4096, d = 512, V = 32768: 1.89 s at 48 MiB against 1.97 s for the naive logits).
 NUMPY_CHUNK_BYTES = 48 << 20
 #: Vocabulary columns per block of the filtered mode (filter_eps).
 FILTER_BLOCK = 2048
@@ -320,6 +319,15 @@ class LinearCrossEntropy(Loss):
         return (total if value else None), grads
 
 
+def _gemm_into(gemm: Any, a: Any, b: Any, c: Any, beta: float = 0.0, **transpose: int) -> None:
+    """c ← op(a)·op(b) + beta·c in c's memory (c Fortran-ordered: a C-ordered array's ``.T``).
+    BLAS writes in place when it can; when it had to copy (a dtype it converts, such as
+    float16), the result is copied back."""
+    result = gemm(1.0, a, b, beta=beta, c=c, overwrite_c=1, **transpose)
+    if not np.shares_memory(result, c):
+        c[...] = result
+
+
 def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_eps=None):
     """One pass over the tokens in chunks, in place: one chunk of logits at a time.
 
@@ -341,7 +349,10 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
     d_hidden = np.empty_like(hidden) if gradient else None
     d_weight = np.zeros_like(weight) if gradient else None
     d_bias = np.zeros(n_vocab, dtype=dtype) if gradient and bias is not None else None
-    gemm = get_blas_funcs("gemm", (hidden,)) if gradient else None
+    # Every product goes through SciPy's BLAS: NumPy's matmul calls another OpenBLAS (NumPy and
+    # SciPy each ship their own), whose threads then wait spinning while the other library's
+    # threads work, and on two cores the chunked loop lost half its time to that (bench/README.md).
+    gemm = get_blas_funcs("gemm", (hidden,))
     filtering = gradient and filter_eps is not None
     starts = np.arange(0, n_vocab, FILTER_BLOCK)
     dropped2 = whole2 = weight_bound = 0.0
@@ -355,7 +366,7 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
         z = buffer[: hi - lo]
         h = hidden[lo:hi]
         chunk_ids = ids[lo:hi]
-        np.matmul(h, weight.T, out=z)
+        _gemm_into(gemm, weight.T, h.T, z.T, trans_a=1)  # zᵀ = W hᵀ, into z's memory
         if bias is not None:
             z += bias
         z -= z.max(axis=1, keepdims=True)  # shifted logits: exp cannot overflow
@@ -376,12 +387,10 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
             z *= (c / sums)[:, None]  # c ⊙ softmax
         z[rows, chunk_ids] -= c  # c ⊙ (softmax − onehot)
         if keep is None or keep.all():
-            np.matmul(z, weight, out=d_hidden[lo:hi])
+            _gemm_into(gemm, weight.T, z.T, d_hidden[lo:hi].T)  # d_hiddenᵀ = Wᵀ zᵀ
             # d_weight += zᵀ h, accumulated by BLAS in place (d_weight.T is Fortran-ordered),
             # so no (V, d) temporary per chunk.
-            out = gemm(1.0, h.T, z.T, beta=1.0, c=d_weight.T, trans_b=1, overwrite_c=1)
-            if not np.shares_memory(out, d_weight):
-                d_weight += out.T
+            _gemm_into(gemm, h.T, z.T, d_weight.T, beta=1.0, trans_b=1)
             if d_bias is not None:
                 d_bias += z.sum(axis=0)
         else:
@@ -395,10 +404,8 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
                     weight_bound += math.sqrt(dropped) * float(np.linalg.norm(h))
                     bias_error[cols] += block.sum(axis=0)
                     continue
-                d_hidden[lo:hi] += block @ weight[cols]
-                out = gemm(1.0, h.T, block.T, beta=1.0, c=d_weight[cols].T, trans_b=1, overwrite_c=1)
-                if not np.shares_memory(out, d_weight):
-                    d_weight[cols] += out.T
+                _gemm_into(gemm, weight[cols].T, block.T, d_hidden[lo:hi].T, beta=1.0)
+                _gemm_into(gemm, h.T, block.T, d_weight[cols].T, beta=1.0, trans_b=1)
                 if d_bias is not None:
                     d_bias[cols] += block.sum(axis=0)
         if filtering:
