@@ -9,6 +9,10 @@ in its own subprocess so that one's memory does not count against another's:
 - ``numpy-chunked``: ``LinearCrossEntropy().value_and_gradient``;
 - ``torch-naive``: ``cross_entropy(hidden @ weight.T + bias, targets)`` and ``backward()``;
 - ``torch-chunked``: ``linear_cross_entropy(...)`` and ``backward()`` (autograd.Function);
+- ``torch-F.linear`` and ``torch-F.linear-options``: PyTorch's own
+  ``F.linear_cross_entropy(hidden, weight, targets, linear_bias=bias)``, without and with
+  ``options=torch.nn.LinearCrossEntropyOptions()`` (its chunked implementation; PyTorch
+  2.13 and later, reported as absent otherwise);
 - ``numpy-filtered``: ``LinearCrossEntropy(filter_eps=--filter-eps)`` (Cut Cross-Entropy's
   gradient filtering); after its timing and memory are taken, the exact gradients are
   computed in the same process and the relative errors of the filtered ones printed, with
@@ -39,7 +43,8 @@ import subprocess
 import sys
 import time
 
-VARIANTS = ("numpy-naive", "numpy-naive-inplace", "numpy-chunked", "numpy-filtered", "torch-naive", "torch-chunked")
+VARIANTS = ("numpy-naive", "numpy-naive-inplace", "numpy-chunked", "numpy-filtered", "torch-naive", "torch-chunked",
+            "torch-F.linear", "torch-F.linear-options")
 
 
 def _rss_mib() -> float:
@@ -107,6 +112,8 @@ def run_variant(variant: str, n: int, d: int, vocab: int, repeat: int, chunk: in
         torch.set_num_threads(os.cpu_count() or 1)
         hidden, weight, bias = (torch.from_numpy(x).requires_grad_() for x in (hidden, weight, bias))
         targets = torch.from_numpy(targets)
+        if variant.startswith("torch-F.linear") and not hasattr(F, "linear_cross_entropy"):
+            return {"variant": variant, "absent": f"torch {torch.__version__} has no F.linear_cross_entropy"}
     import losslab as ll
 
     L = ll.LinearCrossEntropy(chunk_size=chunk, filter_eps=filter_eps if variant == "numpy-filtered" else None)
@@ -124,6 +131,9 @@ def run_variant(variant: str, n: int, d: int, vocab: int, repeat: int, chunk: in
             t.grad = None
         if variant == "torch-naive":
             loss = F.cross_entropy(hidden @ weight.T + bias, targets)
+        elif variant.startswith("torch-F.linear"):
+            options = torch.nn.LinearCrossEntropyOptions() if variant.endswith("options") else None
+            loss = F.linear_cross_entropy(hidden, weight, targets, linear_bias=bias, options=options)
         else:
             loss = L(hidden, weight, targets, bias=bias)
         loss.backward()
@@ -182,13 +192,16 @@ def main() -> None:
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results[variant] = json.loads(out.strip().splitlines()[-1])
     gradients_mib = (args.n * args.d + args.vocab * args.d + args.vocab) * 4 / 2**20
-    print(f"{'variant':<20} {'time (s)':>9} {'peak extra (MiB)':>17} {'arrays (MiB)':>13} {'beyond grads':>13}"
+    print(f"{'variant':<24} {'time (s)':>9} {'peak extra (MiB)':>17} {'arrays (MiB)':>13} {'beyond grads':>13}"
           f" {'loss':>12}")
     for r in results.values():
+        if "absent" in r:
+            print(f"{r['variant']:<24} ({r['absent']})")
+            continue
         traced = r.get("traced_peak_mib")
         arrays = "" if traced is None else f"{traced:.0f}"
         beyond = "" if traced is None else f"{traced - gradients_mib:.0f}"
-        print(f"{r['variant']:<20} {r['time_s']:>9.2f} {r['peak_extra_mib']:>17.0f} {arrays:>13} {beyond:>13}"
+        print(f"{r['variant']:<24} {r['time_s']:>9.2f} {r['peak_extra_mib']:>17.0f} {arrays:>13} {beyond:>13}"
               f" {r['loss']:>12.6f}")
     for kind in ("numpy", "torch"):
         naive, chunked = results[f"{kind}-naive"], results[f"{kind}-chunked"]
@@ -205,6 +218,12 @@ def main() -> None:
         print(f"{variant} time / torch-naive time: {results[variant]['time_s'] / tn['time_s']:.2f}x"
               f" (goal <= 0.9); memory / torch-naive: {results[variant]['peak_extra_mib'] / tn['peak_extra_mib']:.2f}x"
               " (goal <= 0.2)")
+    ours = results["torch-chunked"]
+    for variant in ("torch-F.linear", "torch-F.linear-options"):
+        theirs = results[variant]
+        if "absent" not in theirs:
+            print(f"torch-chunked against {variant}: time {ours['time_s'] / theirs['time_s']:.2f}x,"
+                  f" memory {ours['peak_extra_mib'] / theirs['peak_extra_mib']:.2f}x (goal < 1 for both)")
 
 
 if __name__ == "__main__":
