@@ -34,9 +34,42 @@ def _peaked(rng, n=96, d=16, vocab=20480, dtype=np.float64):
 def test_numpy_chunks_hold_48_mib_of_logits_at_any_vocabulary():
     loss = ll.LinearCrossEntropy()
     for vocab, itemsize in ((32768, 4), (65536, 4), (256000, 2), (256000, 4), (10**7, 8)):
-        chunk = loss._chunk(100000, vocab, itemsize, sequence.NUMPY_CHUNK_BYTES)
+        chunk = loss._numpy_chunk(100000, vocab, itemsize)
         assert chunk >= 1
         assert chunk == 1 or chunk * vocab * itemsize <= sequence.NUMPY_CHUNK_BYTES
+
+
+def test_numpy_path_needs_one_chunk_of_memory_beyond_the_gradients():
+    """tracemalloc sees NumPy's array allocations: the peak of one call less the gradients is
+    the 48 MiB chunk and per-token vectors, where the naive logits alone would be 128 MiB."""
+    import tracemalloc
+
+    rng = np.random.default_rng(3)
+    n, d, vocab = 2048, 16, 16384
+    hidden = rng.normal(size=(n, d)).astype(np.float32)
+    weight = rng.normal(size=(vocab, d)).astype(np.float32)
+    targets = rng.integers(0, vocab, size=n)
+    loss = ll.LinearCrossEntropy()
+    loss.value_and_gradient(hidden[:4], weight[:8], targets[:4] % 8)  # imports (SciPy's BLAS) happen here
+    tracemalloc.start()
+    try:
+        _, grads = loss.value_and_gradient(hidden, weight, targets)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    beyond = peak - sum(g.nbytes for g in grads)
+    assert n * vocab * 4 > 2 * sequence.NUMPY_CHUNK_BYTES  # the bound below can fail
+    assert beyond <= sequence.NUMPY_CHUNK_BYTES + (4 << 20), beyond / 2**20
+
+
+def test_torch_and_jax_chunks_keep_at_least_min_chunk_tokens():
+    """The weight gradient's traffic per chunk is fixed (8·V·d bytes), so its share of the time
+    depends on the tokens per chunk alone: the byte budget never goes below the floor."""
+    loss = ll.LinearCrossEntropy()
+    assert loss._chunk(100000, 256000, 4) == sequence.MIN_CHUNK_TOKENS == 512
+    assert loss._chunk(100000, 1000, 4) == sequence.CHUNK_BYTES // 4000
+    assert loss._chunk(100, 256000, 4) == 100
+    assert ll.LinearCrossEntropy(chunk_size=7)._chunk(100000, 256000, 4) == 7
 
 
 @pytest.mark.parametrize("with_bias", [False, True])

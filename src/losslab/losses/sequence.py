@@ -32,12 +32,17 @@ INTEGER = V.Rule(lambda v: isinstance(v, (int, np.integer)) and not isinstance(v
 POSITIVE_INTEGER = V.Rule(
     lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1, "an integer >= 1"
 )
-#: Default chunk on PyTorch: about 64 MiB of logits at a time (256 tokens at V = 65536 in
-#: float32). Each chunk adds its part to the (V, d) weight gradient in place, so fewer chunks
-#: mean fewer passes over it, but smaller chunks stay in cache: measured at N = 4096, d = 1024,
-#: V = 65536 on 2 cores, 64 MiB chunks took 7.2 s and 380 MiB where 256 MiB chunks took
-#: 8.9 s and 577 MiB (bench/README.md).
+#: Default chunk on PyTorch (and JAX): 64 MiB of logits, but never fewer than
+#: MIN_CHUNK_TOKENS tokens. Each chunk adds its part to the (V, d) weight gradient in place,
+#: 8·V·d bytes of memory traffic against 6·n·V·d flops of products for n tokens, so the
+#: traffic's share depends on n alone: about 18/n on this 2-core machine (~200 GFLOP/s,
+#: ~15 GB/s), 4% at 512 tokens, 27% at the 65 tokens that 64 MiB would give at V = 256000.
+#: At N = 4096, d = 1024, V = 65536 (2 cores): 512-token chunks 7.1-9.1 s and 449 MiB,
+#: 1024-token chunks 6.1-8.2 s and 578 MiB, PyTorch's own chunked F.linear_cross_entropy
+#: 11.5 s and 639 MiB (bench/README.md). A GPU has far more flops per byte: raise
+#: ``chunk_size`` there (an estimate of the same kind asks for thousands of tokens).
 CHUNK_BYTES = 64 << 20
+MIN_CHUNK_TOKENS = 512
 #: Default chunk on NumPy: 48 MiB of logits, so that the working memory beyond the gradients
 #: stays under 64 MiB at any V (the per-chunk vectors and BLAS's packing buffers take the
 #: rest). Liger sizes its chunks from V/d for the same reason; here the bound is in bytes.
@@ -186,7 +191,7 @@ class LinearCrossEntropy(Loss):
       (∂h, ∂W, ∂b) when a bias is given. No Hessian.
     - Memory: the tokens are taken ``chunk_size`` at a time (default: 48 MiB of logits per
       chunk on NumPy, so that the working memory beyond the gradients stays under 64 MiB at
-      any V; about 64 MiB on PyTorch), and each chunk's gradient contributions are
+      any V; on PyTorch 64 MiB but at least 512 tokens), and each chunk's gradient contributions are
       accumulated in the same pass, so the extra memory is one chunk of logits plus the
       gradients, never N x V. On PyTorch
       tensors the pass is a ``torch.autograd.Function`` that computes the gradients in the
@@ -223,7 +228,7 @@ class LinearCrossEntropy(Loss):
     parameters = (
         Param("ignore_index", -100, INTEGER, "target id that marks a token to skip (padding)"),
         Param("chunk_size", None, V.optional(POSITIVE_INTEGER),
-              "tokens per chunk (None: 48 MiB of logits on NumPy, 64 MiB on PyTorch)"),
+              "tokens per chunk (None: 48 MiB of logits on NumPy; on PyTorch and JAX 64 MiB, at least 512 tokens)"),
         Param("filter_eps", None, V.optional(V.POSITIVE),
               "NumPy: skip vocabulary blocks whose probabilities are all below this in the gradient"),
     )
@@ -278,9 +283,16 @@ class LinearCrossEntropy(Loss):
         hidden, weight, targets = arrays
         return xp.astype(targets != self.ignore_index, hidden.dtype)
 
-    def _chunk(self, n_tokens: int, n_vocab: int, itemsize: int, budget: int = CHUNK_BYTES) -> int:
-        size = self.chunk_size if self.chunk_size is not None else budget // max(n_vocab * itemsize, 1)
+    def _chunk(self, n_tokens: int, n_vocab: int, itemsize: int, budget: int = CHUNK_BYTES,
+               min_tokens: int = MIN_CHUNK_TOKENS) -> int:
+        size = self.chunk_size
+        if size is None:
+            size = max(budget // max(n_vocab * itemsize, 1), min_tokens)
         return max(1, min(size, n_tokens))
+
+    def _numpy_chunk(self, n_tokens: int, n_vocab: int, itemsize: int) -> int:
+        """NumPy's chunk: a memory bound (NUMPY_CHUNK_BYTES of logits) with no token floor."""
+        return self._chunk(n_tokens, n_vocab, itemsize, NUMPY_CHUNK_BYTES, min_tokens=1)
 
     # ------------------------------------------------------------------ mathematics
     def _per_sample(self, xp: Any, hidden: Any, weight: Any, targets: Any, bias: Any = None) -> Any:
@@ -309,7 +321,7 @@ class LinearCrossEntropy(Loss):
         if is_torch(xp):
             return _torch_path(self, hidden, weight, targets, bias, cotangent, chunk, value, gradient)
         if is_numpy(xp):
-            chunk = self._chunk(hidden.shape[0], weight.shape[0], hidden.dtype.itemsize, NUMPY_CHUNK_BYTES)
+            chunk = self._numpy_chunk(hidden.shape[0], weight.shape[0], hidden.dtype.itemsize)
             total, grads, report = _numpy_pass(hidden, weight, _safe_ids(xp, targets, self.ignore_index), bias,
                                                cotangent, chunk, gradient, self.filter_eps)
             if report is not None:
