@@ -174,6 +174,20 @@ def test_extreme_residuals(name, params, reference):
     close(grad, want_grad, np.float64, f"{name} gradient")
 
 
+@pytest.mark.parametrize("delta", [1e5, 1e10])
+def test_pseudo_huber_with_a_large_delta_past_the_square_overflow(delta, reference):
+    """|r| beyond 1.34e154 (where r² overflows) but |r/δ| well below 1e150: the kernel must not
+    form r² there (δ²(h − 1) from |r/δ| = 1 on), and gives the reference's finite numbers."""
+    y = np.zeros(4)
+    p = np.array([1.5e154, -9e154, 1e155, 3.0]) * (delta / 1e5)
+    want_total, want_grad = reference("pseudo_huber", {"delta": delta}, y, p)
+    grad = np.empty_like(p)
+    value = K.distance("pseudo_huber", {"delta": delta}, y, p, 1.0, grad)
+    assert value is not None and np.isfinite(want_total)
+    close(value, want_total, np.float64, "pseudo_huber value")
+    close(grad, want_grad, np.float64, "pseudo_huber gradient")
+
+
 @pytest.mark.parametrize("name", ["logistic", "exponential", "modified_huber", "hinge"])
 def test_extreme_margins(name, reference):
     y = np.array([1.0, -1.0, 1.0, -1.0, 1.0, 1.0])
@@ -444,32 +458,34 @@ def test_import_losslab_does_not_import_numba():
 
 
 def test_512_bit_vectors_asked_for_only_when_numba_is_ours_to_configure():
-    """On an AVX-512 host the first kernel call sets NUMBA_CPU_FEATURES to the host's features
-    plus -prefer-256-bit; never over the user's own setting, after numba was imported, or with
-    LOSSLAB_KERNELS_512=0. The oracle for the host: llvmlite's own feature query."""
+    """On a CPU of WIDE_VECTOR_CPUS the first kernel call builds numba's code generator with the
+    host's features plus -prefer-256-bit, and leaves no NUMBA_CPU_FEATURES behind for child
+    processes; never after numba was imported, over numba's own target settings, or with
+    LOSSLAB_KERNELS_512=0. The oracle for the host: llvmlite's own CPU query."""
     import llvmlite.binding as llvm
 
-    avx512 = bool(llvm.get_host_cpu_features().get("avx512f"))
+    wide_host = llvm.get_host_cpu_name() in K.WIDE_VECTOR_CPUS and bool(llvm.get_host_cpu_features().get("avx512f"))
     code = ("import os, sys, numpy as np; {pre}from losslab import kernels as K; "
             "K.distance('mse', {{}}, np.zeros(3), np.ones(3), 1.0, np.empty(3)); "
-            "print(os.environ.get('NUMBA_CPU_FEATURES', '<unset>'))")
-    base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CPU_FEATURES", "LOSSLAB_KERNELS_512")}
+            "from numba.core.registry import cpu_target; "
+            "print(cpu_target.target_context.codegen().magic_tuple()[2].endswith(',-prefer-256-bit'), "
+            "'NUMBA_CPU_FEATURES' in os.environ)")
+    settings = ("NUMBA_CPU_FEATURES", "NUMBA_CPU_NAME", "NUMBA_ENABLE_AVX", "LOSSLAB_KERNELS_512")
+    base = {k: v for k, v in os.environ.items() if k not in settings}
     base["PYTHONPATH"] = os.pathsep.join(sys.path)
 
-    def features(pre="", **env):
+    def wide(pre="", **env):
         result = subprocess.run([sys.executable, "-c", code.format(pre=pre)], capture_output=True, text=True,
                                 env=dict(base, **env), check=True)
-        return result.stdout.strip()
+        asked, left = result.stdout.split()
+        assert left == "False"  # nothing inherited by child processes
+        return asked == "True"
 
-    default = features()
-    if avx512:
-        assert default.endswith(",-prefer-256-bit") and "+avx512f" in default
-    else:
-        assert default == "<unset>"
-    assert features(LOSSLAB_KERNELS_512="0") == "<unset>"
-    assert features(pre="import numba; ") == "<unset>"
-    own = llvm.get_host_cpu_features().flatten()
-    assert features(NUMBA_CPU_FEATURES=own) == own
+    assert wide() == wide_host
+    assert not wide(LOSSLAB_KERNELS_512="0")
+    assert not wide(pre="import numba; ")
+    assert not wide(NUMBA_ENABLE_AVX="1")
+    assert not wide(NUMBA_CPU_NAME="generic")
 
 
 def test_concurrent_calls_from_threads():

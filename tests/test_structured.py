@@ -194,6 +194,17 @@ def test_linear_cross_entropy_equals_naive_for_every_chunk_size(rng, dtype, with
         assert len(grads) == (3 if with_bias else 2)
         for g, r in zip(grads, ref_grads):
             np.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
+    # Other layouts: a Fortran-ordered weight (its gradient was added twice by BLAS's copy
+    # before), rows of a larger hidden array taken with a step, a non-contiguous bias.
+    wide_hidden = np.zeros((2 * n, d + 3), dtype=dtype)
+    wide_hidden[::2, :d] = hidden
+    odd_options = {"bias": np.repeat(bias, 2)[::2]} if with_bias else {}
+    for chunk in (1, 4, None):
+        value, grads = ll.LinearCrossEntropy(chunk_size=chunk).value_and_gradient(
+            wide_hidden[::2, :d], np.asfortranarray(weight), targets, **odd_options)
+        assert float(value) == pytest.approx(ref_value, rel=tol)
+        for g, r in zip(grads, ref_grads):
+            np.testing.assert_allclose(g, r, rtol=tol * 10, atol=tol)
     if dtype == np.float16:  # the Array API standard has no float16
         return
     # The same numbers through the Array-API path (array_api_strict), chunk by chunk.

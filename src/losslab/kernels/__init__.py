@@ -103,31 +103,58 @@ def set_num_threads(n: int) -> None:
     _threads[0] = n
 
 
-def _prefer_512_bit_vectors() -> None:
-    """Let LLVM use 512-bit vectors on a CPU with AVX-512, before numba is imported.
+#: CPUs whose 512-bit arithmetic runs at full clock (Ice Lake and later, AMD Zen 4 and 5);
+#: Skylake-SP and Cascade Lake lower their clock for it, which is why LLVM's tuning prefers
+#: 256-bit vectors on every AVX-512 CPU, and why they are left out.
+WIDE_VECTOR_CPUS = frozenset({
+    "icelake-server", "icelake-client", "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids",
+    "graniterapids", "graniterapids-d", "diamondrapids", "znver4", "znver5",
+})
+#: numba's own settings of the target; when the user set any of them, numba decides alone.
+_NUMBA_TARGET_SETTINGS = ("NUMBA_CPU_FEATURES", "NUMBA_CPU_NAME", "NUMBA_ENABLE_AVX")
 
-    LLVM's x86 tuning for AVX-512 CPUs prefers 256-bit vectors (older Xeons lowered their
-    clock on 512-bit arithmetic). The memory-bound kernels do not care, but the ones that
-    evaluate exp and log per element (log_cosh, logistic, BCE, cauchy, barron) are bound by
-    arithmetic on two cores and run 15-30% faster with 512-bit vectors (bench/README.md).
-    numba reads its target features once, from ``NUMBA_CPU_FEATURES``, so this sets that
-    variable to the host's own features plus ``-prefer-256-bit``: a tuning preference only,
-    never an instruction the CPU lacks. It applies to every numba function of the process,
-    which is why nothing is done when numba is already imported, when the user set
-    ``NUMBA_CPU_FEATURES`` themselves, or when ``LOSSLAB_KERNELS_512=0``.
+
+def _import_numba() -> Any:
+    """Import numba, on a CPU of WIDE_VECTOR_CPUS with its code generator set for 512-bit vectors.
+
+    LLVM's tuning for AVX-512 CPUs prefers 256-bit vectors. The memory-bound kernels do not
+    care, but the ones that evaluate exp and log per element (log_cosh, logistic, BCE, cauchy,
+    barron, softmax) are bound by arithmetic on two cores and take 4-25% less time with 512-bit
+    vectors (bench/README.md). numba fixes its target features when it creates its code
+    generator, from ``NUMBA_CPU_FEATURES``: this sets that variable to the host's features plus
+    ``-prefer-256-bit`` (a tuning preference, never an instruction the CPU lacks), creates the
+    code generator, and removes the variable again, so that child processes do not inherit it.
+    The code generator is the process's: numba code of the user's own compiled later in the
+    same process gets the same preference. Nothing is done when numba is already imported,
+    when the user set NUMBA_CPU_FEATURES, NUMBA_CPU_NAME or NUMBA_ENABLE_AVX, or with
+    ``LOSSLAB_KERNELS_512=0``.
     """
-    if "numba" in sys.modules or "NUMBA_CPU_FEATURES" in os.environ:
-        return
-    if os.environ.get("LOSSLAB_KERNELS_512", "1").strip() == "0":
-        return
-    try:
-        import llvmlite.binding as llvm
+    wide = not (
+        "numba" in sys.modules
+        or any(name in os.environ for name in _NUMBA_TARGET_SETTINGS)
+        or os.environ.get("LOSSLAB_KERNELS_512", "1").strip() == "0"
+    )
+    if wide:
+        try:
+            import llvmlite.binding as llvm
 
-        features = llvm.get_host_cpu_features()
-    except Exception:  # llvmlite absent or unable to query the CPU: numba decides alone
-        return
-    if features.get("avx512f"):
-        os.environ["NUMBA_CPU_FEATURES"] = features.flatten() + ",-prefer-256-bit"
+            features = llvm.get_host_cpu_features()
+            wide = llvm.get_host_cpu_name() in WIDE_VECTOR_CPUS and bool(features.get("avx512f"))
+        except Exception:  # llvmlite absent or unable to query the CPU: numba decides alone
+            wide = False
+    if not wide:
+        import numba
+
+        return numba
+    os.environ["NUMBA_CPU_FEATURES"] = features.flatten() + ",-prefer-256-bit"
+    try:
+        import numba
+        from numba.core.registry import cpu_target
+
+        cpu_target.target_context  # creates the code generator, which keeps the features
+    finally:
+        del os.environ["NUMBA_CPU_FEATURES"]
+    return numba
 
 
 def _modules() -> Any:
@@ -136,8 +163,7 @@ def _modules() -> Any:
         return None
     if _state["modules"] is None:
         try:
-            _prefer_512_bit_vectors()
-            import numba
+            numba = _import_numba()
 
             from . import _elementwise, _logits
         except ImportError:

@@ -58,14 +58,13 @@ DISTANCE: dict[str, Spec] = {
         "h = 2.0 * p0 if r < 0.0 else 2.0 * (1.0 - p0)",
         _one("tau", 0.5),
     ),
-    # pseudo_huber: ρ = r·r/(h + 1) with h = √(1 + (r/δ)²) (no cancellation, no δ²); h as
-    # |t|·√(1 + 1/t²) beyond |t| = 1, so that t² never overflows, and there ρ = δ²(h − 1),
-    # which has no cancellation (h − 1 ≥ √2 − 1) and no r² (fastmath may reassociate r·(r/x)).
+    # pseudo_huber: ρ = r·r/(h + 1) with h = √(1 + t²), t = r/δ (no cancellation, no δ²) up to
+    # |t| = 1, and ρ = δ²(h − 1) beyond, where h − 1 ≥ √2 − 1 cancels nothing and no r² can
+    # overflow (r can be 1e154 with a large δ). h is |t| to rounding once |t| ≥ 1e150, where t²
+    # would overflow. Three divisions per element (the Hessian's form below takes four).
     "pseudo_huber": Spec(
-        # h = √(1 + t²), which is |t| to rounding once |t| > 1e150 (where t² would overflow);
-        # two divisions per element, δ²(h − 1) replacing r²/(h + 1) where no cancellation can occur.
         "t = r / p0\na = abs(t)\nh = math.sqrt(1.0 + t * t) if a < 1e150 else a\n"
-        "v = p0 * p0 * (h - 1.0) if a > 1e150 else r * r / (h + 1.0)\nd = p0 * t / h",
+        "v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)\nd = p0 * t / h",
         "t = r / p0\na = abs(t)\ns = 1.0 / a if a > 1.0 else a\nh = (a if a > 1.0 else 1.0) * math.sqrt(1.0 + s * s)\n"
         "h = 1.0 / (h * h * h)",
         _one("delta", 1.0),

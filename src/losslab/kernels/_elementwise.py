@@ -284,7 +284,7 @@ def distance_pseudo_huber_vg(y_true, y_pred, scale, out, p0, p1, p2):
         t = r / p0
         a = abs(t)
         h = math.sqrt(1.0 + t * t) if a < 1e150 else a
-        v = p0 * p0 * (h - 1.0) if a > 1e150 else r * r / (h + 1.0)
+        v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)
         d = p0 * t / h
         check += r * 0.0
         total += v
@@ -300,7 +300,7 @@ def distance_pseudo_huber_vg_w(y_true, y_pred, weights, scale, out, p0, p1, p2):
         t = r / p0
         a = abs(t)
         h = math.sqrt(1.0 + t * t) if a < 1e150 else a
-        v = p0 * p0 * (h - 1.0) if a > 1e150 else r * r / (h + 1.0)
+        v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)
         d = p0 * t / h
         check += r * 0.0
         w = np.float64(weights[i])

@@ -9,7 +9,8 @@ classic correction of log(1 + x) for the rounding of 1 + x (Goldberg 1991, Theor
 kernels need log1p only on [0, 1] (softplus) or of 1 + t² (Cauchy, Barron), so there are two
 specialised versions and no general one. Accuracy: within a few ulp of libm in float64 over
 each function's domain (tests/test_kernels.py checks them).
-Every function propagates NaN, and ±inf where the libm function would.
+Every function propagates NaN, and ±inf where the libm function would (log1p_unit, whose
+domain is [0, 1], excepted).
 """
 
 from __future__ import annotations
@@ -172,11 +173,12 @@ def log(x):
 
 @njit(**_JIT)
 def log1p_unit(x):
-    """log(1 + x) for 0 ≤ x ≤ 1 (NaN propagated): the argument of every softplus lies there.
-    One division, no bit manipulation and no rounding correction: 1 + x is never formed. For x < 1/2, log(1 + x) = 2·atanh(s) with
-    s = x/(2 + x); for x ≥ 1/2, log(1 + x) = log 2 + 2·atanh(s) with f = (x − 1)/2 (exact, by
-    Sterbenz's lemma) and s = f/(2 + f). |s| ≤ 0.2 either way, and the series of ``log`` to
-    s^25 truncates below 1e-19 there.
+    """log(1 + x) for 0 ≤ x ≤ 1 (NaN propagated; outside [0, 1], inf included, the result
+    means nothing): the argument of every softplus lies there. One division, no bit
+    manipulation and no rounding correction, because 1 + x is never formed. For x < 1/2,
+    log(1 + x) = 2·atanh(s) with s = x/(2 + x); for x ≥ 1/2, log(1 + x) = log 2 + 2·atanh(s)
+    with f = (x − 1)/2 (exact, by Sterbenz's lemma) and s = f/(2 + f). |s| ≤ 0.2 either way,
+    and the series of ``log`` to s^25 truncates below 1e-19 there.
     """
     big = x >= 0.5
     f = (x - 1.0) * 0.5 if big else x

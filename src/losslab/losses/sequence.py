@@ -33,14 +33,14 @@ POSITIVE_INTEGER = V.Rule(
     lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 1, "an integer >= 1"
 )
 #: Default chunk on PyTorch (and JAX): 64 MiB of logits, but never fewer than
-#: MIN_CHUNK_TOKENS tokens. Each chunk adds its part to the (V, d) weight gradient in place,
-#: 8·V·d bytes of memory traffic against 6·n·V·d flops of products for n tokens, so the
-#: traffic's share depends on n alone: about 18/n on this 2-core machine (~200 GFLOP/s,
-#: ~15 GB/s), 4% at 512 tokens, 27% at the 65 tokens that 64 MiB would give at V = 256000.
-#: At N = 4096, d = 1024, V = 65536 (2 cores): 512-token chunks 7.1-9.1 s and 449 MiB,
-#: 1024-token chunks 6.1-8.2 s and 578 MiB, PyTorch's own chunked F.linear_cross_entropy
-#: 11.5 s and 639 MiB (bench/README.md). A GPU has far more flops per byte: raise
-#: ``chunk_size`` there (an estimate of the same kind asks for thousands of tokens).
+#: MIN_CHUNK_TOKENS tokens. Each chunk adds its part to the (V, d) weight gradient (in place on
+#: PyTorch), 8·V·d bytes of memory traffic in float32 against 6·n·V·d flops of products for n
+#: tokens, so the traffic's time over the products' depends on n alone: about 18/n on this
+#: 2-core machine (~200 GFLOP/s, ~15 GB/s), 4% at 512 tokens, 27% at the 65 tokens that
+#: 64 MiB would give at V = 256000. At N = 4096, d = 1024, V = 65536 (2 cores): 512-token
+#: chunks 6.6-9.1 s and 448 MiB, 1024-token chunks 6.1-8.2 s and 578 MiB, PyTorch's own
+#: chunked F.linear_cross_entropy 10.7-11.5 s and 639 MiB (bench/README.md). A GPU has far
+#: more flops per byte: raise ``chunk_size`` there (the same estimate asks for thousands).
 CHUNK_BYTES = 64 << 20
 MIN_CHUNK_TOKENS = 512
 #: Default chunk on NumPy: 48 MiB of logits, so that the working memory beyond the gradients
@@ -199,7 +199,10 @@ class LinearCrossEntropy(Loss):
       fused linear cross-entropy does); reduction="none" has no such saving (each chunk is
       kept for autograd). ``W`` is not separable over tokens (it is shared), so
       reduction="none" has no gradient. Measured (bench/README.md, N=4096, d=1024,
-      V=65536, float32, PyTorch CPU): 549 MiB extra against 3105 MiB for the naive logits.
+      V=65536, float32, PyTorch CPU): 448 MiB extra against 3115 MiB for the naive logits,
+      and 639 MiB for PyTorch's own chunked ``F.linear_cross_entropy``. On NumPy, float16 is
+      computed in float32 (BLAS has no half precision) and an input that is not C-ordered is
+      copied once: those copies add to the 48 MiB.
     - Filtered gradient (``filter_eps``, NumPy inputs): as in Cut Cross-Entropy, blocks of
       2048 vocabulary columns whose softmax probabilities are all below ``filter_eps`` for a
       chunk of tokens (and hold none of its targets) are left out of the gradients, saving two
@@ -297,7 +300,8 @@ class LinearCrossEntropy(Loss):
     # ------------------------------------------------------------------ mathematics
     def _per_sample(self, xp: Any, hidden: Any, weight: Any, targets: Any, bias: Any = None) -> Any:
         ids = _safe_ids(xp, targets, self.ignore_index)
-        chunk = self._chunk(hidden.shape[0], weight.shape[0], xp.finfo(hidden.dtype).bits // 8)
+        itemsize = xp.finfo(hidden.dtype).bits // 8
+        chunk = (self._numpy_chunk if is_numpy(xp) else self._chunk)(hidden.shape[0], weight.shape[0], itemsize)
         parts = []
         for lo in range(0, hidden.shape[0], chunk):
             z = hidden[lo:min(lo + chunk, hidden.shape[0]), :] @ weight.T
@@ -321,7 +325,8 @@ class LinearCrossEntropy(Loss):
         if is_torch(xp):
             return _torch_path(self, hidden, weight, targets, bias, cotangent, chunk, value, gradient)
         if is_numpy(xp):
-            chunk = self._numpy_chunk(hidden.shape[0], weight.shape[0], hidden.dtype.itemsize)
+            # float16 is computed in float32 (_numpy_pass): the chunk is sized in the latter
+            chunk = self._numpy_chunk(hidden.shape[0], weight.shape[0], max(hidden.dtype.itemsize, 4))
             total, grads, report = _numpy_pass(hidden, weight, _safe_ids(xp, targets, self.ignore_index), bias,
                                                cotangent, chunk, gradient, self.filter_eps)
             if report is not None:
@@ -336,8 +341,8 @@ class LinearCrossEntropy(Loss):
 
 def _gemm_into(gemm: Any, a: Any, b: Any, c: Any, beta: float = 0.0, **transpose: int) -> None:
     """c ← op(a)·op(b) + beta·c in c's memory (c Fortran-ordered: a C-ordered array's ``.T``).
-    BLAS writes in place when it can; when it had to copy (a dtype it converts, such as
-    float16), the result is copied back."""
+    BLAS writes in place when it can; when SciPy's wrapper had to copy c (a layout or dtype
+    BLAS cannot take), the result is copied back rather than added again."""
     result = gemm(1.0, a, b, beta=beta, c=c, overwrite_c=1, **transpose)
     if not np.shares_memory(result, c):
         c[...] = result
@@ -359,11 +364,17 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
 
     n, n_vocab = hidden.shape[0], weight.shape[0]
     dtype = hidden.dtype
+    # BLAS works in float32 or float64 on the Fortran-ordered views (.T) of C-ordered arrays,
+    # in place. Another dtype (float16) or layout is converted once here; SciPy's wrapper
+    # would otherwise copy the whole weight again in every product of every chunk.
+    work = np.dtype(np.float32) if dtype.itemsize < 4 else np.dtype(np.float64) if dtype.itemsize > 8 else dtype
+    hidden, weight = np.ascontiguousarray(hidden, dtype=work), np.ascontiguousarray(weight, dtype=work)
+    bias = None if bias is None else np.asarray(bias, dtype=work)
     ids = np.asarray(ids)
-    cotangent = np.asarray(cotangent, dtype=dtype)
+    cotangent = np.asarray(cotangent, dtype=work)
     d_hidden = np.empty_like(hidden) if gradient else None
     d_weight = np.zeros_like(weight) if gradient else None
-    d_bias = np.zeros(n_vocab, dtype=dtype) if gradient and bias is not None else None
+    d_bias = np.zeros(n_vocab, dtype=work) if gradient and bias is not None else None
     # Every product goes through SciPy's BLAS: NumPy's matmul calls another OpenBLAS (NumPy and
     # SciPy each ship their own), whose threads then wait spinning while the other library's
     # threads work, and on two cores the chunked loop lost half its time to that (bench/README.md).
@@ -373,7 +384,7 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
     dropped2 = whole2 = weight_bound = 0.0
     n_skipped = n_blocks = 0
     bias_error = np.zeros(n_vocab) if filtering else None
-    buffer = np.empty((chunk, n_vocab), dtype=dtype)
+    buffer = np.empty((chunk, n_vocab), dtype=work)
     total = 0.0
     for lo in range(0, n, chunk):
         hi = min(lo + chunk, n)
@@ -430,6 +441,7 @@ def _numpy_pass(hidden, weight, ids, bias, cotangent, chunk, gradient, filter_ep
     grads = report = None
     if gradient:
         grads = (d_hidden, d_weight) if d_bias is None else (d_hidden, d_weight, d_bias)
+        grads = tuple(g.astype(dtype, copy=False) for g in grads)
     if filtering:
         dropped_norm = math.sqrt(dropped2)
         report = {
