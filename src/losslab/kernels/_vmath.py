@@ -135,6 +135,22 @@ def expm1(x):
 
 
 @njit(**_JIT)
+def _log1p_reduced(f):
+    """log(1 + f) for f in [−0.3, 0.5) given f itself (1 + f is never rounded): 2·atanh(s) with
+    s = f/(2 + f), |s| ≤ 0.2, summed to s^25 (truncation below 1e-19) by Estrin's scheme."""
+    s = f / (2.0 + f)
+    s2 = s * s
+    s4 = s2 * s2
+    s8 = s4 * s4
+    # Σ_{k≥0} s^{2k}/(2k + 3) to k = 11
+    p = ((1.0 / 3.0 + s2 * (1.0 / 5.0)) + s4 * (1.0 / 7.0 + s2 * (1.0 / 9.0))) + s8 * (
+        (1.0 / 11.0 + s2 * (1.0 / 13.0)) + s4 * (1.0 / 15.0 + s2 * (1.0 / 17.0))) + (s8 * s8) * (
+        (1.0 / 19.0 + s2 * (1.0 / 21.0)) + s4 * (1.0 / 23.0 + s2 * (1.0 / 25.0)))
+    # 2·atanh(s) = f − s·f + 2s·s²·p, the f − s·f form keeping the leading term exact.
+    return f - s * (f - 2.0 * s2 * p)
+
+
+@njit(**_JIT)
 def log(x):
     """log x for float64 x > 0 (subnormals included); log 0 = −inf, NaN below 0, log inf = inf.
 
@@ -150,17 +166,7 @@ def log(x):
     m = m * 0.5 if big else m
     e = e + 1 if big else e
     ef = np.float64(e) - (54.0 if tiny else 0.0)
-    s = (m - 1.0) / (m + 1.0)
-    s2 = s * s
-    s4 = s2 * s2
-    s8 = s4 * s4
-    # Σ_{k≥0} s^{2k}/(2k + 3) to k = 11, by Estrin's scheme
-    p = ((1.0 / 3.0 + s2 * (1.0 / 5.0)) + s4 * (1.0 / 7.0 + s2 * (1.0 / 9.0))) + s8 * (
-        (1.0 / 11.0 + s2 * (1.0 / 13.0)) + s4 * (1.0 / 15.0 + s2 * (1.0 / 17.0))) + (s8 * s8) * (
-        (1.0 / 19.0 + s2 * (1.0 / 21.0)) + s4 * (1.0 / 23.0 + s2 * (1.0 / 25.0)))
-    f = m - 1.0
-    # 2·atanh(s) = f − s·f + 2s·s²·p, the f − s·f form keeping the leading term exact.
-    log_m = f - s * (f - 2.0 * s2 * p)
+    log_m = _log1p_reduced(m - 1.0)  # m − 1 is exact (Sterbenz)
     y = ef * LN2_HI + (log_m + ef * LN2_LO)
     if x == 0.0:
         y = -math.inf
@@ -178,18 +184,10 @@ def log1p_unit(x):
     manipulation and no rounding correction, because 1 + x is never formed. For x < 1/2,
     log(1 + x) = 2·atanh(s) with s = x/(2 + x); for x ≥ 1/2, log(1 + x) = log 2 + 2·atanh(s)
     with f = (x − 1)/2 (exact, by Sterbenz's lemma) and s = f/(2 + f). |s| ≤ 0.2 either way,
-    and the series of ``log`` to s^25 truncates below 1e-19 there.
+    where ``_log1p_reduced``'s series truncates below 1e-19.
     """
     big = x >= 0.5
-    f = (x - 1.0) * 0.5 if big else x
-    s = f / (2.0 + f)
-    s2 = s * s
-    s4 = s2 * s2
-    s8 = s4 * s4
-    p = ((1.0 / 3.0 + s2 * (1.0 / 5.0)) + s4 * (1.0 / 7.0 + s2 * (1.0 / 9.0))) + s8 * (
-        (1.0 / 11.0 + s2 * (1.0 / 13.0)) + s4 * (1.0 / 15.0 + s2 * (1.0 / 17.0))) + (s8 * s8) * (
-        (1.0 / 19.0 + s2 * (1.0 / 21.0)) + s4 * (1.0 / 23.0 + s2 * (1.0 / 25.0)))
-    log_m = f - s * (f - 2.0 * s2 * p)
+    log_m = _log1p_reduced((x - 1.0) * 0.5 if big else x)
     return (LN2_HI + (log_m + LN2_LO)) if big else log_m
 
 
