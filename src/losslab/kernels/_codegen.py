@@ -61,7 +61,7 @@ DISTANCE: dict[str, Spec] = {
     # pseudo_huber: ρ = r·r/(h + 1) with h = √(1 + t²), t = r/δ (no cancellation, no δ²) up to
     # |t| = 1, and ρ = δ²(h − 1) beyond, where h − 1 ≥ √2 − 1 cancels nothing and no r² can
     # overflow (r can be 1e154 with a large δ). h is |t| to rounding once |t| ≥ 1e150, where t²
-    # would overflow. Three divisions per element (the Hessian's form below takes four).
+    # would overflow. Three divisions per element.
     "pseudo_huber": Spec(
         "t = r / p0\na = abs(t)\nh = math.sqrt(1.0 + t * t) if a < 1e150 else a\n"
         "v = p0 * p0 * (h - 1.0) if a > 1.0 else r * r / (h + 1.0)\nd = p0 * t / h",
