@@ -52,8 +52,13 @@ def test_sample_weight_as_a_scalar_or_a_column_as_keras_takes_it(shape):
 
 
 def test_a_bad_sample_weight_shape_names_the_shapes_allowed():
-    with pytest.raises(ValueError, match=r"sample_weight must have shape \(3,\).*\(3, 1\) or \(\)"):
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(3,\) \(one weight per sample\).*\(3, 1\) or \(\)"):
         ll.mse(np.zeros(3), np.zeros(3), sample_weight=np.ones(2))
+    # a loss that gives one value per batch says so, rather than asking for one weight per sample
+    rng = np.random.default_rng(0)
+    embeddings, labels, proxies = rng.normal(size=(6, 4)), np.array([0, 1, 2, 0, 1, 2]), rng.normal(size=(3, 4))
+    with pytest.raises(ValueError, match=r"shape \(1,\) \(one weight per batch: proxy_anchor gives one value per batch\)"):
+        ll.get("proxy_anchor")(embeddings, labels, proxies, sample_weight=np.ones(6))
 
 
 # ----------------------------------------------------------------------------- empty input

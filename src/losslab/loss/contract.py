@@ -253,6 +253,14 @@ class Loss:
         """The diagonal of the Hessian of ``L(...)`` with respect to y_pred."""
         return self._run(arrays, options, sample_weight, reduction, hessian=True)[2]
 
+    def _weight_unit(self, arrays: tuple, loss_shape: tuple) -> str:
+        """What one sample weight goes with, for the message of a wrong shape: a sample, or the
+        whole batch for a loss that gives one value for several rows."""
+        first = arrays[0] if arrays else None
+        if loss_shape[0] == 1 and getattr(first, "ndim", 0) and first.shape[0] > 1:
+            return f"batch: {self.name} gives one value per batch"
+        return "sample"
+
     def row_weights(self, *arrays: Any, sample_weight: Any = None, **options: Any) -> np.ndarray:
         """Each sample's share of the total weight that ``reduction="mean"`` divides by: wᵢ
         (sample weight × the loss's own class weight and ignore mask) times the elements of
@@ -264,7 +272,8 @@ class Loss:
         arrays, options = self._prepare(xp, arrays, options)
         loss_shape = self._loss_shape(arrays)
         pred = self._differentiable(arrays)[0]
-        weights = W.check_sample_weight(xp, sample_weight, loss_shape[0], pred.dtype, array_device(pred))
+        weights = W.check_sample_weight(xp, sample_weight, loss_shape[0], pred.dtype, array_device(pred),
+                                        self._weight_unit(arrays, loss_shape))
         weights = W.combine(xp, weights, self._extra_weights(xp, arrays, options))
         if weights is None:
             return np.full(loss_shape[0], float(math.prod(loss_shape[1:])))
@@ -340,7 +349,7 @@ class Loss:
             )
         pred = self._differentiable(arrays)[0]
         dtype, dev = pred.dtype, array_device(pred)
-        weights = W.check_sample_weight(xp, sample_weight, loss_shape[0], dtype, dev)
+        weights = W.check_sample_weight(xp, sample_weight, loss_shape[0], dtype, dev, self._weight_unit(arrays, loss_shape))
         weights = W.combine(xp, weights, self._extra_weights(xp, arrays, options))
         weights, scale = W.mean_scale(xp, weights, loss_shape, reduction)
         if out is not None:

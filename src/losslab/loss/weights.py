@@ -38,12 +38,14 @@ def check_reduction(reduction: Any) -> str:
     return reduction
 
 
-def check_sample_weight(xp: Any, sample_weight: Any, n_samples: int, dtype: Any = None, device: Any = None) -> Any:
+def check_sample_weight(xp: Any, sample_weight: Any, n_samples: int, dtype: Any = None, device: Any = None,
+                        per: str = "sample") -> Any:
     """The one ``sample_weight`` rule, used by the losses, the trainer and the estimators.
 
     One finite, non-negative weight per sample: shape (N,); as in Keras, a scalar (the same
     weight for every sample) and a column (N, 1) are accepted too. Returned as a 1-D array
-    of the computation's namespace and dtype (or None).
+    of the computation's namespace and dtype (or None). ``per`` names what one weight goes
+    with, in the message (a loss that gives one value per batch says so).
     """
     if sample_weight is None:
         return None
@@ -58,7 +60,7 @@ def check_sample_weight(xp: Any, sample_weight: Any, n_samples: int, dtype: Any 
         w = xp.reshape(w, (n_samples,))
     elif shape != (n_samples,):
         raise ValueError(
-            f"sample_weight must have shape ({n_samples},) (one weight per sample), ({n_samples}, 1) or ()"
+            f"sample_weight must have shape ({n_samples},) (one weight per {per}), ({n_samples}, 1) or ()"
             f" (one weight for all); got shape {shape}"
         )
     if dtype is not None:
