@@ -425,13 +425,16 @@ def test_elementary_functions_within_a_few_ulp():
         for i in range(x.size):
             out[i] = M.exp_f32(x[i])
 
-    x32 = np.concatenate([rng.uniform(-87.3, 88.7, 20000), [0.0, -1e-30, 88.72]]).astype(np.float32)
+    x32 = np.concatenate([rng.uniform(-86.6, 88.7, 20000), [0.0, -1e-30, -86.6, 88.72]]).astype(np.float32)
     out32 = np.empty_like(x32)
     apply_f32(x32, out32)
     want32 = np.exp(x32.astype(np.float64))
     assert np.max(np.abs(out32 - want32) / want32) <= 4 * np.finfo(np.float32).eps
     apply_f32(np.array([-100.0, 100.0, np.nan], dtype=np.float32), out32[:3])
     np.testing.assert_array_equal(out32[:3], [0.0, np.inf, np.nan])
+    # below e^−86.6 ≈ 2.5e-38 (the bottom of the normal range) the result is flushed to 0
+    apply_f32(np.array([-86.7, -87.3, -90.0], dtype=np.float32), out32[:3])
+    np.testing.assert_array_equal(out32[:3], [0.0, 0.0, 0.0])
     specials = np.array([np.nan, np.inf, -np.inf])
     out = np.empty(3)
     apply(0, specials, out)
