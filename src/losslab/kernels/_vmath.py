@@ -252,8 +252,9 @@ def exp_f32(x):
     The polynomial is of degree 5 with near-minimax coefficients (tools/exp_f32_coefficients.py:
     1.06e-7 relative, where Taylor's series needs degree 6 for 1.6e-7), and 2^k is applied as
     2^(k−1)·2, one bit pattern: k − 1 stays in float32's normal exponents for x in
-    [−86.6, 88.72]. Together they cut the float32 softmax kernel's arithmetic by 13% (0.63 →
-    0.54 ns per logit on one thread, in cache) against degree 6 with 2^k split in two.
+    [−86.6, 88.72]. Together they cut the float32 softmax kernel's arithmetic by 14% (0.64 →
+    0.55 ns per logit on one thread, in cache: bench/softmax_in_cache.py) against degree 6
+    with 2^k split in two.
     """
     xc = x if x > _F32(-86.6) else _F32(-86.6)  # selects: numba's min/max on float32 are calls
     xc = xc if xc < _F32(88.72) else _F32(88.72)
